@@ -1,0 +1,74 @@
+import type { ActorDefinition } from './ActorDefinition.js';
+import type { ActorRef, Message } from './ActorRef.js';
+import type { ActorSystem } from './ActorSystem.js';
+import type { Logger } from './Logger.js';
+import type { SpawnOptions } from './SpawnOptions.js';
+
+/** A handle for answering an ask later, outside the `receive` call that got it. */
+export interface Replier<R = unknown> {
+  reply(value: R): void;
+  fail(error: unknown): void;
+}
+
+/**
+ * Timers owned by an actor. Each timer has a key; starting a timer with a key in
+ * use replaces it. All timers are cancelled when the actor stops or restarts.
+ */
+export interface Timers<M extends Message> {
+  /** Deliver `message` to self once, after `delayMs`. */
+  once(key: string, delayMs: number, message: M): void;
+  /** Deliver `message` to self every `everyMs`. */
+  interval(key: string, everyMs: number, message: M): void;
+  cancel(key: string): void;
+  isActive(key: string): boolean;
+  cancelAll(): void;
+}
+
+/** The `receive` function of an actor; returns the next state, or nothing to keep it. */
+export type Receive<M extends Message, S, I = unknown> = (
+  state: S,
+  message: M,
+  ctx: ActorContext<M, I>,
+) => S | undefined | void | Promise<S | undefined | void>;
+
+/** What an actor can do besides updating its state. Valid only inside the actor. */
+export interface ActorContext<M extends Message = Message, I = unknown> {
+  readonly self: ActorRef<M>;
+  /** The supervising parent (a guardian for top-level actors). */
+  // biome-ignore lint/suspicious/noExplicitAny: parents speak any protocol
+  readonly parent: ActorRef<any>;
+  readonly system: ActorSystem;
+  /** The `input` given at spawn. */
+  readonly input: I;
+  readonly log: Logger;
+  readonly timers: Timers<M>;
+  /** Spawn a child supervised by this actor. */
+  spawn<CM extends Message, CS, CI = undefined>(
+    definition: ActorDefinition<CM, CS, CI>,
+    options?: SpawnOptions<CI>,
+  ): ActorRef<CM>;
+  /** Children in start order. */
+  // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
+  readonly children: readonly ActorRef<any>[];
+  // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
+  child(name: string): ActorRef<any> | undefined;
+  /** Stop a child, or self when called with no argument. Resolves when it has terminated. */
+  // biome-ignore lint/suspicious/noExplicitAny: any child
+  stop(ref?: ActorRef<any>): Promise<void>;
+  /** Be told (through `onTerminated`) when `ref` terminates. */
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  watch(ref: ActorRef<any>): void;
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  unwatch(ref: ActorRef<any>): void;
+  /** Answer the ask being handled. A reply to a `tell` becomes a dead letter. */
+  reply(value: unknown): void;
+  /** Fail the ask being handled with `error` (the actor itself does not fail). */
+  replyError(error: unknown): void;
+  /** Take over the reply of the current message, to answer after `receive` returns. */
+  deferReply<R = unknown>(): Replier<R>;
+  /** Set the current message aside; {@link unstashAll} puts stashed messages back in front of the mailbox. */
+  stash(): void;
+  unstashAll(): void;
+  /** Handle the next messages with `receive` (until the next `become` or a restart). */
+  become<S>(receive: Receive<M, S, I>): void;
+}

@@ -1,0 +1,76 @@
+import type { ActorContext, Receive } from './ActorContext.js';
+import type { Message, Terminated } from './ActorRef.js';
+import type { MailboxOptions } from './Mailbox.js';
+import type { SupervisionStrategy } from './SupervisionStrategy.js';
+
+/**
+ * The behaviour of an actor: how it starts, how it handles each message, and
+ * what it does around restarts and stops. State is private; the only way in is
+ * a message.
+ *
+ * All functions may be async; an actor still handles one message at a time.
+ */
+export interface ActorDefinition<M extends Message, S, I = undefined> {
+  /** Shown in logs and errors. */
+  readonly name?: string;
+  /** Builds the initial state; runs at start and again at each restart. */
+  init(ctx: ActorContext<M, I>): S | Promise<S>;
+  /** Handles one message; returns the next state, or nothing to keep the current one. */
+  receive: Receive<M, S, I>;
+  /** Handles the `Terminated` signal of a watched actor. Without it, a watched actor's end fails this actor (`DeathPactError`). */
+  onTerminated?(
+    state: S,
+    signal: Terminated,
+    ctx: ActorContext<M, I>,
+  ): S | undefined | void | Promise<S | undefined | void>;
+  /** After `init`, at start and after each restart. */
+  afterStart?(state: S, ctx: ActorContext<M, I>): void | Promise<void>;
+  /** Before a restart; children are already stopped. */
+  beforeRestart?(state: S, error: unknown, ctx: ActorContext<M, I>): void | Promise<void>;
+  /** After the actor and its children have stopped; release resources here. */
+  afterStop?(state: S, ctx: ActorContext<M, I>): void | Promise<void>;
+  /** Default mailbox for actors of this definition. */
+  readonly mailbox?: MailboxOptions;
+  /** Default strategy for this actor's children. */
+  readonly childSupervision?: SupervisionStrategy;
+}
+
+/**
+ * Define an actor with a typed message protocol.
+ *
+ * @example
+ * type CounterMsg = { type: 'inc' } | { type: 'get' };
+ * const Counter = defineActor<CounterMsg, { n: number }>({
+ *   init: () => ({ n: 0 }),
+ *   receive: (state, msg, ctx) => {
+ *     if (msg.type === 'inc') return { n: state.n + 1 };
+ *     if (msg.type === 'get') ctx.reply(state.n);
+ *   },
+ * });
+ */
+export function defineActor<M extends Message, S, I = undefined>(
+  definition: ActorDefinition<M, S, I>,
+): ActorDefinition<M, S, I> {
+  if (definition === null || typeof definition !== 'object') {
+    throw new TypeError(`defineActor: expected an object with init and receive, got ${String(definition)}`);
+  }
+  if (typeof definition.init !== 'function') {
+    throw new TypeError(`defineActor${label(definition)}: init must be a function, got ${typeof definition.init}`);
+  }
+  if (typeof definition.receive !== 'function') {
+    throw new TypeError(
+      `defineActor${label(definition)}: receive must be a function, got ${typeof definition.receive}`,
+    );
+  }
+  for (const hook of ['onTerminated', 'afterStart', 'beforeRestart', 'afterStop'] as const) {
+    const fn = definition[hook];
+    if (fn !== undefined && typeof fn !== 'function') {
+      throw new TypeError(`defineActor${label(definition)}: ${hook} must be a function, got ${typeof fn}`);
+    }
+  }
+  return Object.freeze({ ...definition });
+}
+
+function label(d: { name?: unknown }): string {
+  return typeof d.name === 'string' ? ` (${d.name})` : '';
+}

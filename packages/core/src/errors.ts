@@ -1,0 +1,258 @@
+/**
+ * Every error Troupe raises on purpose, in one place.
+ *
+ * Each class has a stable `name`, keeps its `cause`, and can be turned into a
+ * plain object with {@link serializeError} so it survives a thread boundary
+ * (structured clone keeps `name`, `message`, `stack` and `cause` but drops
+ * custom fields such as `code`).
+ */
+
+/** Base class of every Troupe error. `code` is a stable machine-readable tag. */
+export class TroupeError extends Error {
+  /** Stable machine-readable identifier, e.g. `ERR_ASK_TIMEOUT`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An `ask` got no reply in time. */
+export class AskTimeoutError extends TroupeError {
+  constructor(
+    readonly target: string,
+    readonly timeoutMs: number,
+    readonly messageType: string,
+  ) {
+    super(
+      'ERR_ASK_TIMEOUT',
+      `Ask timed out on [${target}] after [${timeoutMs} ms]. Message of type [${messageType}]. ` +
+        `A typical reason is that the recipient actor didn't send a reply (ctx.reply) ` +
+        `or is busy with a long-running message.`,
+    );
+  }
+}
+
+/** An `ask` was aborted through its `AbortSignal`. */
+export class AskAbortedError extends TroupeError {
+  constructor(
+    readonly target: string,
+    readonly messageType: string,
+    reason?: unknown,
+  ) {
+    super('ERR_ASK_ABORTED', `Ask to [${target}] with message of type [${messageType}] was aborted.`, {
+      cause: reason,
+    });
+  }
+}
+
+/** A bounded mailbox had no room and its policy rejects. */
+export class MailboxFullError extends TroupeError {
+  constructor(
+    readonly target: string,
+    readonly capacity: number,
+    readonly messageType: string,
+  ) {
+    super(
+      'ERR_MAILBOX_FULL',
+      `Mailbox of [${target}] is full (capacity ${capacity}); message of type [${messageType}] was not enqueued. ` +
+        `Slow the sender down (await ref.send(...)), raise mailbox.capacity, or add routees.`,
+    );
+  }
+}
+
+/** The target actor has stopped (or stopped before it could answer). */
+export class ActorStoppedError extends TroupeError {
+  constructor(
+    readonly target: string,
+    readonly messageType: string,
+  ) {
+    super('ERR_ACTOR_STOPPED', `Actor [${target}] is stopped; message of type [${messageType}] cannot be handled.`);
+  }
+}
+
+/** No actor lives at the path that was looked up. */
+export class ActorNotFoundError extends TroupeError {
+  constructor(
+    readonly path: string,
+    readonly messageType: string,
+  ) {
+    super('ERR_ACTOR_NOT_FOUND', `No actor at [${path}]; message of type [${messageType}] was not delivered.`);
+  }
+}
+
+/** Two children of one parent may not share a name. */
+export class ActorNameTakenError extends TroupeError {
+  constructor(readonly path: string) {
+    super('ERR_ACTOR_NAME_TAKEN', `An actor named [${path}] already exists; sibling names must be unique.`);
+  }
+}
+
+/** The system is shutting down and takes no new asks. */
+export class ShuttingDownError extends TroupeError {
+  constructor(
+    readonly target: string,
+    readonly messageType: string,
+  ) {
+    super(
+      'ERR_SHUTTING_DOWN',
+      `The actor system is shutting down; ask to [${target}] with message of type [${messageType}] was refused.`,
+    );
+  }
+}
+
+/** An actor watched another one and did not handle its `Terminated` signal. */
+export class DeathPactError extends TroupeError {
+  constructor(
+    readonly watcher: string,
+    readonly terminated: string,
+  ) {
+    super(
+      'ERR_DEATH_PACT',
+      `Actor [${watcher}] watched [${terminated}], which terminated, and has no onTerminated handler. ` +
+        `Define onTerminated in the actor definition or unwatch before the actor stops.`,
+    );
+  }
+}
+
+/** A child failed more often than its strategy's restart limit allows. */
+export class RestartLimitExceededError extends TroupeError {
+  constructor(
+    readonly child: string,
+    readonly restarts: number,
+    readonly windowMs: number,
+    cause: unknown,
+  ) {
+    super(
+      'ERR_RESTART_LIMIT',
+      `Actor [${child}] failed after ${restarts} restart(s) within ${windowMs} ms; giving up and escalating. ` +
+        `Last error: ${describe(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** A child escalated its failure to its parent, which failed in turn. */
+export class EscalatedError extends TroupeError {
+  constructor(
+    readonly child: string,
+    cause: unknown,
+  ) {
+    super('ERR_ESCALATED', `Failure escalated from [${child}]: ${describe(cause)}`, { cause });
+  }
+}
+
+/** More messages were stashed than the stash capacity allows. */
+export class StashOverflowError extends TroupeError {
+  constructor(
+    readonly actor: string,
+    readonly capacity: number,
+  ) {
+    super('ERR_STASH_OVERFLOW', `Stash of [${actor}] is full (capacity ${capacity}); unstash before stashing more.`);
+  }
+}
+
+/** `ActorSystem.start` was called off the main thread. */
+export class NotMainThreadError extends TroupeError {
+  constructor() {
+    super(
+      'ERR_NOT_MAIN_THREAD',
+      'ActorSystem.start() must run on the main thread: Node delivers signals (SIGTERM, SIGINT) only to the ' +
+        'main thread, so a system started in a worker could never shut down cleanly. Start the system once in ' +
+        'the main thread and give worker code a reference to it instead: spawn the actor on a worker host, ' +
+        'or pass ActorRefs to it by message.',
+    );
+  }
+}
+
+/** A second actor system was started while one is alive in this process. */
+export class SystemAlreadyStartedError extends TroupeError {
+  constructor(
+    readonly existingName: string,
+    readonly startedAt: string,
+  ) {
+    super(
+      'ERR_SYSTEM_ALREADY_STARTED',
+      `An actor system named [${existingName}] is already running in this process (started at ${startedAt}). ` +
+        'Exactly one system per process: pass the existing system (or its refs) to the code that needs it, ' +
+        'or await system.shutdown() before starting another.',
+    );
+  }
+}
+
+/** A system lifecycle transition that the statechart forbids. */
+export class IllegalTransitionError extends TroupeError {
+  constructor(
+    readonly from: string,
+    readonly event: string,
+  ) {
+    super('ERR_ILLEGAL_TRANSITION', `Illegal system lifecycle transition: event [${event}] in state [${from}].`);
+  }
+}
+
+/** A message cannot cross a thread or network boundary. */
+export class UnserializableMessageError extends TroupeError {
+  constructor(
+    readonly target: string,
+    readonly messageType: string,
+    cause: unknown,
+  ) {
+    super(
+      'ERR_UNSERIALIZABLE_MESSAGE',
+      `Message of type [${messageType}] to [${target}] cannot be structured-cloned ` +
+        `(functions and class instances do not cross threads): ${describe(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** Plain-data shape of an error, safe to `postMessage` or `JSON.stringify`. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+  cause?: SerializedError;
+  /** Other own enumerable fields that were plain data. */
+  fields?: Record<string, unknown>;
+}
+
+/** Turn any thrown value into a {@link SerializedError}, keeping `code` and `cause`. */
+export function serializeError(error: unknown, depth = 0): SerializedError {
+  if (!(error instanceof Error)) {
+    return { name: 'NonError', message: describe(error) };
+  }
+  const out: SerializedError = { name: error.name, message: error.message };
+  if (error.stack !== undefined) out.stack = error.stack;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') out.code = code;
+  if (error.cause !== undefined && depth < 8) out.cause = serializeError(error.cause, depth + 1);
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(error)) {
+    if (k === 'code' || k === 'cause') continue;
+    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) fields[k] = v;
+  }
+  if (Object.keys(fields).length > 0) out.fields = fields;
+  return out;
+}
+
+/** Rebuild an `Error` from a {@link SerializedError}; `name`, `code`, `cause` and fields are restored. */
+export function deserializeError(data: SerializedError): Error {
+  const err = new Error(data.message, data.cause ? { cause: deserializeError(data.cause) } : undefined);
+  err.name = data.name;
+  if (data.stack !== undefined) err.stack = data.stack;
+  if (data.fields) Object.assign(err, data.fields);
+  if (data.code !== undefined) (err as { code?: string }).code = data.code;
+  return err;
+}
+
+/** A short, single-line description of any thrown value. */
+export function describe(value: unknown): string {
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  try {
+    return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,1043 @@
+import type { EventEmitter } from 'eventemitter3';
+import { nanoid } from 'nanoid';
+import type { ActorContext, Receive, Replier, Timers } from '../ActorContext.js';
+import type { ActorDefinition } from '../ActorDefinition.js';
+import type { ActorRef, AskOptions, Message, Terminated, TerminationReason } from '../ActorRef.js';
+import type { ActorSystem } from '../ActorSystem.js';
+import type { Clock } from '../Clock.js';
+import { type DeadLetterReason, type DeadLetters, typeOf } from '../DeadLetters.js';
+import {
+  ActorNameTakenError,
+  ActorStoppedError,
+  DeathPactError,
+  describe,
+  EscalatedError,
+  MailboxFullError,
+  RestartLimitExceededError,
+  ShuttingDownError,
+  StashOverflowError,
+} from '../errors.js';
+import type { Logger } from '../Logger.js';
+import { Mailbox, type ResolvedMailboxOptions, resolveMailboxOptions } from '../Mailbox.js';
+import type { ActorMetrics } from '../Metrics.js';
+import type { SpawnOptions } from '../SpawnOptions.js';
+import type { SupervisionStrategy } from '../SupervisionStrategy.js';
+import type { SystemEventMap } from '../SystemEvents.js';
+import type { AskRegistry } from './Asks.js';
+
+/**
+ * Lifecycle of one actor (xstate's ProcessingStatus, extended):
+ * Starting → Running ⇄ Suspended (failed, awaiting its parent's decision)
+ * → Restarting → Running ... → Stopping → Stopped.
+ */
+export const Status = {
+  Starting: 0,
+  Running: 1,
+  Suspended: 2,
+  Restarting: 3,
+  Stopping: 4,
+  Stopped: 5,
+} as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+/** Anything that can settle a reply: an ask, or (later) a remote reply channel. */
+export interface ReplyTarget {
+  readonly settled: boolean;
+  resolve(value: unknown): boolean;
+  reject(error: unknown): boolean;
+}
+
+/** Envelope marker for system signals (Terminated) in the mailbox; settled, so replies to it go nowhere. */
+const SIGNAL: ReplyTarget = Object.freeze({ settled: true, resolve: () => false, reject: () => false });
+
+interface Waiter {
+  env: ReplyTarget | undefined;
+  resolve: (() => void) | undefined;
+  reject: ((e: unknown) => void) | undefined;
+}
+
+/** What a cell needs from its system. @internal */
+export interface SystemInternals {
+  readonly facade: ActorSystem;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random: () => number;
+  readonly events: EventEmitter<SystemEventMap>;
+  readonly deadLetters: DeadLetters;
+  readonly asks: AskRegistry;
+  readonly askTimeoutMs: number;
+  readonly stopTimeoutMs: number;
+  readonly defaultStrategy: SupervisionStrategy;
+  /** False once shutdown has closed intake. */
+  intakeOpen: boolean;
+  /** The cell whose code is running synchronously right now (its sends are internal). */
+  currentCell: ActorCell | undefined;
+  /** Counts messages refused because intake was closed. */
+  refusedDuringShutdown: number;
+  /** Messages processed by actors that have since stopped. */
+  retiredProcessed: number;
+  /** A failure escalated past the top guardian. */
+  rootFailed(cell: ActorCell, error: unknown): void;
+  /** An actor's stop did not finish within `stopTimeoutMs`. */
+  stopTimedOut(cell: ActorCell, what: string): void;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+let anonymous = 0;
+
+/**
+ * The runtime side of one actor: mailbox, state, behaviour, children,
+ * supervision bookkeeping and metrics. Users only ever see its `ref`.
+ * @internal
+ */
+export class ActorCell {
+  readonly id: string;
+  readonly name: string;
+  readonly path: string;
+  readonly ref: LocalActorRef;
+  status: Status = Status.Starting;
+
+  private readonly mailbox = new Mailbox();
+  private readonly mb: ResolvedMailboxOptions;
+  private waiters: Mailbox | undefined;
+  // biome-ignore lint/suspicious/noExplicitAny: state is opaque to the runtime
+  private state: any = undefined;
+  // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
+  private behavior: Receive<any, any, any>;
+  private initialized = false;
+  private scheduled = false;
+  private processing = false;
+  private idleWaiters: (() => void)[] | undefined;
+  private currentMessage: unknown = undefined;
+  private currentEnv: ReplyTarget | undefined = undefined;
+  private replyTaken = false;
+  private context: CellContext | undefined;
+
+  readonly children = new Map<string, ActorCell>();
+  private watchers: Set<ActorCell> | undefined;
+  private watching: Set<ActorCell> | undefined;
+  private timers: Map<string, unknown> | undefined;
+  private stashBuf: unknown[] | undefined;
+  private restartTimes: number[] | undefined;
+  private restartTimer: unknown;
+  private stopPromise: Promise<void> | undefined;
+  terminationReason: TerminationReason | undefined;
+  private terminationListeners: ((r: TerminationReason) => void)[] | undefined;
+
+  // metrics
+  processed = 0;
+  failures = 0;
+  restarts = 0;
+  private sampleCounter = 0;
+  private samples: Float64Array | undefined;
+  private sampleCount = 0;
+  private readonly runBound = () => this.run();
+
+  constructor(
+    readonly system: SystemInternals,
+    // biome-ignore lint/suspicious/noExplicitAny: definition of any protocol
+    readonly def: ActorDefinition<any, any, any>,
+    readonly parent: ActorCell | undefined,
+    readonly input: unknown,
+    /** How the parent supervises this cell. */
+    readonly strategy: SupervisionStrategy,
+    name: string | undefined,
+    mailbox: ResolvedMailboxOptions,
+  ) {
+    this.id = nanoid();
+    this.name = name ?? `$${(anonymous++).toString(36)}`;
+    this.path = parent === undefined ? `/${this.name}` : `${parent.path}/${this.name}`;
+    this.mb = mailbox;
+    this.behavior = def.receive;
+    this.ref = new LocalActorRef(this);
+  }
+
+  // ---------------------------------------------------------------- spawning
+
+  // biome-ignore lint/suspicious/noExplicitAny: definition of any protocol
+  spawnChild(def: ActorDefinition<any, any, any>, options: SpawnOptions<unknown> | undefined): ActorCell {
+    if (this.status >= Status.Stopping) {
+      throw new ActorStoppedError(this.path, 'spawn');
+    }
+    if (
+      def === null ||
+      typeof def !== 'object' ||
+      typeof def.receive !== 'function' ||
+      typeof def.init !== 'function'
+    ) {
+      throw new TypeError(
+        `spawn under [${this.path}]: expected an actor definition (defineActor(...)), got ${describe(def)}`,
+      );
+    }
+    const name = options?.name;
+    if (name !== undefined) {
+      if (typeof name !== 'string' || name.length === 0 || name.includes('/') || name.startsWith('$')) {
+        throw new TypeError(
+          `spawn under [${this.path}]: name must be a non-empty string without '/' and not starting with '$', got ${describe(name)}`,
+        );
+      }
+      if (this.children.has(name)) throw new ActorNameTakenError(`${this.path}/${name}`);
+    }
+    const where = `spawn ${name ?? def.name ?? 'actor'} under [${this.path}]`;
+    const mailbox = resolveMailboxOptions(options?.mailbox ?? def.mailbox, where);
+    const strategy = options?.supervision ?? this.def.childSupervision ?? this.system.defaultStrategy;
+    const child = new ActorCell(this.system, def, this, options?.input, strategy, name, mailbox);
+    this.children.set(child.name, child);
+    const events = this.system.events;
+    if (events.listenerCount('spawned') > 0) events.emit('spawned', { path: child.path, id: child.id });
+    queueMicrotask(() => child.start());
+    return child;
+  }
+
+  /** Run `init` (and `afterStart`); used at start and at each restart. */
+  start(): void {
+    if (this.status !== Status.Starting && this.status !== Status.Restarting) return;
+    let result: unknown;
+    try {
+      result = this.withCurrent(() => this.def.init(this.ctx));
+    } catch (error) {
+      this.fail(error, undefined);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (s) => this.initialised(s),
+        (e) => {
+          if (this.status === Status.Starting || this.status === Status.Restarting) this.fail(e, undefined);
+        },
+      );
+    } else {
+      this.initialised(result);
+    }
+  }
+
+  private initialised(state: unknown): void {
+    if (this.status !== Status.Starting && this.status !== Status.Restarting) return;
+    this.state = state;
+    this.initialized = true;
+    const hook = this.def.afterStart;
+    if (hook !== undefined) {
+      let r: unknown;
+      try {
+        r = this.withCurrent(() => hook(this.state, this.ctx));
+      } catch (e) {
+        this.fail(e, undefined);
+        return;
+      }
+      if (isThenable(r)) {
+        r.then(
+          () => this.running(),
+          (e) => this.fail(e, undefined),
+        );
+        return;
+      }
+    }
+    this.running();
+  }
+
+  private running(): void {
+    if (this.status !== Status.Starting && this.status !== Status.Restarting) return;
+    this.status = Status.Running;
+    const events = this.system.events;
+    if (events.listenerCount('started') > 0) events.emit('started', { path: this.path, id: this.id });
+    if (this.mailbox.size > 0) this.schedule();
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Enqueue a message. Throws only for the `reject`/`backpressure` overflow of a plain tell. */
+  enqueue(message: unknown, env: ReplyTarget | undefined): void {
+    const sys = this.system;
+    if (this.status >= Status.Stopping) {
+      this.undeliverable(message, env, 'actor-stopped');
+      return;
+    }
+    if (!sys.intakeOpen && sys.currentCell === undefined) {
+      this.undeliverable(message, env, 'shutting-down');
+      return;
+    }
+    if (this.mailbox.size >= this.mb.capacity) {
+      this.overflow(message, env);
+      return;
+    }
+    this.mailbox.push(message, env);
+    if (!this.scheduled && this.status === Status.Running && !this.processing) {
+      this.scheduled = true;
+      queueMicrotask(this.runBound);
+    }
+  }
+
+  /** `ref.send`: like tell, but waits for room in a backpressure mailbox and reports refusals as a rejection. */
+  send(message: unknown): Promise<void> {
+    if (
+      this.mailbox.size >= this.mb.capacity &&
+      this.mb.overflow === 'backpressure' &&
+      this.status < Status.Stopping &&
+      (this.system.intakeOpen || this.system.currentCell !== undefined)
+    ) {
+      return new Promise<void>((resolve, reject) => this.wait(message, { env: undefined, resolve, reject }));
+    }
+    try {
+      this.enqueue(message, undefined);
+      return RESOLVED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  ask<R>(message: unknown, options: AskOptions | undefined): Promise<R> {
+    const sys = this.system;
+    const type = typeOf(message);
+    const timeoutMs = options?.timeoutMs ?? sys.askTimeoutMs;
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      return Promise.reject(
+        new TypeError(`ask to [${this.path}]: timeoutMs must be a positive finite number, got ${timeoutMs}`),
+      );
+    }
+    if (this.status >= Status.Stopping) {
+      sys.deadLetters.record(this.path, message, 'actor-stopped');
+      return Promise.reject(new ActorStoppedError(this.path, type));
+    }
+    if (!sys.intakeOpen && sys.currentCell === undefined) {
+      sys.refusedDuringShutdown++;
+      return Promise.reject(new ShuttingDownError(this.path, type));
+    }
+    const { promise, record } = sys.asks.create<R>(this.path, type, timeoutMs, options?.signal);
+    if (record !== undefined) this.enqueue(message, record);
+    return promise;
+  }
+
+  private undeliverable(message: unknown, env: ReplyTarget | undefined, reason: DeadLetterReason): void {
+    const sys = this.system;
+    if (env === SIGNAL) return; // a watcher that is gone does not need the signal
+    if (reason === 'shutting-down') sys.refusedDuringShutdown++;
+    sys.deadLetters.record(this.path, message, reason);
+    if (env !== undefined && !env.settled) {
+      const type = typeOf(message);
+      env.reject(
+        reason === 'shutting-down'
+          ? new ShuttingDownError(this.path, type)
+          : reason === 'mailbox-full'
+            ? new MailboxFullError(this.path, this.mb.capacity, type)
+            : new ActorStoppedError(this.path, type),
+      );
+    }
+  }
+
+  private overflow(message: unknown, env: ReplyTarget | undefined): void {
+    const { capacity, overflow } = this.mb;
+    const events = this.system.events;
+    if (events.listenerCount('mailboxOverflow') > 0) {
+      events.emit('mailboxOverflow', { path: this.path, capacity, policy: overflow, messageType: typeOf(message) });
+    }
+    switch (overflow) {
+      case 'drop-newest':
+        this.undeliverable(message, env, 'mailbox-full');
+        return;
+      case 'drop-oldest': {
+        const oldMessage = this.mailbox.peekMessage();
+        const oldEnv = this.mailbox.peekEnvelope() as ReplyTarget | undefined;
+        this.mailbox.shift();
+        this.undeliverable(oldMessage, oldEnv, 'mailbox-full');
+        this.mailbox.push(message, env);
+        return;
+      }
+      case 'reject':
+        if (env !== undefined) {
+          env.reject(new MailboxFullError(this.path, capacity, typeOf(message)));
+          return;
+        }
+        throw new MailboxFullError(this.path, capacity, typeOf(message));
+      case 'backpressure':
+        if (env !== undefined) {
+          this.wait(message, { env, resolve: undefined, reject: undefined });
+          return;
+        }
+        throw new MailboxFullError(this.path, capacity, typeOf(message));
+    }
+  }
+
+  /** Park a sender until there is room; bounded by `capacity` waiters. */
+  private wait(message: unknown, waiter: Waiter): void {
+    const waiters = (this.waiters ??= new Mailbox());
+    if (waiters.size >= this.mb.capacity) {
+      const err = new MailboxFullError(this.path, this.mb.capacity, typeOf(message));
+      if (waiter.env !== undefined) waiter.env.reject(err);
+      waiter.reject?.(err);
+      return;
+    }
+    waiters.push(message, waiter);
+  }
+
+  private admitWaiter(): void {
+    const waiters = this.waiters as Mailbox;
+    if (waiters.size === 0 || this.mailbox.size >= this.mb.capacity) return;
+    const message = waiters.peekMessage();
+    const w = waiters.peekEnvelope() as Waiter;
+    waiters.shift();
+    if (w.env?.settled) return; // an ask that timed out while waiting
+    this.mailbox.push(message, w.env);
+    w.resolve?.();
+  }
+
+  /** Deliver a signal (Terminated); bypasses capacity and the intake gate. */
+  private signal(message: Terminated): void {
+    if (this.status >= Status.Stopping) return;
+    this.mailbox.push(message, SIGNAL);
+    this.schedule();
+  }
+
+  /** Deliver a message from the actor's own timers; bypasses the intake gate. */
+  private selfDeliver(message: unknown): void {
+    const sys = this.system;
+    const prev = sys.currentCell;
+    sys.currentCell = this;
+    try {
+      this.enqueue(message, undefined);
+    } catch (e) {
+      this.system.logger.warn(`timer message to ${this.path} refused: ${describe(e)}`);
+    } finally {
+      sys.currentCell = prev;
+    }
+  }
+
+  // ---------------------------------------------------------------- processing
+
+  private schedule(): void {
+    if (!this.scheduled && this.status === Status.Running && !this.processing) {
+      this.scheduled = true;
+      queueMicrotask(this.runBound);
+    }
+  }
+
+  /**
+   * Handle up to `throughput` messages, then yield with setImmediate so timers,
+   * I/O and other actors get their turn (fairness). Synchronous handlers run in
+   * a tight loop; the first handler that returns a promise parks the loop until
+   * it settles, so an actor still handles one message at a time.
+   */
+  private run(): void {
+    this.scheduled = false;
+    if (this.status !== Status.Running || this.processing) return;
+    const sys = this.system;
+    const mailbox = this.mailbox;
+    const ctx = this.ctx;
+    const prev = sys.currentCell;
+    sys.currentCell = this;
+    let budget = this.mb.throughput;
+    try {
+      while (budget-- > 0 && mailbox.size > 0 && this.status === Status.Running) {
+        const message = mailbox.peekMessage();
+        const env = mailbox.peekEnvelope() as ReplyTarget | undefined;
+        mailbox.shift();
+        if (this.waiters !== undefined) this.admitWaiter();
+        // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
+        let handler: Receive<any, any, any> = this.behavior;
+        if (env === SIGNAL) {
+          const h = this.signalHandler(message as Terminated);
+          if (h === undefined) continue;
+          handler = h;
+        }
+        this.currentMessage = message;
+        this.currentEnv = env;
+        this.replyTaken = false;
+        const sample = (++this.sampleCounter & 15) === 0;
+        const t0 = sample ? performance.now() : 0;
+        let result: unknown;
+        try {
+          result = handler(this.state, message, ctx);
+        } catch (error) {
+          this.fail(error, env);
+          return;
+        }
+        if (result !== undefined && isThenable(result)) {
+          this.processing = true;
+          result.then(
+            (next) => this.asyncDone(next, t0, sample),
+            (error) => this.asyncFailed(error, env),
+          );
+          return;
+        }
+        if (result !== undefined) this.state = result;
+        this.currentEnv = undefined;
+        this.currentMessage = undefined;
+        this.processed++;
+        if (sample) this.addSample(performance.now() - t0);
+      }
+    } finally {
+      sys.currentCell = prev;
+    }
+    if (mailbox.size > 0 && this.status === Status.Running && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.runBound);
+    }
+  }
+
+  private asyncDone(next: unknown, t0: number, sample: boolean): void {
+    this.processing = false;
+    this.currentEnv = undefined;
+    this.currentMessage = undefined;
+    if (this.status === Status.Running || this.status === Status.Stopping) {
+      if (next !== undefined) this.state = next;
+      this.processed++;
+      if (sample) this.addSample(performance.now() - t0);
+    }
+    this.notifyIdle();
+    if (this.mailbox.size > 0) this.schedule();
+  }
+
+  private asyncFailed(error: unknown, env: ReplyTarget | undefined): void {
+    this.processing = false;
+    this.notifyIdle();
+    if (this.status === Status.Running) this.fail(error, env);
+    else if (env !== undefined && !env.settled) env.reject(error);
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    if (waiters !== undefined) {
+      this.idleWaiters = undefined;
+      for (const w of waiters) w();
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.processing) return RESOLVED;
+    return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve));
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
+  private signalHandler(t: Terminated): Receive<any, any, any> | undefined {
+    const target = (t.ref as LocalActorRef).cell;
+    if (this.watching === undefined || !this.watching.delete(target)) return undefined; // unwatched meanwhile
+    const onTerminated = this.def.onTerminated;
+    if (onTerminated !== undefined) return (state, msg, ctx) => onTerminated(state, msg as Terminated, ctx);
+    return () => {
+      throw new DeathPactError(this.path, t.ref.path);
+    };
+  }
+
+  private addSample(ms: number): void {
+    const s = (this.samples ??= new Float64Array(512));
+    s[this.sampleCount++ & 511] = ms;
+  }
+
+  // ---------------------------------------------------------------- failure and supervision
+
+  /**
+   * This actor failed (a handler, init or hook threw). The failed message is
+   * not redelivered; an ask waiting on it rejects with the cause. The actor is
+   * suspended, its mailbox kept, and the parent decides.
+   */
+  fail(error: unknown, env: ReplyTarget | undefined): void {
+    if (env !== undefined && env !== SIGNAL && !env.settled) env.reject(error);
+    this.currentEnv = undefined;
+    this.currentMessage = undefined;
+    if (this.status >= Status.Stopping || this.status === Status.Suspended) return;
+    this.failures++;
+    this.status = Status.Suspended;
+    this.timersCancelAll();
+    const parent = this.parent;
+    if (parent === undefined) {
+      this.system.rootFailed(this, error);
+      return;
+    }
+    queueMicrotask(() => parent.childFailed(this, error));
+  }
+
+  private childFailed(child: ActorCell, error: unknown): void {
+    if (child.status !== Status.Suspended) return;
+    const strategy = child.strategy;
+    let directive: ReturnType<SupervisionStrategy['decider']>;
+    try {
+      directive = strategy.decider(error);
+    } catch (deciderError) {
+      directive = 'escalate';
+      error = deciderError;
+    }
+    const sys = this.system;
+    sys.logger.warn(`actor ${child.path} failed: ${describe(error)}; ${directive}`, {
+      restarts: child.restarts,
+    });
+    if (sys.events.listenerCount('failed') > 0) {
+      sys.events.emit('failed', { path: child.path, id: child.id, error, directive });
+    }
+    switch (directive) {
+      case 'resume':
+        child.resume();
+        return;
+      case 'stop':
+        for (const c of this.scopeOf(child, strategy)) {
+          void c.stop(c === child ? { kind: 'failed', error } : { kind: 'stopped' });
+        }
+        return;
+      case 'escalate':
+        this.fail(new EscalatedError(child.path, error), undefined);
+        return;
+      case 'restart': {
+        const now = sys.clock.now();
+        const { maxRestarts, windowMs } = strategy.limit;
+        const times = (child.restartTimes ??= []).filter((t) => now - t < windowMs);
+        child.restartTimes = times;
+        if (times.length >= maxRestarts) {
+          sys.logger.error(
+            `actor ${child.path} exceeded its restart limit (${maxRestarts} in ${windowMs} ms); stopping it and escalating to ${this.path}`,
+          );
+          void child.stop({ kind: 'failed', error });
+          this.fail(new RestartLimitExceededError(child.path, times.length, windowMs, error), undefined);
+          return;
+        }
+        times.push(now);
+        const delayMs = strategy.backoffDelay(times.length - 1, sys.random);
+        for (const c of this.scopeOf(child, strategy)) void c.restart(error, delayMs);
+        return;
+      }
+    }
+  }
+
+  /** The children a directive applies to, per the strategy's scope. */
+  private scopeOf(child: ActorCell, strategy: SupervisionStrategy): ActorCell[] {
+    if (strategy.scope === 'one-for-one') return [child];
+    const all = [...this.children.values()];
+    if (strategy.scope === 'one-for-all') return all;
+    return all.slice(Math.max(0, all.indexOf(child)));
+  }
+
+  private resume(): void {
+    if (this.status !== Status.Suspended) return;
+    this.status = Status.Running;
+    for (const c of this.children.values()) c.resume();
+    this.schedule();
+  }
+
+  /**
+   * Restart: wait for an in-flight message, stop children (reverse start
+   * order), run `beforeRestart`, wait the backoff delay, then `init` afresh.
+   * The mailbox (and any stash, put back in front) survives.
+   */
+  private async restart(error: unknown, delayMs: number): Promise<void> {
+    if (this.status >= Status.Stopping || this.status === Status.Restarting) return;
+    this.status = Status.Restarting;
+    this.timersCancelAll();
+    await this.whenIdle();
+    await this.stopChildren();
+    const hook = this.def.beforeRestart;
+    if (this.initialized && hook !== undefined) {
+      try {
+        await this.withCurrent(() => hook(this.state, error, this.ctx));
+      } catch (e) {
+        this.system.logger.error(`beforeRestart of ${this.path} threw: ${describe(e)}`);
+      }
+    }
+    this.unstashAll();
+    if (delayMs > 0) {
+      await new Promise<void>((resolve) => {
+        this.restartTimer = this.system.clock.setTimeout(() => {
+          this.restartTimer = undefined;
+          resolve();
+        }, delayMs);
+      });
+    }
+    if (this.status !== Status.Restarting) return;
+    this.restarts++;
+    this.initialized = false;
+    this.state = undefined;
+    this.behavior = this.def.receive;
+    const events = this.system.events;
+    if (events.listenerCount('restarted') > 0) {
+      events.emit('restarted', { path: this.path, id: this.id, error, restarts: this.restarts, delayMs });
+    }
+    this.start();
+  }
+
+  // ---------------------------------------------------------------- stopping
+
+  /**
+   * Stop: finish the in-flight message, stop children in reverse start order,
+   * run `afterStop`, turn what is left in the mailbox into dead letters (asks
+   * reject with `ActorStoppedError`), then tell watchers. Each wait is bounded
+   * by the system's `stopTimeoutMs`; an actor that hangs is abandoned and
+   * reported, never waited on forever.
+   */
+  stop(reason: TerminationReason = { kind: 'stopped' }): Promise<void> {
+    if (this.stopPromise !== undefined) return this.stopPromise;
+    this.status = Status.Stopping;
+    this.terminationReason = reason;
+    if (this.restartTimer !== undefined) {
+      this.system.clock.clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+    }
+    this.timersCancelAll();
+    this.stopPromise = this.finishStop(reason);
+    return this.stopPromise;
+  }
+
+  private async finishStop(reason: TerminationReason): Promise<void> {
+    const sys = this.system;
+    if (this.processing) await this.bounded(this.whenIdle(), 'its in-flight message');
+    await this.stopChildren();
+    const hook = this.def.afterStop;
+    if (this.initialized && hook !== undefined) {
+      try {
+        await this.bounded(
+          Promise.resolve().then(() => this.withCurrent(() => hook(this.state, this.ctx))),
+          'its afterStop hook',
+        );
+      } catch (e) {
+        sys.logger.error(`afterStop of ${this.path} threw: ${describe(e)}`);
+      }
+    }
+    this.timersCancelAll();
+    this.status = Status.Stopped;
+    const rest = this.mailbox.drain();
+    for (let i = 0; i < rest.length; i += 2) this.undeliverable(rest[i], rest[i + 1] as ReplyTarget, 'actor-stopped');
+    const stashed = this.stashBuf ?? [];
+    this.stashBuf = undefined;
+    for (let i = 0; i < stashed.length; i += 2) {
+      this.undeliverable(stashed[i], stashed[i + 1] as ReplyTarget, 'actor-stopped');
+    }
+    if (this.waiters !== undefined) {
+      const parked = this.waiters.drain();
+      for (let i = 0; i < parked.length; i += 2) {
+        const w = parked[i + 1] as Waiter;
+        const err = new ActorStoppedError(this.path, typeOf(parked[i]));
+        sys.deadLetters.record(this.path, parked[i], 'actor-stopped');
+        if (w.env !== undefined) w.env.reject(err);
+        w.reject?.(err);
+      }
+    }
+    if (this.parent !== undefined && this.parent.children.get(this.name) === this) {
+      this.parent.children.delete(this.name);
+    }
+    if (this.watching !== undefined) {
+      for (const w of this.watching) w.watchers?.delete(this);
+      this.watching = undefined;
+    }
+    if (this.watchers !== undefined) {
+      const t: Terminated = { type: 'terminated', ref: this.ref, reason };
+      for (const w of this.watchers) w.signal(t);
+      this.watchers = undefined;
+    }
+    this.context = undefined;
+    this.state = undefined;
+    sys.retiredProcessed += this.processed;
+    if (sys.events.listenerCount('stopped') > 0) sys.events.emit('stopped', { path: this.path, id: this.id, reason });
+    const listeners = this.terminationListeners;
+    this.terminationListeners = undefined;
+    if (listeners !== undefined) for (const l of listeners) l(reason);
+  }
+
+  /** Stop all children, newest first; resolves when all have terminated. */
+  async stopChildren(): Promise<void> {
+    const kids = [...this.children.values()].reverse();
+    for (const child of kids) await child.stop({ kind: 'stopped' });
+  }
+
+  /** Wait for `p`, but no longer than `stopTimeoutMs`; on timeout, report and go on. */
+  private bounded(p: Promise<unknown>, what: string): Promise<void> {
+    const sys = this.system;
+    return new Promise<void>((resolve, reject) => {
+      const timer = sys.clock.setTimeout(() => {
+        sys.stopTimedOut(this, what);
+        resolve();
+      }, sys.stopTimeoutMs);
+      p.then(
+        () => {
+          sys.clock.clearTimeout(timer);
+          resolve();
+        },
+        (e) => {
+          sys.clock.clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Register a callback for the end of this actor (called at once if it has ended). */
+  onTerminated(listener: (r: TerminationReason) => void): void {
+    if (this.status === Status.Stopped && this.terminationReason !== undefined) {
+      listener(this.terminationReason);
+      return;
+    }
+    (this.terminationListeners ??= []).push(listener);
+  }
+
+  // ---------------------------------------------------------------- context services
+
+  get ctx(): CellContext {
+    return (this.context ??= new CellContext(this));
+  }
+
+  withCurrent<T>(fn: () => T): T {
+    const sys = this.system;
+    const prev = sys.currentCell;
+    sys.currentCell = this;
+    try {
+      return fn();
+    } finally {
+      sys.currentCell = prev;
+    }
+  }
+
+  watch(target: ActorCell): void {
+    if (target === this) return;
+    (this.watching ??= new Set()).add(target);
+    if (target.status === Status.Stopped) {
+      this.signal({ type: 'terminated', ref: target.ref, reason: target.terminationReason ?? { kind: 'stopped' } });
+      return;
+    }
+    (target.watchers ??= new Set()).add(this);
+  }
+
+  unwatch(target: ActorCell): void {
+    this.watching?.delete(target);
+    target.watchers?.delete(this);
+  }
+
+  reply(value: unknown, isError: boolean): void {
+    const env = this.currentEnv;
+    if (env === undefined || env === SIGNAL || this.replyTaken) {
+      this.system.deadLetters.record(this.path, value, 'no-reply-address');
+      return;
+    }
+    const ok = isError ? env.reject(value) : env.resolve(value);
+    if (!ok) this.system.deadLetters.record(this.path, value, 'late-reply');
+  }
+
+  deferReply(): Replier {
+    const env = this.currentEnv;
+    this.replyTaken = true;
+    const dead = this.system.deadLetters;
+    const path = this.path;
+    return {
+      reply(value) {
+        if (env === undefined || env === SIGNAL) dead.record(path, value, 'no-reply-address');
+        else if (!env.resolve(value)) dead.record(path, value, 'late-reply');
+      },
+      fail(error) {
+        if (env === undefined || env === SIGNAL) dead.record(path, error, 'no-reply-address');
+        else if (!env.reject(error)) dead.record(path, error, 'late-reply');
+      },
+    };
+  }
+
+  stash(): void {
+    const buf = (this.stashBuf ??= []);
+    const capacity = 10_000;
+    if (buf.length / 2 >= capacity) throw new StashOverflowError(this.path, capacity);
+    buf.push(this.currentMessage, this.currentEnv);
+    this.replyTaken = true; // the reply now belongs to the stashed copy
+  }
+
+  unstashAll(): void {
+    const buf = this.stashBuf;
+    if (buf === undefined || buf.length === 0) return;
+    this.stashBuf = undefined;
+    for (let i = buf.length - 2; i >= 0; i -= 2) this.mailbox.unshift(buf[i], buf[i + 1]);
+    this.schedule();
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
+  become(receive: Receive<any, any, any>): void {
+    if (typeof receive !== 'function') {
+      throw new TypeError(`become in [${this.path}]: expected a receive function, got ${typeof receive}`);
+    }
+    this.behavior = receive;
+  }
+
+  timerStart(key: string, delayMs: number, message: unknown, repeat: boolean): void {
+    if (!(delayMs >= 0) || !Number.isFinite(delayMs)) {
+      throw new TypeError(`timer ${key} in [${this.path}]: delay must be a non-negative finite number, got ${delayMs}`);
+    }
+    if (this.status >= Status.Stopping) return;
+    this.timerCancel(key);
+    const timers = (this.timers ??= new Map());
+    const clock = this.system.clock;
+    const fire = () => {
+      if (repeat) timers.set(key, clock.setTimeout(fire, delayMs));
+      else timers.delete(key);
+      this.selfDeliver(message);
+    };
+    timers.set(key, clock.setTimeout(fire, delayMs));
+  }
+
+  timerCancel(key: string): void {
+    const handle = this.timers?.get(key);
+    if (handle !== undefined) {
+      this.system.clock.clearTimeout(handle);
+      this.timers?.delete(key);
+    }
+  }
+
+  timerActive(key: string): boolean {
+    return this.timers?.has(key) ?? false;
+  }
+
+  timersCancelAll(): void {
+    const timers = this.timers;
+    if (timers === undefined) return;
+    for (const h of timers.values()) this.system.clock.clearTimeout(h);
+    timers.clear();
+  }
+
+  metrics(): ActorMetrics {
+    const n = Math.min(this.sampleCount, 512);
+    const s = this.samples ? Array.from(this.samples.subarray(0, n)).sort((a, b) => a - b) : [];
+    const mean = n === 0 ? 0 : s.reduce((a, b) => a + b, 0) / n;
+    const p99 = n === 0 ? 0 : (s[Math.min(n - 1, Math.floor(n * 0.99))] as number);
+    return {
+      path: this.path,
+      id: this.id,
+      processed: this.processed,
+      failed: this.failures,
+      restarts: this.restarts,
+      mailboxDepth: this.mailbox.size,
+      mailboxHighWater: this.mailbox.highWater,
+      handlingMs: { mean, p99, samples: this.sampleCount },
+    };
+  }
+
+  get mailboxSize(): number {
+    return this.mailbox.size;
+  }
+
+  get isProcessing(): boolean {
+    return this.processing;
+  }
+}
+
+/** An in-process reference. @internal */
+export class LocalActorRef<M extends Message = Message> implements ActorRef<M> {
+  constructor(readonly cell: ActorCell) {}
+  get id(): string {
+    return this.cell.id;
+  }
+  get name(): string {
+    return this.cell.name;
+  }
+  get path(): string {
+    return this.cell.path;
+  }
+  get isAlive(): boolean {
+    return this.cell.status < Status.Stopping;
+  }
+  tell(message: M): void {
+    this.cell.enqueue(message, undefined);
+  }
+  send(message: M): Promise<void> {
+    return this.cell.send(message);
+  }
+  ask<R = unknown>(message: M, options?: AskOptions): Promise<R> {
+    return this.cell.ask<R>(message, options);
+  }
+  toString(): string {
+    return `ActorRef(${this.cell.path})`;
+  }
+  toJSON(): { path: string; id: string } {
+    return { path: this.cell.path, id: this.cell.id };
+  }
+}
+
+/** The context handed to an actor's functions. @internal */
+class CellContext implements ActorContext<Message, unknown> {
+  readonly timers: Timers<Message>;
+  constructor(private readonly cell: ActorCell) {
+    this.timers = {
+      once: (key, delayMs, message) => cell.timerStart(key, delayMs, message, false),
+      interval: (key, everyMs, message) => {
+        if (!(everyMs > 0)) {
+          throw new TypeError(`timer ${key} in [${cell.path}]: interval must be positive, got ${everyMs}`);
+        }
+        cell.timerStart(key, everyMs, message, true);
+      },
+      cancel: (key) => cell.timerCancel(key),
+      isActive: (key) => cell.timerActive(key),
+      cancelAll: () => cell.timersCancelAll(),
+    };
+  }
+  get self(): ActorRef<Message> {
+    return this.cell.ref;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: parents speak any protocol
+  get parent(): ActorRef<any> {
+    return (this.cell.parent ?? this.cell).ref;
+  }
+  get system(): ActorSystem {
+    return this.cell.system.facade;
+  }
+  get input(): unknown {
+    return this.cell.input;
+  }
+  get log(): Logger {
+    return this.cell.system.logger;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: any protocol
+  spawn(definition: ActorDefinition<any, any, any>, options?: SpawnOptions<any>): ActorRef<any> {
+    return this.cell.spawnChild(definition, options).ref;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
+  get children(): ActorRef<any>[] {
+    return [...this.cell.children.values()].map((c) => c.ref);
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
+  child(name: string): ActorRef<any> | undefined {
+    return this.cell.children.get(name)?.ref;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: any child
+  stop(ref?: ActorRef<any>): Promise<void> {
+    if (ref === undefined || ref === this.cell.ref) return this.cell.stop();
+    const target = cellOf(ref);
+    if (target === undefined || target.parent !== this.cell) {
+      throw new TypeError(
+        `ctx.stop in [${this.cell.path}]: ${ref.path} is not a child; an actor may stop only itself or its children`,
+      );
+    }
+    return target.stop();
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  watch(ref: ActorRef<any>): void {
+    const target = cellOf(ref);
+    if (target === undefined)
+      throw new TypeError(`ctx.watch in [${this.cell.path}]: ${String(ref)} is not a local actor ref`);
+    this.cell.watch(target);
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  unwatch(ref: ActorRef<any>): void {
+    const target = cellOf(ref);
+    if (target !== undefined) this.cell.unwatch(target);
+  }
+  reply(value: unknown): void {
+    this.cell.reply(value, false);
+  }
+  replyError(error: unknown): void {
+    this.cell.reply(error, true);
+  }
+  deferReply<R = unknown>(): Replier<R> {
+    return this.cell.deferReply() as Replier<R>;
+  }
+  stash(): void {
+    this.cell.stash();
+  }
+  unstashAll(): void {
+    this.cell.unstashAll();
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
+  become(receive: Receive<any, any, any>): void {
+    this.cell.become(receive);
+  }
+}
+
+/** The cell behind a local ref, if it is one. @internal */
+// biome-ignore lint/suspicious/noExplicitAny: any protocol
+export function cellOf(ref: ActorRef<any>): ActorCell | undefined {
+  return ref instanceof LocalActorRef ? ref.cell : undefined;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

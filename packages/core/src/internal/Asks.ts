@@ -1,0 +1,209 @@
+import type { Clock } from '../Clock.js';
+import { AskAbortedError, AskTimeoutError } from '../errors.js';
+
+/**
+ * One outstanding ask: the promise's settle functions plus what an error
+ * message needs. It is also the "reply address" stored beside the message in
+ * the receiver's mailbox.
+ *
+ * Timeouts do not use one Node timer per ask (setTimeout + clearTimeout would
+ * cost more than the whole round trip). Asks with the same timeout are kept in a
+ * FIFO, which is therefore ordered by deadline; one timer per timeout value
+ * watches the head. Settled asks leave the FIFO from the head at once, and the
+ * FIFO is compacted when settled entries pile up behind a slow one, so memory
+ * stays proportional to the asks actually outstanding.
+ */
+export class AskRecord {
+  settled = false;
+  deadline = 0;
+  /** The queue holding this record, for eager removal. */
+  queue: TimeoutQueue | undefined = undefined;
+  abortSignal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly registry: AskRegistry,
+    readonly target: string,
+    readonly messageType: string,
+    readonly timeoutMs: number,
+    private readonly res: (value: unknown) => void,
+    private readonly rej: (error: unknown) => void,
+  ) {}
+
+  /** Resolve; false if already settled (a late reply). */
+  resolve(value: unknown): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.cleanup();
+    this.res(value);
+    return true;
+  }
+
+  reject(error: unknown): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.cleanup();
+    this.rej(error);
+    return true;
+  }
+
+  private cleanup(): void {
+    this.registry.outstanding--;
+    if (this.onAbort !== undefined) this.abortSignal?.removeEventListener('abort', this.onAbort);
+    this.queue?.settledOne();
+  }
+}
+
+/** Asks that share one timeout value, in deadline order. */
+export class TimeoutQueue {
+  private items: AskRecord[] = [];
+  private head = 0;
+  private settledCount = 0;
+  private timer: unknown = undefined;
+  /** The timer is kept but unref'd while the queue is empty, so an idle system does not hold the process open. */
+  private idle = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly timeoutMs: number,
+    private readonly onEmpty: (q: TimeoutQueue) => void,
+  ) {}
+
+  push(record: AskRecord): void {
+    record.deadline = this.clock.now() + this.timeoutMs;
+    record.queue = this;
+    this.items.push(record);
+    if (this.timer === undefined) this.arm(record.deadline);
+    else if (this.idle) {
+      this.idle = false;
+      this.clock.ref?.(this.timer);
+    }
+  }
+
+  /** Called by a record when it settles. */
+  settledOne(): void {
+    this.settledCount++;
+    const items = this.items;
+    while (this.head < items.length && (items[this.head] as AskRecord).settled) {
+      items[this.head++] = undefined as unknown as AskRecord;
+      this.settledCount--;
+    }
+    if (this.head === items.length) {
+      this.items.length = 0;
+      this.head = 0;
+      this.settledCount = 0;
+      // Re-arming a Node timer per ask would cost more than the round trip
+      // itself, so an emptied queue keeps its timer, unref'd; it fires once,
+      // finds nothing due and is dropped (or re-armed for a newer head).
+      if (this.clock.unref !== undefined && this.timer !== undefined) {
+        this.idle = true;
+        this.clock.unref(this.timer);
+      } else {
+        this.dispose();
+      }
+    } else if (this.settledCount > 256 && this.settledCount * 2 > items.length - this.head) {
+      this.items = items.slice(this.head).filter((r) => !r.settled);
+      this.head = 0;
+      this.settledCount = 0;
+    } else if (this.head > 4096 && this.head * 2 > items.length) {
+      this.items = items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Reject every unsettled ask with `makeError`. */
+  rejectAll(makeError: (r: AskRecord) => unknown): void {
+    const pending = this.items.slice(this.head).filter((r) => !r.settled);
+    for (const r of pending) r.reject(makeError(r));
+  }
+
+  /** Drop the timer (the queue is empty or the system is ending). */
+  dispose(): void {
+    if (this.timer !== undefined) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.idle = false;
+    if (this.head === this.items.length) this.onEmpty(this);
+  }
+
+  private arm(deadline: number): void {
+    this.idle = false;
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, deadline - this.clock.now()));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.idle = false;
+    const now = this.clock.now();
+    // Expire everything due; each reject() pops settled heads via settledOne().
+    while (this.head < this.items.length) {
+      const r = this.items[this.head] as AskRecord;
+      if (r.settled) {
+        this.head++;
+        this.settledCount--;
+        continue;
+      }
+      if (r.deadline > now) break;
+      r.reject(new AskTimeoutError(r.target, r.timeoutMs, r.messageType));
+    }
+    if (this.head < this.items.length) {
+      if (this.timer === undefined) this.arm((this.items[this.head] as AskRecord).deadline);
+    } else {
+      this.dispose();
+    }
+  }
+}
+
+/** All outstanding asks of a system. @internal */
+export class AskRegistry {
+  outstanding = 0;
+  private readonly queues = new Map<number, TimeoutQueue>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /**
+   * Create an ask. Returns the promise and its record, or only a rejected promise
+   * when `signal` was already aborted (nothing must then be sent).
+   */
+  create<R>(
+    target: string,
+    messageType: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): { promise: Promise<R>; record: AskRecord | undefined } {
+    if (signal?.aborted) {
+      return { promise: Promise.reject(new AskAbortedError(target, messageType, signal.reason)), record: undefined };
+    }
+    let record!: AskRecord;
+    const promise = new Promise<R>((res, rej) => {
+      record = new AskRecord(this, target, messageType, timeoutMs, res as (v: unknown) => void, rej);
+    });
+    this.outstanding++;
+    let q = this.queues.get(timeoutMs);
+    if (q === undefined) {
+      q = new TimeoutQueue(this.clock, timeoutMs, () => this.queues.delete(timeoutMs));
+      this.queues.set(timeoutMs, q);
+    }
+    q.push(record);
+    if (signal !== undefined) {
+      record.abortSignal = signal;
+      record.onAbort = () => record.reject(new AskAbortedError(target, messageType, signal.reason));
+      signal.addEventListener('abort', record.onAbort, { once: true });
+    }
+    return { promise, record };
+  }
+
+  /** Reject every outstanding ask (at the end of shutdown: none may hang). */
+  rejectAll(makeError: (r: AskRecord) => unknown): number {
+    const before = this.outstanding;
+    for (const q of [...this.queues.values()]) q.rejectAll(makeError);
+    return before - this.outstanding;
+  }
+
+  /** Clear every timer (after shutdown, so no handle is left behind). */
+  dispose(): void {
+    for (const q of [...this.queues.values()]) q.dispose();
+    this.queues.clear();
+  }
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// One config for the whole workspace. The `source` export condition makes
+// `@troupe/core` resolve to its TypeScript sources, so tests never need a build.
+export default defineConfig({
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
+  test: {
+    include: ['packages/*/test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+  },
+});
