@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
 import type { ActorDefinition } from './ActorDefinition.js';
@@ -48,6 +49,12 @@ export interface ActorSystemOptions {
    * `process.exitCode` is set to the report's exit code.
    */
   exitOnSignal?: boolean;
+  /**
+   * Keep the process alive until shutdown, as a server would (Akka's system does
+   * the same for the JVM). Default `true` when signals are handled; the handle
+   * is released when shutdown completes, so the process can then exit by itself.
+   */
+  keepAlive?: boolean;
   /** Exit code after a clean signal-triggered shutdown; default 0. A batch job may prefer `128 + n`. */
   exitCodeOnSignal?: (signal: NodeJS.Signals) => number;
   /** Runs exactly once, on the main thread, before the system is `running`; a throw fails `start`. */
@@ -122,6 +129,7 @@ export class ActorSystem {
   private readonly hooks = new Map<ShutdownPhase, Map<string, () => unknown>>();
   private readonly phaseTimeouts: Record<ShutdownPhase, number>;
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
+  private keepAliveHandle: NodeJS.Timeout | undefined;
   private shutdownPromise: Promise<ShutdownReport> | undefined;
   private shutdownCause:
     | { cause: ShutdownCause; signal?: NodeJS.Signals; error?: string; exitCode: number }
@@ -209,6 +217,9 @@ export class ActorSystem {
       system.systemGuardian.start();
       if (options.init !== undefined) await options.init(system);
       system.installSignalHandlers();
+      if (options.keepAlive ?? options.signals !== false) {
+        system.keepAliveHandle = setInterval(() => {}, 2 ** 30);
+      }
       system.lifecycle.send('STARTED');
     } catch (error) {
       system.lifecycle.send('FAIL');
@@ -425,6 +436,7 @@ export class ActorSystem {
     const pendingAsksRejected = this.internals.asks.rejectAll((r) => new ShuttingDownError(r.target, r.messageType));
     this.internals.asks.dispose();
     this.removeSignalHandlers();
+    clearInterval(this.keepAliveHandle);
     void this.userGuardian.stop({ kind: 'shutdown' });
     void this.systemGuardian.stop({ kind: 'shutdown' });
 
@@ -435,7 +447,9 @@ export class ActorSystem {
       if (d > 0) byReason[k] = d;
     }
     let exitCode = cause.exitCode;
-    if (exitCode === EXIT_OK && phases.some((p) => p.timedOut)) exitCode = EXIT_PHASE_TIMEOUT;
+    if (exitCode === EXIT_OK && (phases.some((p) => p.timedOut) || this.abandoned.length > 0)) {
+      exitCode = EXIT_PHASE_TIMEOUT;
+    }
     const report: ShutdownReport = {
       system: this.name,
       cause: cause.cause,
@@ -565,7 +579,8 @@ function walk(cell: ActorCell, visit: (c: ActorCell) => void): void {
 
 function callSite(): string {
   const lines = (new Error().stack ?? '').split('\n').slice(1);
-  const outside = lines.find((l) => !l.includes('ActorSystem.') && !l.includes('node:internal'));
+  const self = fileURLToPath(import.meta.url);
+  const outside = lines.find((l) => !l.includes(self) && !l.includes('node:internal'));
   return (outside ?? lines[0] ?? 'unknown').trim().replace(/^at /, '');
 }
 

@@ -17,7 +17,8 @@ export interface PhaseReport {
 /**
  * The account of a shutdown: phases, timings, what was dropped.
  * Exit codes: 0 clean (by call or signal), 1 a failure escalated to the root,
- * 3 a phase timed out; a second signal forces `128 + signal number`.
+ * 3 a phase timed out or an actor had to be abandoned; a second signal forces
+ * `128 + signal number`.
  */
 export interface ShutdownReport {
   system: string;

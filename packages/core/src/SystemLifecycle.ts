@@ -41,7 +41,7 @@ export const systemLifecycleMachine = setup({
 /** A lifecycle event name. */
 export type LifecycleEvent = 'STARTED' | 'FAIL' | 'SHUTDOWN' | 'NEXT' | 'DONE';
 
-/** A running lifecycle chart whose illegal transitions throw. @internal */
+/** A running lifecycle chart whose illegal transitions throw {@link IllegalTransitionError}. */
 export class SystemLifecycle {
   private readonly actor: Actor<typeof systemLifecycleMachine>;
   private readonly listeners = new Set<(state: string) => void>();

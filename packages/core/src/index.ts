@@ -72,4 +72,4 @@ export {
   stop,
 } from './SupervisionStrategy.js';
 export type { SystemEventMap, SystemEventName } from './SystemEvents.js';
-export { type LifecycleEvent, systemLifecycleMachine } from './SystemLifecycle.js';
+export { type LifecycleEvent, SystemLifecycle, systemLifecycleMachine } from './SystemLifecycle.js';
