@@ -66,6 +66,12 @@ export interface ActorContext<M extends Message = Message, I = unknown> {
   replyError(error: unknown): void;
   /** Take over the reply of the current message, to answer after `receive` returns. */
   deferReply<R = unknown>(): Replier<R>;
+  /**
+   * Pass the current message (or `message`) on to `ref`, keeping its reply
+   * address: the target answers the original asker. Routers are built on this.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  forward(ref: ActorRef<any>, message?: unknown): void;
   /** Set the current message aside; {@link unstashAll} puts stashed messages back in front of the mailbox. */
   stash(): void;
   unstashAll(): void;

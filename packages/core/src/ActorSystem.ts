@@ -296,6 +296,12 @@ export class ActorSystem {
     return cellOf(ref)?.metrics();
   }
 
+  /** Queued plus in-flight messages of `ref` (0 once it has stopped): cheap enough for a router's every message. */
+  // biome-ignore lint/suspicious/noExplicitAny: any protocol
+  loadOf(ref: ActorRef<any>): number {
+    return cellOf(ref)?.load ?? 0;
+  }
+
   /** Metrics of every live actor under `/user`, depth first. */
   allMetrics(): ActorMetrics[] {
     const out: ActorMetrics[] = [];

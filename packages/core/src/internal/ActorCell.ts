@@ -805,6 +805,18 @@ export class ActorCell {
     if (!ok) this.system.deadLetters.record(this.path, value, 'late-reply');
   }
 
+  /** Send the current message on to `target`, which will answer the original asker. */
+  forward(target: ActorCell, message: unknown): void {
+    const env = this.currentEnv === SIGNAL ? undefined : this.currentEnv;
+    this.replyTaken = true;
+    target.enqueue(message, env);
+  }
+
+  /** Queued plus in-flight messages: what a least-loaded router compares. */
+  get load(): number {
+    return this.mailbox.size + (this.processing ? 1 : 0) + (this.waiters?.size ?? 0);
+  }
+
   deferReply(): Replier {
     const env = this.currentEnv;
     this.replyTaken = true;
@@ -896,6 +908,10 @@ export class ActorCell {
       mailboxHighWater: this.mailbox.highWater,
       handlingMs: { mean, p99, samples: this.sampleCount },
     };
+  }
+
+  get currentMessageValue(): unknown {
+    return this.currentMessage;
   }
 
   get mailboxSize(): number {
@@ -1015,6 +1031,16 @@ class CellContext implements ActorContext<Message, unknown> {
   }
   deferReply<R = unknown>(): Replier<R> {
     return this.cell.deferReply() as Replier<R>;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: any protocol
+  forward(ref: ActorRef<any>, message?: unknown): void {
+    const target = cellOf(ref);
+    const m = message === undefined ? this.cell.currentMessageValue : message;
+    if (target === undefined) {
+      ref.tell(m);
+      return;
+    }
+    this.cell.forward(target, m);
   }
   stash(): void {
     this.cell.stash();
