@@ -371,13 +371,18 @@ export class ActorCell {
 
   private admitWaiter(): void {
     const waiters = this.waiters as Mailbox;
-    if (waiters.size === 0 || this.mailbox.size >= this.mb.capacity) return;
-    const message = waiters.peekMessage();
-    const w = waiters.peekEnvelope() as Waiter;
-    waiters.shift();
-    if (w.env?.settled) return; // an ask that timed out while waiting
-    this.mailbox.push(message, w.env);
-    w.resolve?.();
+    // Loop past asks that timed out (or were aborted) while waiting: stopping at
+    // one would leave the freed slot to the next plain `send`, which would then
+    // overtake a live waiter, possibly from the same sender (per-pair FIFO).
+    while (waiters.size > 0 && this.mailbox.size < this.mb.capacity) {
+      const message = waiters.peekMessage();
+      const w = waiters.peekEnvelope() as Waiter;
+      waiters.shift();
+      if (w.env?.settled) continue;
+      this.mailbox.push(message, w.env);
+      w.resolve?.();
+      return;
+    }
   }
 
   /** Deliver a signal (Terminated); bypasses capacity and the intake gate. */
