@@ -2,7 +2,8 @@ import type { ActorDefinition } from './ActorDefinition.js';
 import type { ActorRef, Message } from './ActorRef.js';
 import type { ActorSystem } from './ActorSystem.js';
 import type { Logger } from './Logger.js';
-import type { SpawnOptions } from './SpawnOptions.js';
+import type { SpawnOptions, WorkerSpawnOptions } from './SpawnOptions.js';
+import type { WorkerActorSpec } from './WorkerActor.js';
 
 /** A handle for answering an ask later, outside the `receive` call that got it. */
 export interface Replier<R = unknown> {
@@ -46,6 +47,14 @@ export interface ActorContext<M extends Message = Message, I = unknown> {
   spawn<CM extends Message, CS, CI = undefined>(
     definition: ActorDefinition<CM, CS, CI>,
     options?: SpawnOptions<CI>,
+  ): ActorRef<CM>;
+  /**
+   * Spawn a child on a worker thread (main thread only); its ref works like any other.
+   * Messages to it must be structured-cloneable plain data (refs are fine).
+   */
+  spawnWorker<CM extends Message, CI = undefined>(
+    spec: WorkerActorSpec<CM, CI>,
+    options?: WorkerSpawnOptions<CI>,
   ): ActorRef<CM>;
   /** Children in start order. */
   // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol

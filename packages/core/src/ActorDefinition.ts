@@ -3,6 +3,9 @@ import type { Message, Terminated } from './ActorRef.js';
 import type { MailboxOptions } from './Mailbox.js';
 import type { SupervisionStrategy } from './SupervisionStrategy.js';
 
+/** What `init` returns: the state (or a promise of it); a state that may be `undefined` may also be left implicit. */
+export type InitResult<S> = undefined extends S ? S | void | Promise<S | void> : S | Promise<S>;
+
 /**
  * The behaviour of an actor: how it starts, how it handles each message, and
  * what it does around restarts and stops. State is private; the only way in is
@@ -14,7 +17,7 @@ export interface ActorDefinition<M extends Message, S, I = undefined> {
   /** Shown in logs and errors. */
   readonly name?: string;
   /** Builds the initial state; runs at start and again at each restart. */
-  init(ctx: ActorContext<M, I>): S | Promise<S>;
+  init(ctx: ActorContext<M, I>): InitResult<S>;
   /** Handles one message; returns the next state, or nothing to keep the current one. */
   receive: Receive<M, S, I>;
   /** Handles the `Terminated` signal of a watched actor. Without it, a watched actor's end fails this actor (`DeathPactError`). */

@@ -1,10 +1,20 @@
+import type { TransferListItem } from 'node:worker_threads';
 /** A message: plain data, discriminated on `type`. */
 export interface Message {
   readonly type: string;
 }
 
+/** Options of {@link ActorRef.tell} and {@link ActorRef.send}. */
+export interface TellOptions {
+  /**
+   * Buffers to move to a worker-thread actor instead of copying them (they
+   * become unusable here). Ignored for actors in this thread.
+   */
+  transfer?: readonly TransferListItem[];
+}
+
 /** Options of {@link ActorRef.ask}. */
-export interface AskOptions {
+export interface AskOptions extends TellOptions {
   /** Reject with `AskTimeoutError` after this many milliseconds. Default: the system's `askTimeoutMs` (5000). */
   timeoutMs?: number;
   /** Abort the ask: before sending, nothing is sent; during, the promise rejects with `AskAbortedError`. */
@@ -31,8 +41,8 @@ export interface ActorRef<M extends Message = Message> {
   readonly name: string;
   /** Path from the root, e.g. `/user/psi/left`. */
   readonly path: string;
-  tell(message: M): void;
-  send(message: M): Promise<void>;
+  tell(message: M, options?: TellOptions): void;
+  send(message: M, options?: TellOptions): Promise<void>;
   ask<R = unknown>(message: M, options?: AskOptions): Promise<R>;
   /** False once the actor has terminated (or never existed). */
   readonly isAlive: boolean;

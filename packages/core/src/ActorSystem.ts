@@ -14,6 +14,7 @@ import {
 } from './errors.js';
 import { ActorCell, cellOf, Status, type SystemInternals } from './internal/ActorCell.js';
 import { AskRegistry } from './internal/Asks.js';
+import { HostPool, spawnWorkerProxy } from './internal/WorkerHost.js';
 import { consoleLogger, type Logger } from './Logger.js';
 import { resolveMailboxOptions } from './Mailbox.js';
 import type { ActorMetrics } from './Metrics.js';
@@ -28,10 +29,11 @@ import {
   type ShutdownReport,
   shutdownPhases,
 } from './ShutdownReport.js';
-import type { SpawnOptions } from './SpawnOptions.js';
+import type { SpawnOptions, WorkerSpawnOptions } from './SpawnOptions.js';
 import { defaultStrategy, type SupervisionStrategy } from './SupervisionStrategy.js';
 import type { SystemEventMap } from './SystemEvents.js';
 import { SystemLifecycle } from './SystemLifecycle.js';
+import type { WorkerActorSpec, WorkerPoolOptions } from './WorkerActor.js';
 
 /** Options of {@link ActorSystem.start}. */
 export interface ActorSystemOptions {
@@ -69,6 +71,8 @@ export interface ActorSystemOptions {
   stopTimeoutMs?: number;
   /** Strategy for top-level actors that name none; default {@link defaultStrategy}. */
   supervision?: SupervisionStrategy;
+  /** The worker host threads for `spawnWorker` (started lazily). */
+  workers?: WorkerPoolOptions;
   /** Per-phase timeouts of coordinated shutdown, in ms. Defaults: stop-intake 5000, drain 10000, stop-actors 10000, before-exit 5000. */
   phaseTimeoutsMs?: Partial<Record<ShutdownPhase, number>>;
 }
@@ -130,6 +134,7 @@ export class ActorSystem {
   private readonly phaseTimeouts: Record<ShutdownPhase, number>;
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
   private keepAliveHandle: NodeJS.Timeout | undefined;
+  private pool: HostPool | undefined;
   private shutdownPromise: Promise<ShutdownReport> | undefined;
   private shutdownCause:
     | { cause: ShutdownCause; signal?: NodeJS.Signals; error?: string; exitCode: number }
@@ -171,6 +176,9 @@ export class ActorSystem {
       retiredProcessed: 0,
       rootFailed(cell, error) {
         self.rootFailed(cell, error);
+      },
+      spawnWorker(parent, spec, options) {
+        return spawnWorkerProxy(parent, self.workerPool(), spec, options).cell;
       },
       stopTimedOut(cell, what) {
         const line = `${cell.path} did not finish ${what} within ${self.internals.stopTimeoutMs} ms (stopTimeoutMs); abandoning it`;
@@ -249,6 +257,37 @@ export class ActorSystem {
       throw new ShuttingDownError('/user', 'spawn');
     }
     return this.userGuardian.spawnChild(definition, options).ref as unknown as ActorRef<M>;
+  }
+
+  /**
+   * Spawn a top-level actor on a worker thread. The worker loads the
+   * definition from `spec` (module URL + export); the returned ref has the
+   * same API as a local one. Messages must be structured-cloneable plain data
+   * (refs inside them are fine); anything else fails at the sender with
+   * `UnserializableMessageError`.
+   * @example
+   * const hasher = system.spawnWorker(workerActor<HashMsg>(new URL('./hasher.js', import.meta.url), 'Hasher'), { name: 'hasher' });
+   * const digest = await hasher.ask<string>({ type: 'hash', data: 'abc' });
+   */
+  spawnWorker<M extends Message, I = undefined>(
+    spec: WorkerActorSpec<M, I>,
+    options?: WorkerSpawnOptions<I>,
+  ): ActorRef<M> {
+    if (!this.internals.intakeOpen && this.internals.currentCell === undefined) {
+      throw new ShuttingDownError('/user', 'spawnWorker');
+    }
+    return spawnWorkerProxy(this.userGuardian, this.workerPool(), spec, options).ref as unknown as ActorRef<M>;
+  }
+
+  /** The worker host pool (created on first use). @internal */
+  workerPool(): HostPool {
+    this.pool ??= new HostPool(this.internals, this.systemGuardian, this.options.workers ?? {});
+    return this.pool;
+  }
+
+  /** Number of live worker host threads. */
+  get workerThreads(): number {
+    return this.pool?.liveThreads ?? 0;
   }
 
   /** Spawn an internal actor under `/system` (testkit probes, runtime services). @internal */
@@ -422,6 +461,8 @@ export class ActorSystem {
       async () => {
         await this.userGuardian.stopChildren();
         await this.systemGuardian.stopChildren();
+        // Worker actors' stop hooks have run inside their threads; now end the threads.
+        await this.pool?.terminateAll();
       },
       () => {
         const stuck: string[] = [];
@@ -439,6 +480,8 @@ export class ActorSystem {
       () => [],
     );
 
+    // A thread that hung past the phase timeout is terminated all the same.
+    await this.pool?.terminateAll();
     const pendingAsksRejected = this.internals.asks.rejectAll((r) => new ShuttingDownError(r.target, r.messageType));
     this.internals.asks.dispose();
     this.removeSignalHandlers();

@@ -10,7 +10,8 @@ export type DeadLetterReason =
   | 'shutting-down'
   | 'late-reply'
   | 'no-reply-address'
-  | 'restart-limit';
+  | 'restart-limit'
+  | 'unserializable';
 
 /** A message that could not be delivered, and why. */
 export interface DeadLetter {

@@ -1,5 +1,6 @@
 import type { MailboxOptions } from './Mailbox.js';
 import type { SupervisionStrategy } from './SupervisionStrategy.js';
+import type { Placement } from './WorkerActor.js';
 
 /** Options of `spawn`. */
 export interface SpawnOptions<I = unknown> {
@@ -11,4 +12,10 @@ export interface SpawnOptions<I = unknown> {
   mailbox?: MailboxOptions;
   /** How the parent supervises this child; default the parent's `childSupervision`, else {@link defaultStrategy}. */
   supervision?: SupervisionStrategy;
+}
+
+/** Options of `spawnWorker`: those of `spawn`, plus the host thread. */
+export interface WorkerSpawnOptions<I = unknown> extends SpawnOptions<I> {
+  /** A host index, or `'least-loaded'` (default). */
+  host?: Placement;
 }

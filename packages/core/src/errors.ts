@@ -207,6 +207,41 @@ export class UnserializableMessageError extends TroupeError {
   }
 }
 
+/** A worker thread hosting the target actor exited (crash, uncaught error, out of memory, terminate). */
+export class WorkerExitedError extends TroupeError {
+  constructor(
+    readonly target: string,
+    readonly threadId: number,
+    readonly exitCode: number | undefined,
+    cause: unknown,
+  ) {
+    super(
+      'ERR_WORKER_EXITED',
+      `Worker thread ${threadId} hosting [${target}] exited` +
+        (exitCode === undefined ? '' : ` with code ${exitCode}`) +
+        (cause === undefined ? '' : `: ${describe(cause)}`) +
+        '. Messages it had not handled are lost (at-most-once); the supervisor decides what happens next.',
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+/** A worker-hosted actor's module or export could not be loaded. */
+export class WorkerActorLoadError extends TroupeError {
+  constructor(
+    readonly module: string,
+    readonly exportName: string,
+    detail: string,
+    cause?: unknown,
+  ) {
+    super(
+      'ERR_WORKER_ACTOR_LOAD',
+      `Cannot load worker actor [${exportName}] from ${module}: ${detail}`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
 /** Plain-data shape of an error, safe to `postMessage` or `JSON.stringify`. */
 export interface SerializedError {
   name: string;

@@ -17,7 +17,7 @@
  */
 export type { ActorContext, Receive, Replier, Timers } from './ActorContext.js';
 export { type ActorDefinition, defineActor } from './ActorDefinition.js';
-export type { ActorRef, AskOptions, Message, Terminated, TerminationReason } from './ActorRef.js';
+export type { ActorRef, AskOptions, Message, TellOptions, Terminated, TerminationReason } from './ActorRef.js';
 export { ActorSystem, type ActorSystemOptions, type ShutdownOptions } from './ActorSystem.js';
 export { type Clock, systemClock } from './Clock.js';
 export { type DeadLetter, type DeadLetterReason, DeadLetters } from './DeadLetters.js';
@@ -41,6 +41,8 @@ export {
   serializeError,
   TroupeError,
   UnserializableMessageError,
+  WorkerActorLoadError,
+  WorkerExitedError,
 } from './errors.js';
 export { type FromMachineOptions, fromMachine, type GetSnapshot, type MachineMessage } from './fromMachine.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './Logger.js';
@@ -57,7 +59,7 @@ export {
   type ShutdownReport,
   shutdownPhases,
 } from './ShutdownReport.js';
-export type { SpawnOptions } from './SpawnOptions.js';
+export type { SpawnOptions, WorkerSpawnOptions } from './SpawnOptions.js';
 export {
   type BackoffOptions,
   type Directive,
@@ -73,3 +75,4 @@ export {
 } from './SupervisionStrategy.js';
 export type { SystemEventMap, SystemEventName } from './SystemEvents.js';
 export { type LifecycleEvent, SystemLifecycle, systemLifecycleMachine } from './SystemLifecycle.js';
+export { type Placement, type WorkerActorSpec, type WorkerPoolOptions, workerActor } from './WorkerActor.js';

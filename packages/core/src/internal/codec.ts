@@ -1,0 +1,145 @@
+/**
+ * Checking and encoding messages that cross a thread.
+ *
+ * `postMessage` would throw on a function only when the batch is posted (too
+ * late to tell the sender) and would silently strip a class instance of its
+ * prototype. So every message bound for another thread is walked once at the
+ * sender: functions, symbols and class instances are refused there with a
+ * named error, and ActorRefs are swapped for {@link WireRef} markers that the
+ * other side turns back into working refs.
+ *
+ * @internal
+ */
+import type { ActorRef } from '../ActorRef.js';
+import type { WireRef } from './wire.js';
+
+/** Brand carried by every ref implementation, so the codec can spot refs without importing them. */
+export const REF_BRAND: unique symbol = Symbol.for('troupe.actorRef') as never;
+
+/** Thrown by {@link encode}; the caller wraps it in `UnserializableMessageError`. */
+export class DataCloneError extends Error {
+  override name = 'DataCloneError';
+}
+
+const plainProtos = new Set<unknown>([Object.prototype, null]);
+// Built-ins that structured clone handles faithfully.
+const cloneable: Function[] = [
+  Date,
+  RegExp,
+  Map,
+  Set,
+  ArrayBuffer,
+  Error,
+  Boolean,
+  String,
+  Number,
+  ...(typeof SharedArrayBuffer === 'function' ? [SharedArrayBuffer] : []),
+];
+
+/** Set by the last {@link encode} call: did the value contain refs? */
+export let encodedHadRefs = false;
+
+/**
+ * Check that `value` can cross a thread, replacing refs with markers.
+ * Returns `value` itself when it holds no ref (the common case: no copy).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any ref
+export function encode(value: unknown, toWire: (ref: ActorRef<any>) => WireRef): unknown {
+  encodedHadRefs = false;
+  return walk(value, toWire, 0, '$');
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: any ref
+function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: number, at: string): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+    case 'bigint':
+      return value;
+    case 'function':
+      throw new DataCloneError(
+        `${at} is a function (${(value as Function).name || 'anonymous'}); functions cannot be cloned`,
+      );
+    case 'symbol':
+      throw new DataCloneError(`${at} is a symbol; symbols cannot be cloned`);
+  }
+  if (value === null || depth > 64) return value;
+  const obj = value as Record<string | symbol, unknown>;
+  if (obj[REF_BRAND] === true) {
+    encodedHadRefs = true;
+    // biome-ignore lint/suspicious/noExplicitAny: any ref
+    return toWire(obj as unknown as ActorRef<any>);
+  }
+  if (Array.isArray(obj)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < obj.length; i++) {
+      const v = obj[i];
+      const w = walk(v, toWire, depth + 1, `${at}[${i}]`);
+      if (w !== v) {
+        copy ??= obj.slice();
+        copy[i] = w;
+      }
+    }
+    return copy ?? obj;
+  }
+  const proto = Object.getPrototypeOf(obj);
+  if (plainProtos.has(proto)) {
+    let copy: Record<string, unknown> | undefined;
+    for (const k in obj) {
+      const v = obj[k];
+      const w = walk(v, toWire, depth + 1, `${at}.${k}`);
+      if (w !== v) {
+        copy ??= { ...obj };
+        copy[k] = w;
+      }
+    }
+    return copy ?? obj;
+  }
+  if (ArrayBuffer.isView(obj)) return obj;
+  for (const ctor of cloneable) {
+    if (obj instanceof ctor) {
+      if (obj instanceof Map) {
+        for (const [k, v] of obj) {
+          walk(k, toWire, depth + 1, `${at}<key>`);
+          if (walk(v, toWire, depth + 1, `${at}.get(${String(k)})`) !== v) {
+            throw new DataCloneError(`${at} is a Map holding an ActorRef; put refs in plain objects or arrays`);
+          }
+        }
+      } else if (obj instanceof Set) {
+        for (const v of obj) {
+          if (walk(v, toWire, depth + 1, `${at}<item>`) !== v) {
+            throw new DataCloneError(`${at} is a Set holding an ActorRef; put refs in plain objects or arrays`);
+          }
+        }
+      }
+      return obj;
+    }
+  }
+  const name = (proto?.constructor as Function | undefined)?.name ?? 'unknown';
+  throw new DataCloneError(
+    `${at} is an instance of class ${name}; class instances lose their prototype when cloned. Send plain data instead`,
+  );
+}
+
+/** Is `value` a ref marker? */
+export function isWireRef(value: unknown): value is WireRef {
+  return value !== null && typeof value === 'object' && '$troupeRef' in (value as object);
+}
+
+/** Turn ref markers back into refs (in place where possible: the value is a fresh clone). */
+// biome-ignore lint/suspicious/noExplicitAny: any ref
+export function decode(value: unknown, fromWire: (w: WireRef) => ActorRef<any>, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > 64) return value;
+  if (isWireRef(value)) return fromWire(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = decode(value[i], fromWire, depth + 1);
+    return value;
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    const obj = value as Record<string, unknown>;
+    for (const k in obj) obj[k] = decode(obj[k], fromWire, depth + 1);
+  }
+  return value;
+}
