@@ -20,10 +20,12 @@ import {
 import type { Logger } from '../Logger.js';
 import { Mailbox, type ResolvedMailboxOptions, resolveMailboxOptions } from '../Mailbox.js';
 import type { ActorMetrics } from '../Metrics.js';
-import type { SpawnOptions } from '../SpawnOptions.js';
+import type { SpawnOptions, WorkerSpawnOptions } from '../SpawnOptions.js';
 import type { SupervisionStrategy } from '../SupervisionStrategy.js';
 import type { SystemEventMap } from '../SystemEvents.js';
+import type { WorkerActorSpec } from '../WorkerActor.js';
 import type { AskRegistry } from './Asks.js';
+import { REF_BRAND } from './codec.js';
 
 /**
  * Lifecycle of one actor (xstate's ProcessingStatus, extended):
@@ -56,9 +58,22 @@ interface Waiter {
   reject: ((e: unknown) => void) | undefined;
 }
 
+/**
+ * Hooks by which a cell that stands for an actor in another thread (a worker
+ * proxy) learns of supervision decisions its definition cannot see.
+ * @internal
+ */
+export interface RemoteAdapter {
+  /** The parent resumed the proxy after a failure: resume the real actor too. */
+  resumed(): void;
+  /** The proxy is stopping: stop the real actor (its hooks run where it lives), even if it never finished starting. */
+  stop(): Promise<void>;
+}
+
 /** What a cell needs from its system. @internal */
 export interface SystemInternals {
-  readonly facade: ActorSystem;
+  /** The system facade; absent inside a worker thread, where there is no system. */
+  readonly facade: ActorSystem | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random: () => number;
@@ -80,6 +95,8 @@ export interface SystemInternals {
   rootFailed(cell: ActorCell, error: unknown): void;
   /** An actor's stop did not finish within `stopTimeoutMs`. */
   stopTimedOut(cell: ActorCell, what: string): void;
+  /** Spawn a worker-thread actor under `parent` (main thread only). */
+  spawnWorker?(parent: ActorCell, spec: WorkerActorSpec, options: WorkerSpawnOptions<unknown> | undefined): ActorCell;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -114,6 +131,10 @@ export class ActorCell {
   private context: CellContext | undefined;
 
   readonly children = new Map<string, ActorCell>();
+  /** Set on worker proxies. */
+  remote: RemoteAdapter | undefined;
+  /** Called each time the actor enters Running (start and every restart); used by worker hosts. */
+  onRunning: (() => void) | undefined;
   private watchers: Set<ActorCell> | undefined;
   private watching: Set<ActorCell> | undefined;
   private timers: Map<string, unknown> | undefined;
@@ -143,19 +164,26 @@ export class ActorCell {
     readonly strategy: SupervisionStrategy,
     name: string | undefined,
     mailbox: ResolvedMailboxOptions,
+    makeRef?: (cell: ActorCell) => LocalActorRef,
+    /** The path, when it is not the parent's plus the name (an actor hosted in a worker keeps its main-thread path). */
+    path?: string,
   ) {
     this.id = nanoid();
     this.name = name ?? `$${(anonymous++).toString(36)}`;
-    this.path = parent === undefined ? `/${this.name}` : `${parent.path}/${this.name}`;
+    this.path = path ?? (parent === undefined ? `/${this.name}` : `${parent.path}/${this.name}`);
     this.mb = mailbox;
     this.behavior = def.receive;
-    this.ref = new LocalActorRef(this);
+    this.ref = makeRef === undefined ? new LocalActorRef(this) : makeRef(this);
   }
 
   // ---------------------------------------------------------------- spawning
 
-  // biome-ignore lint/suspicious/noExplicitAny: definition of any protocol
-  spawnChild(def: ActorDefinition<any, any, any>, options: SpawnOptions<unknown> | undefined): ActorCell {
+  spawnChild(
+    // biome-ignore lint/suspicious/noExplicitAny: definition of any protocol
+    def: ActorDefinition<any, any, any>,
+    options: SpawnOptions<unknown> | undefined,
+    makeRef?: (cell: ActorCell) => LocalActorRef,
+  ): ActorCell {
     if (this.status >= Status.Stopping) {
       throw new ActorStoppedError(this.path, 'spawn');
     }
@@ -181,7 +209,7 @@ export class ActorCell {
     const where = `spawn ${name ?? def.name ?? 'actor'} under [${this.path}]`;
     const mailbox = resolveMailboxOptions(options?.mailbox ?? def.mailbox, where);
     const strategy = options?.supervision ?? this.def.childSupervision ?? this.system.defaultStrategy;
-    const child = new ActorCell(this.system, def, this, options?.input, strategy, name, mailbox);
+    const child = new ActorCell(this.system, def, this, options?.input, strategy, name, mailbox, makeRef);
     this.children.set(child.name, child);
     const events = this.system.events;
     if (events.listenerCount('spawned') > 0) events.emit('spawned', { path: child.path, id: child.id });
@@ -240,6 +268,7 @@ export class ActorCell {
     this.status = Status.Running;
     const events = this.system.events;
     if (events.listenerCount('started') > 0) events.emit('started', { path: this.path, id: this.id });
+    this.onRunning?.();
     if (this.mailbox.size > 0) this.schedule();
   }
 
@@ -608,9 +637,11 @@ export class ActorCell {
     return all.slice(Math.max(0, all.indexOf(child)));
   }
 
-  private resume(): void {
+  /** @internal Resume after a failure (the parent's decision, or a main-thread proxy's in a worker). */
+  resume(): void {
     if (this.status !== Status.Suspended) return;
     this.status = Status.Running;
+    this.remote?.resumed();
     for (const c of this.children.values()) c.resume();
     this.schedule();
   }
@@ -620,7 +651,8 @@ export class ActorCell {
    * order), run `beforeRestart`, wait the backoff delay, then `init` afresh.
    * The mailbox (and any stash, put back in front) survives.
    */
-  private async restart(error: unknown, delayMs: number): Promise<void> {
+  /** @internal Restart (the parent's decision, or a main-thread proxy's in a worker). */
+  async restart(error: unknown, delayMs: number): Promise<void> {
     if (this.status >= Status.Stopping || this.status === Status.Restarting) return;
     this.status = Status.Restarting;
     this.timersCancelAll();
@@ -682,7 +714,9 @@ export class ActorCell {
     if (this.processing) await this.bounded(this.whenIdle(), 'its in-flight message');
     await this.stopChildren();
     const hook = this.def.afterStop;
-    if (this.initialized && hook !== undefined) {
+    if (this.remote !== undefined) {
+      await this.bounded(this.remote.stop(), 'its stop in its worker thread');
+    } else if (this.initialized && hook !== undefined) {
       try {
         await this.bounded(
           Promise.resolve().then(() => this.withCurrent(() => hook(this.state, this.ctx))),
@@ -822,6 +856,13 @@ export class ActorCell {
     return this.mailbox.size + (this.processing ? 1 : 0) + (this.waiters?.size ?? 0);
   }
 
+  /** Take the reply address of the current message (for proxies that answer later). */
+  takeReplyTarget(): ReplyTarget | undefined {
+    const env = this.currentEnv;
+    this.replyTaken = true;
+    return env === SIGNAL ? undefined : env;
+  }
+
   deferReply(): Replier {
     const env = this.currentEnv;
     this.replyTaken = true;
@@ -930,6 +971,7 @@ export class ActorCell {
 
 /** An in-process reference. @internal */
 export class LocalActorRef<M extends Message = Message> implements ActorRef<M> {
+  declare readonly [REF_BRAND]: true;
   constructor(readonly cell: ActorCell) {}
   get id(): string {
     return this.cell.id;
@@ -960,6 +1002,8 @@ export class LocalActorRef<M extends Message = Message> implements ActorRef<M> {
   }
 }
 
+Object.defineProperty(LocalActorRef.prototype, REF_BRAND, { value: true });
+
 /** The context handed to an actor's functions. @internal */
 class CellContext implements ActorContext<Message, unknown> {
   readonly timers: Timers<Message>;
@@ -985,7 +1029,14 @@ class CellContext implements ActorContext<Message, unknown> {
     return (this.cell.parent ?? this.cell).ref;
   }
   get system(): ActorSystem {
-    return this.cell.system.facade;
+    const facade = this.cell.system.facade;
+    if (facade === undefined) {
+      throw new TypeError(
+        `ctx.system in [${this.cell.path}]: this actor runs in a worker thread, and the ActorSystem lives on the main thread. ` +
+          'Use refs passed by message (or as input) to reach other actors.',
+      );
+    }
+    return facade;
   }
   get input(): unknown {
     return this.cell.input;
@@ -996,6 +1047,17 @@ class CellContext implements ActorContext<Message, unknown> {
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   spawn(definition: ActorDefinition<any, any, any>, options?: SpawnOptions<any>): ActorRef<any> {
     return this.cell.spawnChild(definition, options).ref;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: any protocol
+  spawnWorker(spec: WorkerActorSpec<any, any>, options?: WorkerSpawnOptions<any>): ActorRef<any> {
+    const sys = this.cell.system;
+    if (sys.spawnWorker === undefined) {
+      throw new TypeError(
+        `ctx.spawnWorker in [${this.cell.path}]: worker actors are spawned from the main thread; ` +
+          'inside a worker, spawn local children with ctx.spawn',
+      );
+    }
+    return sys.spawnWorker(this.cell, spec, options).ref;
   }
   // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
   get children(): ActorRef<any>[] {

@@ -45,6 +45,13 @@ export const arity: Record<number, number> = {
   [Op.DeadLetter]: 3,
 };
 
+function withSourceCondition(execArgv: readonly string[]): string[] {
+  const has = execArgv.some(
+    (a, i) => a === '--conditions=source' || (a === '--conditions' && execArgv[i + 1] === 'source') || a === '-C',
+  );
+  return has ? [...execArgv] : [...execArgv, '--conditions=source'];
+}
+
 /** Most frames per post: a bound on one clone's size and latency. */
 const MAX_BATCH_FIELDS = 4096;
 
@@ -102,6 +109,8 @@ export class WorkerHost {
     const data: HostWorkerData = { hostIndex: index, ...(fromSource ? { tsEntry: entry.href } : {}) };
     this.worker = new Worker(fromSource ? new URL('../worker/ts-boot.mjs', here) : entry, {
       workerData: data,
+      // From sources, the thread must resolve `@troupe/*` to TypeScript as well.
+      ...(fromSource ? { execArgv: withSourceCondition(process.execArgv) } : {}),
       ...(resourceLimits ? { resourceLimits } : {}),
       stdout: false,
       stderr: false,
@@ -639,7 +648,6 @@ export class WorkerProxy {
         if (env === undefined) host.tell(this.handle, message);
         else host.ask(this.handle, message, env, this.cell.path);
       },
-      afterStop: () => this.stopRemote(),
     };
   }
 
@@ -711,6 +719,26 @@ export class WorkerProxy {
       return;
     }
     if (this.cell.status === Status.Running) this.cell.fail(error, undefined);
+  }
+
+  /** Stop the real actor; if it is still starting, let the start settle first. */
+  async stop(): Promise<void> {
+    if (this.waiting !== undefined) {
+      await new Promise<void>((resolve) => {
+        const w = this.waiting as NonNullable<WorkerProxy['waiting']>;
+        this.waiting = {
+          resolve: () => {
+            w.resolve();
+            resolve();
+          },
+          reject: (e) => {
+            w.reject(e);
+            resolve();
+          },
+        };
+      });
+    }
+    return this.stopRemote();
   }
 
   private stopRemote(): Promise<void> {
