@@ -1,5 +1,5 @@
 import type { ActorDefinition } from './ActorDefinition.js';
-import type { ActorRef, Message } from './ActorRef.js';
+import type { ActorRef, AskOptions, Message, TellOptions } from './ActorRef.js';
 import type { ActorSystem } from './ActorSystem.js';
 import type { Logger } from './Logger.js';
 import type { SpawnOptions, WorkerSpawnOptions } from './SpawnOptions.js';
@@ -75,6 +75,23 @@ export interface ActorContext<M extends Message = Message, I = unknown> {
   replyError(error: unknown): void;
   /** Take over the reply of the current message, to answer after `receive` returns. */
   deferReply<R = unknown>(): Replier<R>;
+  /**
+   * Tell `ref` as this actor. Same as `ref.tell`, except that it also counts as
+   * the actor's own traffic after an `await` in an async `receive`: during
+   * shutdown's drain, such sends pass the intake gate (a plain `ref.tell` made
+   * after an `await` cannot be told apart from a new request from outside).
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  tell(ref: ActorRef<any>, message: unknown, options?: TellOptions): void;
+  /** Ask `ref` as this actor (see {@link ActorContext.tell}). */
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  ask<R = unknown>(ref: ActorRef<any>, message: unknown, options?: AskOptions): Promise<R>;
+  /**
+   * Declare work this actor is doing outside its mailbox (a job held in its
+   * state, a timer it waits on): shutdown's drain phase waits for it, bounded
+   * by the phase timeout. Returns `work`.
+   */
+  inFlight<T>(work: Promise<T>): Promise<T>;
   /**
    * Pass the current message (or `message`) on to `ref`, keeping its reply
    * address: the target answers the original asker. Routers are built on this.

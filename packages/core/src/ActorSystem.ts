@@ -243,6 +243,11 @@ export class ActorSystem {
     return this.lifecycle.state;
   }
 
+  /** True from the start of shutdown on. */
+  get isShuttingDown(): boolean {
+    return this.shutdownPromise !== undefined;
+  }
+
   /** Be told of each lifecycle state change; returns an unsubscribe function. */
   onLifecycle(listener: (state: string) => void): () => void {
     return this.lifecycle.subscribe(listener);
@@ -551,8 +556,9 @@ export class ActorSystem {
   private busyActors(): string[] {
     const busy: string[] = [];
     const visit = (c: ActorCell) => {
-      if (c.mailboxSize > 0 || c.isProcessing || c.status === Status.Restarting) {
-        busy.push(`actor ${c.path} (${c.mailboxSize} queued${c.isProcessing ? ', 1 in flight' : ''})`);
+      if (c.mailboxSize > 0 || c.isProcessing || c.inFlightWork > 0 || c.status === Status.Restarting) {
+        const work = c.inFlightWork > 0 ? `, ${c.inFlightWork} declared in flight` : '';
+        busy.push(`actor ${c.path} (${c.mailboxSize} queued${c.isProcessing ? ', 1 in flight' : ''}${work})`);
       }
     };
     walk(this.userGuardian, visit);

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'eventemitter3';
 import { nanoid } from 'nanoid';
 import type { ActorContext, Receive, Replier, Timers } from '../ActorContext.js';
 import type { ActorDefinition } from '../ActorDefinition.js';
-import type { ActorRef, AskOptions, Message, Terminated, TerminationReason } from '../ActorRef.js';
+import type { ActorRef, AskOptions, Message, TellOptions, Terminated, TerminationReason } from '../ActorRef.js';
 import type { ActorSystem } from '../ActorSystem.js';
 import type { Clock } from '../Clock.js';
 import { type DeadLetterReason, type DeadLetters, typeOf } from '../DeadLetters.js';
@@ -153,6 +153,14 @@ export class ActorCell {
   private samples: Float64Array | undefined;
   private sampleCount = 0;
   private readonly runBound = () => this.run();
+  /** Messages handled since the actor last yielded to the event loop (sync and async alike). */
+  private turn = 0;
+  private readonly resumeBound = () => {
+    this.turn = 0;
+    this.run();
+  };
+  /** Work the actor declared in flight outside its mailbox (`ctx.inFlight`); shutdown's drain waits for it. */
+  private outstandingWork = 0;
 
   constructor(
     readonly system: SystemInternals,
@@ -458,9 +466,10 @@ export class ActorCell {
     const ctx = this.ctx;
     const prev = sys.currentCell;
     sys.currentCell = this;
-    let budget = this.mb.throughput;
+    const throughput = this.mb.throughput;
     try {
-      while (budget-- > 0 && mailbox.size > 0 && this.status === Status.Running) {
+      while (this.turn < throughput && mailbox.size > 0 && this.status === Status.Running) {
+        this.turn++;
         const message = mailbox.peekMessage();
         const env = mailbox.peekEnvelope() as ReplyTarget | undefined;
         mailbox.shift();
@@ -501,9 +510,12 @@ export class ActorCell {
     } finally {
       sys.currentCell = prev;
     }
-    if (mailbox.size > 0 && this.status === Status.Running && !this.scheduled) {
+    if (mailbox.size === 0) {
+      this.turn = 0;
+    } else if (this.status === Status.Running && !this.scheduled) {
+      // Out of budget for this turn: let timers, I/O and other actors run first.
       this.scheduled = true;
-      setImmediate(this.runBound);
+      setImmediate(this.resumeBound);
     }
   }
 
@@ -960,6 +972,26 @@ export class ActorCell {
     return this.currentMessage;
   }
 
+  /** Track `work` as in flight for this actor until it settles (see `ctx.inFlight`). */
+  trackInFlight<T>(work: Promise<T>): Promise<T> {
+    this.outstandingWork++;
+    const done = () => {
+      this.outstandingWork--;
+    };
+    work.then(done, done);
+    return work;
+  }
+
+  /** Declared work still in flight. */
+  get inFlightWork(): number {
+    return this.outstandingWork;
+  }
+
+  /** Run `fn` as this actor: its sends count as the actor's own (they pass shutdown's intake gate). */
+  asSelf<T>(fn: () => T): T {
+    return this.withCurrent(fn);
+  }
+
   get mailboxSize(): number {
     return this.mailbox.size;
   }
@@ -1098,6 +1130,17 @@ class CellContext implements ActorContext<Message, unknown> {
   }
   deferReply<R = unknown>(): Replier<R> {
     return this.cell.deferReply() as Replier<R>;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: any protocol
+  tell(ref: ActorRef<any>, message: unknown, options?: TellOptions): void {
+    this.cell.asSelf(() => ref.tell(message, options));
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: any protocol
+  ask<R>(ref: ActorRef<any>, message: unknown, options?: AskOptions): Promise<R> {
+    return this.cell.asSelf(() => ref.ask<R>(message, options));
+  }
+  inFlight<T>(work: Promise<T>): Promise<T> {
+    return this.cell.trackInFlight(work);
   }
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   forward(ref: ActorRef<any>, message?: unknown): void {
