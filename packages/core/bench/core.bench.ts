@@ -112,6 +112,7 @@ const codeUnderTest = import.meta.resolve('@troupe/core').includes('/src/')
   ? '`src/` through tsx (esbuild `keepNames` wraps each named closure in `__name()`, which inflates spawn cost and heap per actor)'
   : '`dist/` (tsc output, as published)';
 const gc = (globalThis as { gc?: () => void }).gc;
+const m = machine();
 const started = performance.now();
 const results = new Map<string, Series>();
 const plan = cases.flatMap((k) => k.contenders.filter((x) => selected(k.id, x.name)).map((x) => ({ k, x })));
@@ -183,14 +184,13 @@ const spawns = median('spawn', 'Troupe system.spawn', 0);
 if (spawns !== undefined)
   targets.push({ label: '≥ 300k spawns/s', measured: `${human(spawns)}/s`, reached: spawns >= 300_000 });
 
-const m = machine();
 const elapsed = (performance.now() - started) / 1e3;
 const lines = [
   '## Core runtime (`@troupe/core`)',
   '',
   `Run with \`npm run bench\` (\`packages/core/bench/core.bench.ts\`). ${m.date}.`,
   '',
-  `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory`,
+  `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory; 1-min load average ${m.load.toFixed(2)} at the start${m.load > m.cores * 0.5 ? ' (busy: other work was running, so rates are low and noisy; trust the ratios more)' : ''}`,
   `- Node ${m.node} (V8 ${m.v8}), \`--expose-gc\`; ${RUNS} runs per contender, round-robin, after one shorter warm-up run; suite took ${elapsed.toFixed(0)} s`,
   `- Code under test: ${codeUnderTest}`,
   '',
@@ -216,6 +216,18 @@ const lines = [
   '- **minimal mailbox** (`bench/MinimalMailbox.ts`): two arrays drained in one microtask; no fairness, supervision,',
   '  timeouts or dead letters. It is the floor, not a competitor.',
 ];
+lines.push(
+  '',
+  '### What costs the rest (profiled with `--cpu-prof`, changes tried on a scratch copy)',
+  '',
+  '- **Heap and spawn under tsx**: esbuild `keepNames` wraps every named closure in `__name()`, which costs',
+  '  ~300 B per closure; an idle actor has six (`runBound` and five `ctx.timers` closures). The same code built',
+  '  by tsc measured 1734 B/actor instead of 3269 B. Timers as a prototype class, a lazily bound `run`, lazy',
+  '  `children` map and `id`, and shared default mailbox options brought both to 685 B/actor, spawns ×2–4.',
+  "- **Sequential ask**: Node's `queueMicrotask` allocates an AsyncResource and a bound function per call;",
+  '  `Promise.resolve().then(run)` does not (≈ +40%). `TimeoutQueue.settledOne` set `items.length = 0` each time',
+  '  the queue emptied, a runtime call per ask (≈ +35% more). Together ≈ 1.9 → 3.3–3.8 M asks/s.',
+);
 if (series.some((s) => s.invalid !== undefined)) {
   lines.push('', '⚠ marks a series whose runs did not complete as expected; its numbers are void.');
 }

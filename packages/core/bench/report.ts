@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 
 /** One measured series: several runs of one contender in one case. */
 export interface Series {
@@ -43,6 +43,8 @@ export interface Machine {
   node: string;
   v8: string;
   date: string;
+  /** 1-minute load average at the start: a busy machine makes every number lower and noisier. */
+  load: number;
 }
 
 export function machine(): Machine {
@@ -54,6 +56,7 @@ export function machine(): Machine {
     node: process.version,
     v8: process.versions.v8,
     date: new Date().toISOString(),
+    load: loadavg()[0] ?? 0,
   };
 }
 
