@@ -1,8 +1,8 @@
 import {
   type ActorSystem,
   defineActor,
-  type MailboxOptions,
   MailboxFullError,
+  type MailboxOptions,
   type SystemEventMap,
 } from '@troupe/core';
 import { TestClock } from '@troupe/core/testing';

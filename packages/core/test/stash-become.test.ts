@@ -4,7 +4,12 @@ import { collectDeadLetters, rejectionOf, useSystem, waitFor } from './helpers/s
 
 const start = useSystem();
 
-type Msg = { type: 'open' } | { type: 'close' } | { type: 'work'; i: number } | { type: 'q'; i: number } | { type: 'boom' };
+type Msg =
+  | { type: 'open' }
+  | { type: 'close' }
+  | { type: 'work'; i: number }
+  | { type: 'q'; i: number }
+  | { type: 'boom' };
 
 /** A door: while closed, work is stashed; opening handles the stash first, in order. */
 function door(done: number[]) {

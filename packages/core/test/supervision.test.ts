@@ -151,7 +151,7 @@ describe('a poison message (handler throws)', () => {
     expect(failed.find((e) => e.path === '/user/p/w')?.directive).toBe('escalate');
     const pFail = failed.find((e) => e.path === '/user/p');
     expect(pFail?.error).toBeInstanceOf(EscalatedError);
-    expect((pFail?.error as Error).cause).toMatchObject({ message: 'decider bug' });
+    expect((pFail?.error as Error | undefined)?.cause).toMatchObject({ message: 'decider bug' });
   });
 });
 
@@ -191,7 +191,7 @@ describe('escalation', () => {
     const pFail = failed.find((e) => e.path === '/user/p');
     expect(pFail?.directive).toBe('restart');
     expect(pFail?.error).toBeInstanceOf(EscalatedError);
-    expect((pFail?.error as Error).cause).toBe(cause);
+    expect((pFail?.error as Error | undefined)?.cause).toBe(cause);
   });
 });
 

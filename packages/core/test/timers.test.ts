@@ -113,7 +113,9 @@ describe('timers', () => {
   it('refuses a negative or infinite delay and a zero interval', async () => {
     const clock = new TestClock();
     const { t } = await setup({ clock });
-    await expect(t.ask({ type: 'once', key: 'x', ms: -1 })).rejects.toThrow(/delay must be a non-negative finite number/);
+    await expect(t.ask({ type: 'once', key: 'x', ms: -1 })).rejects.toThrow(
+      /delay must be a non-negative finite number/,
+    );
     await expect(t.ask({ type: 'every', key: 'x', ms: 0 })).rejects.toThrow(/interval must be positive/);
   });
 });

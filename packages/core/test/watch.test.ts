@@ -3,8 +3,8 @@ import {
   DeathPactError,
   defineActor,
   resume,
-  stop,
   type SystemEventMap,
+  stop,
   type Terminated,
 } from '@troupe/core';
 import { describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'eventemitter3';
 import { nanoid } from 'nanoid';
 import type { ActorContext, Receive, Replier, Timers } from '../ActorContext.js';
 import type { ActorDefinition } from '../ActorDefinition.js';
-import type { ActorRef, AskOptions, Message, TellOptions, Terminated, TerminationReason } from '../ActorRef.js';
+import type { ActorRef, AskOptions, Message, Terminated, TerminationReason } from '../ActorRef.js';
 import type { ActorSystem } from '../ActorSystem.js';
 import type { Clock } from '../Clock.js';
 import { type DeadLetterReason, type DeadLetters, typeOf } from '../DeadLetters.js';
@@ -20,12 +20,10 @@ import {
 import type { Logger } from '../Logger.js';
 import { Mailbox, type ResolvedMailboxOptions, resolveMailboxOptions } from '../Mailbox.js';
 import type { ActorMetrics } from '../Metrics.js';
-import type { SpawnOptions, WorkerSpawnOptions } from '../SpawnOptions.js';
+import type { SpawnOptions } from '../SpawnOptions.js';
 import type { SupervisionStrategy } from '../SupervisionStrategy.js';
 import type { SystemEventMap } from '../SystemEvents.js';
-import type { WorkerActorSpec } from '../WorkerActor.js';
 import type { AskRegistry } from './Asks.js';
-import { REF_BRAND } from './codec.js';
 
 /**
  * Lifecycle of one actor (xstate's ProcessingStatus, extended):
@@ -58,22 +56,9 @@ interface Waiter {
   reject: ((e: unknown) => void) | undefined;
 }
 
-/**
- * Hooks by which a cell that stands for an actor in another thread (a worker
- * proxy) learns of supervision decisions its definition cannot see.
- * @internal
- */
-export interface RemoteAdapter {
-  /** The parent resumed the proxy after a failure: resume the real actor too. */
-  resumed(): void;
-  /** The proxy is stopping: stop the real actor (its hooks run where it lives), even if it never finished starting. */
-  stop(): Promise<void>;
-}
-
 /** What a cell needs from its system. @internal */
 export interface SystemInternals {
-  /** The system facade; absent inside a worker thread, where there is no system. */
-  readonly facade: ActorSystem | undefined;
+  readonly facade: ActorSystem;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random: () => number;
@@ -95,8 +80,6 @@ export interface SystemInternals {
   rootFailed(cell: ActorCell, error: unknown): void;
   /** An actor's stop did not finish within `stopTimeoutMs`. */
   stopTimedOut(cell: ActorCell, what: string): void;
-  /** Spawn a worker-thread actor under `parent` (main thread only). */
-  spawnWorker?(parent: ActorCell, spec: WorkerActorSpec, options: WorkerSpawnOptions<unknown> | undefined): ActorCell;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -131,10 +114,6 @@ export class ActorCell {
   private context: CellContext | undefined;
 
   readonly children = new Map<string, ActorCell>();
-  /** Set on worker proxies. */
-  remote: RemoteAdapter | undefined;
-  /** Called each time the actor enters Running (start and every restart); used by worker hosts. */
-  onRunning: (() => void) | undefined;
   private watchers: Set<ActorCell> | undefined;
   private watching: Set<ActorCell> | undefined;
   private timers: Map<string, unknown> | undefined;
@@ -153,14 +132,6 @@ export class ActorCell {
   private samples: Float64Array | undefined;
   private sampleCount = 0;
   private readonly runBound = () => this.run();
-  /** Messages handled since the actor last yielded to the event loop (sync and async alike). */
-  private turn = 0;
-  private readonly resumeBound = () => {
-    this.turn = 0;
-    this.run();
-  };
-  /** Work the actor declared in flight outside its mailbox (`ctx.inFlight`); shutdown's drain waits for it. */
-  private outstandingWork = 0;
 
   constructor(
     readonly system: SystemInternals,
@@ -172,26 +143,19 @@ export class ActorCell {
     readonly strategy: SupervisionStrategy,
     name: string | undefined,
     mailbox: ResolvedMailboxOptions,
-    makeRef?: (cell: ActorCell) => LocalActorRef,
-    /** The path, when it is not the parent's plus the name (an actor hosted in a worker keeps its main-thread path). */
-    path?: string,
   ) {
     this.id = nanoid();
     this.name = name ?? `$${(anonymous++).toString(36)}`;
-    this.path = path ?? (parent === undefined ? `/${this.name}` : `${parent.path}/${this.name}`);
+    this.path = parent === undefined ? `/${this.name}` : `${parent.path}/${this.name}`;
     this.mb = mailbox;
     this.behavior = def.receive;
-    this.ref = makeRef === undefined ? new LocalActorRef(this) : makeRef(this);
+    this.ref = new LocalActorRef(this);
   }
 
   // ---------------------------------------------------------------- spawning
 
-  spawnChild(
-    // biome-ignore lint/suspicious/noExplicitAny: definition of any protocol
-    def: ActorDefinition<any, any, any>,
-    options: SpawnOptions<unknown> | undefined,
-    makeRef?: (cell: ActorCell) => LocalActorRef,
-  ): ActorCell {
+  // biome-ignore lint/suspicious/noExplicitAny: definition of any protocol
+  spawnChild(def: ActorDefinition<any, any, any>, options: SpawnOptions<unknown> | undefined): ActorCell {
     if (this.status >= Status.Stopping) {
       throw new ActorStoppedError(this.path, 'spawn');
     }
@@ -217,7 +181,7 @@ export class ActorCell {
     const where = `spawn ${name ?? def.name ?? 'actor'} under [${this.path}]`;
     const mailbox = resolveMailboxOptions(options?.mailbox ?? def.mailbox, where);
     const strategy = options?.supervision ?? this.def.childSupervision ?? this.system.defaultStrategy;
-    const child = new ActorCell(this.system, def, this, options?.input, strategy, name, mailbox, makeRef);
+    const child = new ActorCell(this.system, def, this, options?.input, strategy, name, mailbox);
     this.children.set(child.name, child);
     const events = this.system.events;
     if (events.listenerCount('spawned') > 0) events.emit('spawned', { path: child.path, id: child.id });
@@ -276,7 +240,6 @@ export class ActorCell {
     this.status = Status.Running;
     const events = this.system.events;
     if (events.listenerCount('started') > 0) events.emit('started', { path: this.path, id: this.id });
-    this.onRunning?.();
     if (this.mailbox.size > 0) this.schedule();
   }
 
@@ -466,10 +429,9 @@ export class ActorCell {
     const ctx = this.ctx;
     const prev = sys.currentCell;
     sys.currentCell = this;
-    const throughput = this.mb.throughput;
+    let budget = this.mb.throughput;
     try {
-      while (this.turn < throughput && mailbox.size > 0 && this.status === Status.Running) {
-        this.turn++;
+      while (budget-- > 0 && mailbox.size > 0 && this.status === Status.Running) {
         const message = mailbox.peekMessage();
         const env = mailbox.peekEnvelope() as ReplyTarget | undefined;
         mailbox.shift();
@@ -510,12 +472,9 @@ export class ActorCell {
     } finally {
       sys.currentCell = prev;
     }
-    if (mailbox.size === 0) {
-      this.turn = 0;
-    } else if (this.status === Status.Running && !this.scheduled) {
-      // Out of budget for this turn: let timers, I/O and other actors run first.
+    if (mailbox.size > 0 && this.status === Status.Running && !this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.resumeBound);
+      setImmediate(this.runBound);
     }
   }
 
@@ -649,11 +608,9 @@ export class ActorCell {
     return all.slice(Math.max(0, all.indexOf(child)));
   }
 
-  /** @internal Resume after a failure (the parent's decision, or a main-thread proxy's in a worker). */
-  resume(): void {
+  private resume(): void {
     if (this.status !== Status.Suspended) return;
     this.status = Status.Running;
-    this.remote?.resumed();
     for (const c of this.children.values()) c.resume();
     this.schedule();
   }
@@ -663,8 +620,7 @@ export class ActorCell {
    * order), run `beforeRestart`, wait the backoff delay, then `init` afresh.
    * The mailbox (and any stash, put back in front) survives.
    */
-  /** @internal Restart (the parent's decision, or a main-thread proxy's in a worker). */
-  async restart(error: unknown, delayMs: number): Promise<void> {
+  private async restart(error: unknown, delayMs: number): Promise<void> {
     if (this.status >= Status.Stopping || this.status === Status.Restarting) return;
     this.status = Status.Restarting;
     this.timersCancelAll();
@@ -726,9 +682,7 @@ export class ActorCell {
     if (this.processing) await this.bounded(this.whenIdle(), 'its in-flight message');
     await this.stopChildren();
     const hook = this.def.afterStop;
-    if (this.remote !== undefined) {
-      await this.bounded(this.remote.stop(), 'its stop in its worker thread');
-    } else if (this.initialized && hook !== undefined) {
+    if (this.initialized && hook !== undefined) {
       try {
         await this.bounded(
           Promise.resolve().then(() => this.withCurrent(() => hook(this.state, this.ctx))),
@@ -868,13 +822,6 @@ export class ActorCell {
     return this.mailbox.size + (this.processing ? 1 : 0) + (this.waiters?.size ?? 0);
   }
 
-  /** Take the reply address of the current message (for proxies that answer later). */
-  takeReplyTarget(): ReplyTarget | undefined {
-    const env = this.currentEnv;
-    this.replyTaken = true;
-    return env === SIGNAL ? undefined : env;
-  }
-
   deferReply(): Replier {
     const env = this.currentEnv;
     this.replyTaken = true;
@@ -972,26 +919,6 @@ export class ActorCell {
     return this.currentMessage;
   }
 
-  /** Track `work` as in flight for this actor until it settles (see `ctx.inFlight`). */
-  trackInFlight<T>(work: Promise<T>): Promise<T> {
-    this.outstandingWork++;
-    const done = () => {
-      this.outstandingWork--;
-    };
-    work.then(done, done);
-    return work;
-  }
-
-  /** Declared work still in flight. */
-  get inFlightWork(): number {
-    return this.outstandingWork;
-  }
-
-  /** Run `fn` as this actor: its sends count as the actor's own (they pass shutdown's intake gate). */
-  asSelf<T>(fn: () => T): T {
-    return this.withCurrent(fn);
-  }
-
   get mailboxSize(): number {
     return this.mailbox.size;
   }
@@ -1003,7 +930,6 @@ export class ActorCell {
 
 /** An in-process reference. @internal */
 export class LocalActorRef<M extends Message = Message> implements ActorRef<M> {
-  declare readonly [REF_BRAND]: true;
   constructor(readonly cell: ActorCell) {}
   get id(): string {
     return this.cell.id;
@@ -1034,8 +960,6 @@ export class LocalActorRef<M extends Message = Message> implements ActorRef<M> {
   }
 }
 
-Object.defineProperty(LocalActorRef.prototype, REF_BRAND, { value: true });
-
 /** The context handed to an actor's functions. @internal */
 class CellContext implements ActorContext<Message, unknown> {
   readonly timers: Timers<Message>;
@@ -1061,14 +985,7 @@ class CellContext implements ActorContext<Message, unknown> {
     return (this.cell.parent ?? this.cell).ref;
   }
   get system(): ActorSystem {
-    const facade = this.cell.system.facade;
-    if (facade === undefined) {
-      throw new TypeError(
-        `ctx.system in [${this.cell.path}]: this actor runs in a worker thread, and the ActorSystem lives on the main thread. ` +
-          'Use refs passed by message (or as input) to reach other actors.',
-      );
-    }
-    return facade;
+    return this.cell.system.facade;
   }
   get input(): unknown {
     return this.cell.input;
@@ -1079,17 +996,6 @@ class CellContext implements ActorContext<Message, unknown> {
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   spawn(definition: ActorDefinition<any, any, any>, options?: SpawnOptions<any>): ActorRef<any> {
     return this.cell.spawnChild(definition, options).ref;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  spawnWorker(spec: WorkerActorSpec<any, any>, options?: WorkerSpawnOptions<any>): ActorRef<any> {
-    const sys = this.cell.system;
-    if (sys.spawnWorker === undefined) {
-      throw new TypeError(
-        `ctx.spawnWorker in [${this.cell.path}]: worker actors are spawned from the main thread; ` +
-          'inside a worker, spawn local children with ctx.spawn',
-      );
-    }
-    return sys.spawnWorker(this.cell, spec, options).ref;
   }
   // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
   get children(): ActorRef<any>[] {
@@ -1130,17 +1036,6 @@ class CellContext implements ActorContext<Message, unknown> {
   }
   deferReply<R = unknown>(): Replier<R> {
     return this.cell.deferReply() as Replier<R>;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  tell(ref: ActorRef<any>, message: unknown, options?: TellOptions): void {
-    this.cell.asSelf(() => ref.tell(message, options));
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  ask<R>(ref: ActorRef<any>, message: unknown, options?: AskOptions): Promise<R> {
-    return this.cell.asSelf(() => ref.ask<R>(message, options));
-  }
-  inFlight<T>(work: Promise<T>): Promise<T> {
-    return this.cell.trackInFlight(work);
   }
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   forward(ref: ActorRef<any>, message?: unknown): void {

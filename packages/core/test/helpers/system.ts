@@ -1,4 +1,10 @@
-import { ActorSystem, type ActorSystemOptions, type DeadLetter, type DeadLetterReason, silentLogger } from '@troupe/core';
+import {
+  ActorSystem,
+  type ActorSystemOptions,
+  type DeadLetter,
+  type DeadLetterReason,
+  silentLogger,
+} from '@troupe/core';
 import { TestClock } from '@troupe/core/testing';
 import { afterEach, expect } from 'vitest';
 
