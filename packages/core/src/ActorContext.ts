@@ -69,6 +69,8 @@ export interface ActorContext<M extends Message = Message, I = unknown> {
   watch(ref: ActorRef<any>): void;
   // biome-ignore lint/suspicious/noExplicitAny: any actor
   unwatch(ref: ActorRef<any>): void;
+  /** True while handling an ask whose reply has not been given or taken (false for a tell). */
+  readonly expectsReply: boolean;
   /** Answer the ask being handled. A reply to a `tell` becomes a dead letter. */
   reply(value: unknown): void;
   /** Fail the ask being handled with `error` (the actor itself does not fail). */
@@ -95,6 +97,8 @@ export interface ActorContext<M extends Message = Message, I = unknown> {
   /**
    * Pass the current message (or `message`) on to `ref`, keeping its reply
    * address: the target answers the original asker. Routers are built on this.
+   * Like `tell`, forwarding a tell into a full `reject` or `backpressure`
+   * mailbox throws `MailboxFullError` (an ask waits for room instead).
    */
   // biome-ignore lint/suspicious/noExplicitAny: any actor
   forward(ref: ActorRef<any>, message?: unknown): void;

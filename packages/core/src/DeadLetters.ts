@@ -42,7 +42,7 @@ export class DeadLetters {
     readonly keep = 1000,
   ) {}
 
-  /** @internal */
+  /** Record an undelivered message (actors that route or buffer use this too: nothing may vanish silently). */
   record(recipient: string, message: unknown, reason: DeadLetterReason): void {
     const letter: DeadLetter = { recipient, message, reason, at: this.now() };
     this.totalCount++;

@@ -38,8 +38,15 @@ export interface ResolvedMailboxOptions {
 
 const policies: readonly OverflowPolicy[] = ['drop-newest', 'drop-oldest', 'reject', 'backpressure'];
 
+const DEFAULT_MAILBOX: ResolvedMailboxOptions = Object.freeze({
+  capacity: Number.POSITIVE_INFINITY,
+  overflow: 'drop-newest',
+  throughput: 1000,
+});
+
 /** Validate mailbox options at the door, naming the bad field. */
 export function resolveMailboxOptions(options: MailboxOptions | undefined, where: string): ResolvedMailboxOptions {
+  if (options === undefined) return DEFAULT_MAILBOX;
   const capacity = options?.capacity ?? Number.POSITIVE_INFINITY;
   if (capacity !== Number.POSITIVE_INFINITY && (!Number.isInteger(capacity) || capacity < 1)) {
     throw new TypeError(`${where}: mailbox.capacity must be a positive integer or Infinity, got ${capacity}`);

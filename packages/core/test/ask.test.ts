@@ -232,7 +232,8 @@ describe('messages to stopped and unknown actors', () => {
     expect((err as Error).message).toContain('/user/gone');
     expect(dead.of('actor-stopped').map((l) => l.recipient)).toEqual(['/user/gone', '/user/gone']);
     expect(system.deadLetters.count('actor-stopped')).toBe(2);
-    await expect(h.send({ type: 'ping' })).resolves.toBeUndefined();
+    // send is told too: the message is dead-lettered and the promise rejects.
+    await expect(h.send({ type: 'ping' })).rejects.toBeInstanceOf(ActorStoppedError);
     expect(system.deadLetters.count('actor-stopped')).toBe(3);
   });
 

@@ -89,3 +89,50 @@ describe('draining work that spans awaits', () => {
     expect(s.metrics(a)?.processed).toBe(50_000);
   });
 });
+
+describe('refusals the sender can see', () => {
+  it('rejects ref.send with ShuttingDownError (and records a dead letter) once intake is closed', async () => {
+    const s = await start();
+    const Sink = defineActor<{ type: 'x' }, undefined>({ init: () => undefined, receive: () => undefined });
+    const sink = s.spawn(Sink);
+    let refused: unknown;
+    s.onShutdown('stop-intake', 'late-sender', async () => {
+      refused = await sink.send({ type: 'x' }).catch((e) => e);
+    });
+    const report = await s.shutdown();
+    expect((refused as Error).name).toBe('ShuttingDownError');
+    expect(report.deadLettersByReason['shutting-down']).toBe(1);
+  });
+
+  it('rejects ref.send with MailboxFullError when a drop-newest mailbox drops it', async () => {
+    const s = await start();
+    const Slow = defineActor<{ type: 'x' }, undefined>({
+      init: () => undefined,
+      receive: () => new Promise((r) => setTimeout(r, 50)),
+      mailbox: { capacity: 1, overflow: 'drop-newest' },
+    });
+    const slow = s.spawn(Slow);
+    await slow.send({ type: 'x' });
+    await new Promise((r) => setTimeout(r, 5)); // the first is in flight
+    await slow.send({ type: 'x' }); // fills the one slot
+    await expect(slow.send({ type: 'x' })).rejects.toMatchObject({ name: 'MailboxFullError' });
+    expect(s.deadLetters.count('mailbox-full')).toBe(1);
+  });
+
+  it('tells an actor whether the current message expects a reply', async () => {
+    const s = await start();
+    const seen: boolean[] = [];
+    const Probe = defineActor<{ type: 'q' }, undefined>({
+      init: () => undefined,
+      receive: (_s, _m, ctx) => {
+        seen.push(ctx.expectsReply);
+        if (ctx.expectsReply) ctx.reply('yes');
+        seen.push(ctx.expectsReply);
+      },
+    });
+    const p = s.spawn(Probe);
+    p.tell({ type: 'q' });
+    expect(await p.ask({ type: 'q' })).toBe('yes');
+    expect(seen).toEqual([false, false, true, false]);
+  });
+});
