@@ -1,7 +1,7 @@
-import { type ActorSystem, defineActor, restart } from '@troupe/core';
+import { type ActorRef, type ActorSystem, defineActor, restart } from '@troupe/core';
 import { TestClock } from '@troupe/core/testing';
 import { describe, expect, it } from 'vitest';
-import { useSystem, waitFor } from './helpers/system.js';
+import { gate, useSystem, waitFor } from './helpers/system.js';
 
 const start = useSystem();
 
@@ -108,6 +108,48 @@ describe('timers', () => {
     expect(clock.pendingTimers).toBe(0);
     await clock.tick(100);
     expect(ticks).toEqual([]);
+  });
+
+  it('cancels a timer that an in-flight async handler starts while a one-for-all restart waits for it', async () => {
+    const clock = new TestClock();
+    const system = await start({ clock });
+    const ticks: string[] = [];
+    const hold = gate();
+    type SMsg = { type: 'slow' } | { type: 'tick' } | { type: 'boom' } | { type: 'ping' };
+    const Sibling = defineActor<SMsg, undefined>({
+      init: () => undefined,
+      receive: async (_s, m, ctx) => {
+        if (m.type === 'slow') {
+          await hold.promise;
+          ctx.timers.once('stale', 50, { type: 'tick' });
+        } else if (m.type === 'tick') ticks.push('stale tick');
+        else if (m.type === 'boom') throw new Error('boom');
+        else ctx.reply('pong');
+      },
+    });
+    const kids = gate<[ActorRef<SMsg>, ActorRef<SMsg>]>();
+    system.spawn(
+      defineActor<{ type: 'x' }, undefined>({
+        init: (ctx) => {
+          kids.open([ctx.spawn(Sibling, { name: 'busy' }), ctx.spawn(Sibling, { name: 'failing' })]);
+        },
+        receive: () => undefined,
+        childSupervision: restart().withScope('one-for-all'),
+      }),
+      { name: 'p' },
+    );
+    const [busy, failing] = await kids.promise;
+    busy.tell({ type: 'slow' });
+    await waitFor(() => system.loadOf(busy) === 1, 'busy to be in flight');
+    failing.tell({ type: 'boom' });
+    await failing.ask({ type: 'ping' });
+    // busy is restarting, waiting for its in-flight message, which now starts a timer.
+    hold.open();
+    expect(await busy.ask({ type: 'ping' })).toBe('pong');
+    expect(system.metrics(busy)?.restarts).toBe(1);
+    await clock.tick(100);
+    expect(ticks).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
   });
 
   it('refuses a negative or infinite delay and a zero interval', async () => {
