@@ -2,7 +2,9 @@
  * `@troupe/actors`: stock actors built on `@troupe/core` (routers, pools,
  * pipelines, PSI).
  *
- * The PSI building blocks so far: X25519 masking on contiguous batches
+ * Routers and pools ({@link pool}) and pipelines ({@link pipeline}).
+ *
+ * The PSI building blocks: X25519 masking on contiguous batches
  * ({@link maskBatch}), a streaming RFC 4180 CSV reader ({@link CsvReader}), a
  * CSV writer and an atomic output file ({@link AtomicFileWriter}).
  */
@@ -50,3 +52,38 @@ export {
   x25519BackendName,
   zeroKey,
 } from './psi/x25519.js';
+export {
+  broadcast,
+  ConsistentHash,
+  type ConsistentHashOptions,
+  consistentHash,
+  leastLoaded,
+  NoRouteesError,
+  type Pipeline,
+  PipelineClosedError,
+  type PipelineItem,
+  type PipelineOptions,
+  type PipelineStats,
+  type PoolBroadcast,
+  type PoolGetRoutees,
+  type PoolMessage,
+  type PoolOptions,
+  type PoolResize,
+  type PoolRoutees,
+  type PoolState,
+  pipeline,
+  pool,
+  poolRoutees,
+  type Routee,
+  type RouteeFactory,
+  type RouteeStopPolicy,
+  type Router,
+  type RoutingKind,
+  type RoutingLogic,
+  resizePool,
+  roundRobin,
+  type Stage,
+  type StageFn,
+  type StageRun,
+  type StageSpec,
+} from './routing/index.js';
