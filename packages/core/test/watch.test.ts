@@ -8,7 +8,7 @@ import {
   type Terminated,
 } from '@troupe/core';
 import { describe, expect, it } from 'vitest';
-import { useSystem, waitFor } from './helpers/system.js';
+import { gate, useSystem, waitFor } from './helpers/system.js';
 
 const start = useSystem();
 
@@ -129,5 +129,33 @@ describe('watch', () => {
     p.tell({ type: 'stop-kid' });
     await waitFor(() => seen.length === 1, 'Terminated');
     expect(seen[0]?.ref.path).toBe('/user/p/kid');
+  });
+
+  it('does not lose a Terminated signal to a drop-oldest mailbox overflow', async () => {
+    const system = await start();
+    const seen: Terminated[] = [];
+    const ready = gate();
+    const t = system.spawn(Target, { name: 'target' });
+    const w = system.spawn(
+      defineActor<WMsg, undefined, ActorRef<TMsg>>({
+        init: async (ctx) => {
+          ctx.watch(ctx.input);
+          await ready.promise;
+        },
+        receive: () => undefined,
+        onTerminated: (_s, sig) => {
+          seen.push(sig);
+        },
+      }),
+      { input: t, mailbox: { capacity: 1, overflow: 'drop-oldest' } },
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    await system.stop(t); // the signal waits in the watcher's mailbox
+    w.tell({ type: 'ping' });
+    w.tell({ type: 'ping' });
+    ready.open();
+    await waitFor(() => seen.length === 1, 'the Terminated signal');
+    expect(seen[0]?.ref.path).toBe('/user/target');
+    expect(system.deadLetters.count('mailbox-full')).toBe(1);
   });
 });
