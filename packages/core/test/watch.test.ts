@@ -133,29 +133,30 @@ describe('watch', () => {
 
   it('does not lose a Terminated signal to a drop-oldest mailbox overflow', async () => {
     const system = await start();
-    const seen: Terminated[] = [];
+    const seen: string[] = [];
     const ready = gate();
     const t = system.spawn(Target, { name: 'target' });
     const w = system.spawn(
-      defineActor<WMsg, undefined, ActorRef<TMsg>>({
+      defineActor<{ type: 'n'; i: number }, undefined, ActorRef<TMsg>>({
         init: async (ctx) => {
           ctx.watch(ctx.input);
           await ready.promise;
         },
-        receive: () => undefined,
+        receive: (_s, m) => {
+          seen.push(`n${m.i}`);
+        },
         onTerminated: (_s, sig) => {
-          seen.push(sig);
+          seen.push(`terminated ${sig.ref.path}`);
         },
       }),
-      { input: t, mailbox: { capacity: 1, overflow: 'drop-oldest' } },
+      { input: t, mailbox: { capacity: 2, overflow: 'drop-oldest' } },
     );
     await new Promise((r) => setTimeout(r, 5));
-    await system.stop(t); // the signal waits in the watcher's mailbox
-    w.tell({ type: 'ping' });
-    w.tell({ type: 'ping' });
+    await system.stop(t); // the signal waits in the watcher's mailbox, taking one slot
+    for (let i = 1; i <= 3; i++) w.tell({ type: 'n', i });
     ready.open();
-    await waitFor(() => seen.length === 1, 'the Terminated signal');
-    expect(seen[0]?.ref.path).toBe('/user/target');
-    expect(system.deadLetters.count('mailbox-full')).toBe(1);
+    await waitFor(() => seen.length === 2, 'the signal and the newest message');
+    expect(seen).toEqual(['terminated /user/target', 'n3']);
+    expect(system.deadLetters.count('mailbox-full')).toBe(2);
   });
 });

@@ -407,11 +407,27 @@ export class ActorCell {
         this.undeliverable(message, env, 'mailbox-full');
         return;
       case 'drop-oldest': {
-        const oldMessage = this.mailbox.peekMessage();
-        const oldEnv = this.mailbox.peekEnvelope() as ReplyTarget | undefined;
-        this.mailbox.shift();
-        this.undeliverable(oldMessage, oldEnv, 'mailbox-full');
-        this.mailbox.push(message, env);
+        // Terminated signals share the mailbox but are not a sender's messages:
+        // evicting one would make a watcher miss a death without a trace (a
+        // signal is never dead-lettered). Set them aside, evict the oldest real
+        // message, and put them back in front; with nothing else to evict, the
+        // new message is the one dropped.
+        const mailbox = this.mailbox;
+        let signals: unknown[] | undefined;
+        while (mailbox.size > 0 && mailbox.peekEnvelope() === SIGNAL) {
+          (signals ??= []).push(mailbox.peekMessage());
+          mailbox.shift();
+        }
+        if (mailbox.size > 0) {
+          const oldMessage = mailbox.peekMessage();
+          const oldEnv = mailbox.peekEnvelope() as ReplyTarget | undefined;
+          mailbox.shift();
+          this.undeliverable(oldMessage, oldEnv, 'mailbox-full');
+          mailbox.push(message, env);
+        } else {
+          this.undeliverable(message, env, 'mailbox-full');
+        }
+        if (signals !== undefined) for (let i = signals.length - 1; i >= 0; i--) mailbox.unshift(signals[i], SIGNAL);
         return;
       }
       case 'reject':
