@@ -1,4 +1,4 @@
-import { ActorStoppedError, defineActor, type Receive, restart } from '@troupe/core';
+import { ActorStoppedError, defineActor, type Receive, restart, StashOverflowError, stop } from '@troupe/core';
 import { describe, expect, it } from 'vitest';
 import { collectDeadLetters, rejectionOf, useSystem, waitFor } from './helpers/system.js';
 
@@ -78,6 +78,20 @@ describe('stash and unstashAll', () => {
     await system.stop(d);
     expect(await q).toBeInstanceOf(ActorStoppedError);
     expect(dead.of('actor-stopped').map((l) => (l.message as { i: number }).i)).toEqual([1, 2]);
+  });
+});
+
+describe('stash capacity', () => {
+  it('fails the actor with StashOverflowError past 10 000 stashed messages', async () => {
+    const system = await start();
+    const failed: unknown[] = [];
+    system.events.on('failed', (e) => failed.push(e.error));
+    const d = system.spawn(door([]), { supervision: stop() });
+    for (let i = 0; i < 10_001; i++) d.tell({ type: 'work', i });
+    await system.whenTerminated(d);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toBeInstanceOf(StashOverflowError);
+    expect((failed[0] as Error).message).toMatch(/capacity 10000/);
   });
 });
 

@@ -287,6 +287,17 @@ describe('restart limits', () => {
   });
 });
 
+describe('escalation past the top', () => {
+  it('shuts the system down with exit code 1 when a top-level actor escalates', async () => {
+    const system = await start();
+    const w = system.spawn(Worker, { name: 'top', supervision: escalate() });
+    w.tell({ type: 'boom', error: new Poison('unrecoverable') });
+    const report = await system.whenShutdown;
+    expect(report).toMatchObject({ exitCode: 1, cause: 'failure' });
+    expect(report.error).toMatch(/EscalatedError.*\/user\/top.*unrecoverable/);
+  });
+});
+
 describe('a restart storm (init always throws)', () => {
   it('backs off exponentially with jitter from the injected random, then stops and escalates to the root', async () => {
     const clock = new TestClock();

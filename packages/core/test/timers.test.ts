@@ -232,4 +232,39 @@ describe('stopping a parent leaves nothing behind', () => {
     expect(clock.pendingTimers).toBe(0);
     expect(system.outstandingAsks).toBe(0);
   });
+
+  it('leaves no timer pending when a parent stops while its child waits out a restart backoff', async () => {
+    const clock = new TestClock();
+    const system = await start({ clock });
+    const restarted: string[] = [];
+    system.events.on('restarted', (e) => restarted.push(e.path));
+    const Flaky = defineActor<PMsg, undefined>({
+      init: () => undefined,
+      receive: () => {
+        throw new Error('flaky');
+      },
+    });
+    const kid = gate<ActorRef<PMsg>>();
+    const p = system.spawn(
+      defineActor<PMsg, undefined>({
+        init: (ctx) => {
+          kid.open(
+            ctx.spawn(Flaky, {
+              name: 'flaky',
+              supervision: restart().withBackoff({ minMs: 5_000, maxMs: 5_000, jitter: 0 }),
+            }),
+          );
+        },
+        receive: () => undefined,
+      }),
+    );
+    const flaky = await kid.promise;
+    flaky.tell({ type: 'ready' });
+    await waitFor(() => clock.pendingTimers === 1, 'the backoff timer');
+    await system.stop(p);
+    expect(flaky.isAlive).toBe(false);
+    expect(clock.pendingTimers).toBe(0);
+    await clock.tick(10_000);
+    expect(restarted).toEqual([]);
+  });
 });
