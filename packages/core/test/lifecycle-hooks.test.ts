@@ -1,6 +1,6 @@
 import { defineActor, restart, type TerminationReason } from '@troupe/core';
 import { describe, expect, it } from 'vitest';
-import { useSystem, waitFor } from './helpers/system.js';
+import { gate, useSystem, waitFor } from './helpers/system.js';
 
 const start = useSystem();
 
@@ -134,5 +134,31 @@ describe('lifecycle hooks', () => {
     expect(calls).toEqual([]);
     await system.stop(a);
     expect(calls).toEqual(['afterStop']);
+  });
+
+  it('runs afterStop with the state of an async init that was still running when the actor was stopped', async () => {
+    const system = await start();
+    const released: string[] = [];
+    const ready = gate();
+    const a = system.spawn(
+      defineActor<{ type: 'x' }, { conn: string }>({
+        init: async () => {
+          await ready.promise;
+          return { conn: 'connection-1' };
+        },
+        receive: () => undefined,
+        afterStart: () => {
+          released.push('afterStart must not run');
+        },
+        afterStop: (s) => {
+          released.push(`released ${s.conn}`);
+        },
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    const stopped = system.stop(a);
+    ready.open();
+    await stopped;
+    expect(released).toEqual(['released connection-1']);
   });
 });

@@ -129,6 +129,8 @@ export class ActorCell {
   // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
   private behavior: Receive<any, any, any>;
   private initialized = false;
+  /** An async `init` still running; a stop waits for it, so `afterStop` can release what it acquired. */
+  private initPending: Promise<void> | undefined = undefined;
   private scheduled = false;
   private processing = false;
   private idleWaiters: (() => void)[] | undefined;
@@ -255,9 +257,13 @@ export class ActorCell {
       return;
     }
     if (isThenable(result)) {
-      result.then(
-        (s) => this.initialised(s),
+      this.initPending = Promise.resolve(result).then(
+        (s) => {
+          this.initPending = undefined;
+          this.initialised(s);
+        },
         (e) => {
+          this.initPending = undefined;
           if (this.status === Status.Starting || this.status === Status.Restarting) this.fail(e, undefined);
         },
       );
@@ -267,6 +273,13 @@ export class ActorCell {
   }
 
   private initialised(state: unknown): void {
+    if (this.status === Status.Stopping && !this.initialized) {
+      // Stopped while an async init ran: keep its state (but do not start) so
+      // that finishStop's afterStop can release what init acquired.
+      this.state = state;
+      this.initialized = true;
+      return;
+    }
     if (this.status !== Status.Starting && this.status !== Status.Restarting) return;
     this.state = state;
     this.initialized = true;
@@ -785,6 +798,7 @@ export class ActorCell {
   private async finishStop(reason: TerminationReason): Promise<void> {
     const sys = this.system;
     if (this.processing) await this.bounded(this.whenIdle(), 'its in-flight message');
+    if (this.initPending !== undefined) await this.bounded(this.initPending, 'its async init');
     await this.stopChildren();
     const hook = this.def.afterStop;
     if (this.remote !== undefined) {
