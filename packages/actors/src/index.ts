@@ -36,8 +36,13 @@ export {
   CsvReadError,
   CsvRecordTooLargeError,
   LowOrderPointError,
+  PsiInterruptedError,
+  PsiOptionsError,
   X25519BackendUnavailableError,
 } from './psi/errors.js';
+export type { PsiProgress, PsiSummary, SideSummary } from './psi/PsiJob.js';
+export type { SideProgress } from './psi/protocol.js';
+export { type PsiOptions, PsiService, type PsiServiceMsg, resolvePsiOptions, runPsi } from './psi/runPsi.js';
 export {
   clampScalar,
   type GenerateKeyOptions,

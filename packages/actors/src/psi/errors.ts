@@ -228,3 +228,20 @@ export class AtomicFileClosedError extends TroupeError {
     );
   }
 }
+
+/** A PSI run was stopped before it finished (an abort, or the system shutting down); it left no output. */
+export class PsiInterruptedError extends TroupeError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('ERR_PSI_INTERRUPTED', `PSI run interrupted (${reason}); no output was written.`, options);
+  }
+}
+
+/** A PSI option is missing or invalid. */
+export class PsiOptionsError extends TroupeError {
+  constructor(
+    readonly option: string,
+    detail: string,
+  ) {
+    super('ERR_PSI_OPTIONS', `psi: ${option} ${detail}`);
+  }
+}

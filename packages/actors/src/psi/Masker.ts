@@ -1,0 +1,57 @@
+/**
+ * The masker: a worker-thread actor that hashes keys to curve points and
+ * raises points to its party's secret key. One per host thread per party;
+ * loaded in the thread by module URL (see {@link maskerSpec}).
+ */
+import { createHash } from 'node:crypto';
+import { defineActor, workerActor } from '@troupe/core';
+import type { MaskerMsg } from './protocol.js';
+import { maskBatch, X25519_BYTES, zeroKey } from './x25519.js';
+
+/** Input of a masker: its party's key (zeroed here when the masker stops). */
+export interface MaskerInput {
+  key: Uint8Array;
+}
+
+interface MaskerState {
+  key: Uint8Array;
+}
+
+/** @internal The worker actor definition (exported for the worker to load). */
+export const Masker = defineActor<MaskerMsg, MaskerState, MaskerInput>({
+  name: 'psi-masker',
+  init: (ctx) => {
+    const key = ctx.input?.key;
+    if (!(key instanceof Uint8Array) || key.byteLength !== X25519_BYTES) {
+      throw new TypeError(`psi masker needs a ${X25519_BYTES}-byte key as input`);
+    }
+    // A copy per incarnation: a restart must not see a key zeroed by the last one.
+    return { key: new Uint8Array(key) };
+  },
+  receive: (state, msg, ctx) => {
+    if (msg.type === 'crash') process.exit(70); // fault injection (tests): the whole host thread dies
+    if (msg.type === 'hash-mask') {
+      const { keys, offsets } = msg;
+      const n = offsets.length - 1;
+      const points = new Uint8Array(n * X25519_BYTES);
+      for (let i = 0; i < n; i++) {
+        const digest = createHash('sha256')
+          .update(keys.subarray(offsets[i] as number, offsets[i + 1] as number))
+          .digest();
+        points.set(digest, i * X25519_BYTES);
+      }
+      ctx.reply(maskBatch(state.key, points, points));
+      return;
+    }
+    ctx.reply(maskBatch(state.key, msg.points));
+  },
+  afterStop: (state, ctx) => {
+    zeroKey(state.key);
+    zeroKey(ctx.input.key);
+  },
+  beforeRestart: (state) => zeroKey(state.key),
+});
+
+const here = import.meta.url;
+/** Where a worker finds the masker: this module, as `.ts` from sources or `.js` when built. */
+export const maskerSpec = workerActor<MaskerMsg, MaskerInput>(new URL(here), 'Masker');

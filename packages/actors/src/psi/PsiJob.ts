@@ -1,0 +1,197 @@
+/**
+ * One PSI run: two parties (each its own subtree and key), introduced to each
+ * other by their exchangers' refs, a progress account, and a two-phase commit
+ * of the outputs: both parties write temporary files, and only when both have
+ * do both rename them into place. Any failure aborts both; a stop (shutdown)
+ * aborts both too, so an interrupted run leaves no output.
+ */
+import { type ActorRef, defineActor, type Replier, stop } from '@troupe/core';
+import { PsiInterruptedError } from './errors.js';
+import { type PartyMsg, PsiParty } from './PsiParty.js';
+import type { PartyConfig, PartyEvent, Side, SideProgress } from './protocol.js';
+
+/** The result of a run. */
+export interface PsiSummary {
+  left: SideSummary;
+  right: SideSummary;
+  /** Keys in the intersection (unique). */
+  intersection: number;
+  threads: number;
+  batchSize: number;
+  elapsedMs: number;
+  /** Unique items masked per second, both parties together (each item is masked twice). */
+  itemsPerSecond: number;
+}
+
+export interface SideSummary {
+  file: string;
+  outFile: string;
+  rows: number;
+  uniqueKeys: number;
+  matchedRows: number;
+  matchedKeys: number;
+}
+
+export type JobMsg =
+  | PartyEvent
+  | { type: 'result' }
+  | { type: 'progress-snapshot' }
+  | { type: 'abort'; reason?: unknown };
+
+export interface JobInput {
+  left: PartyConfig;
+  right: PartyConfig;
+}
+
+/** Progress of both sides and the time since the start. */
+export interface PsiProgress {
+  left: SideProgress;
+  right: SideProgress;
+  elapsedMs: number;
+}
+
+interface JobState {
+  started: number;
+  parties: Record<Side, ActorRef<PartyMsg>>;
+  progress: Record<Side, SideProgress>;
+  written: Partial<Record<Side, Extract<PartyEvent, { type: 'party-written' }>>>;
+  committed: Partial<Record<Side, true>>;
+  waiting: Replier<PsiSummary>[];
+  outcome: { ok: PsiSummary } | { error: unknown } | undefined;
+}
+
+const emptyProgress = (): SideProgress => ({
+  rows: 0,
+  uniqueKeys: 0,
+  ownMasked: 0,
+  peerMasked: 0,
+  returned: 0,
+  matchedRows: 0,
+  writtenRows: 0,
+  readDone: false,
+  done: false,
+});
+
+export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
+  name: 'psi-job',
+  childSupervision: stop(),
+  init: (ctx) => {
+    const self = ctx.self as unknown as ActorRef<PartyEvent>;
+    const left = ctx.spawn(PsiParty, { name: 'left', input: { config: ctx.input.left, job: self } });
+    const right = ctx.spawn(PsiParty, { name: 'right', input: { config: ctx.input.right, job: self } });
+    ctx.watch(left);
+    ctx.watch(right);
+    return {
+      started: performance.now(),
+      parties: { left, right },
+      progress: { left: emptyProgress(), right: emptyProgress() },
+      written: {},
+      committed: {},
+      waiting: [],
+      outcome: undefined,
+    };
+  },
+  afterStart: async (s, ctx) => {
+    // Introduce the parties: each exchanger gets the other's ref, and nothing else.
+    const [l, r] = await Promise.all([
+      ctx.ask<ActorRef<never>>(s.parties.left, { type: 'get-exchanger' }),
+      ctx.ask<ActorRef<never>>(s.parties.right, { type: 'get-exchanger' }),
+    ]);
+    ctx.tell(s.parties.left, { type: 'peer', peer: r });
+    ctx.tell(s.parties.right, { type: 'peer', peer: l });
+  },
+  receive: (s, msg, ctx) => {
+    switch (msg.type) {
+      case 'result':
+        if (s.outcome === undefined) s.waiting.push(ctx.deferReply<PsiSummary>());
+        else if ('ok' in s.outcome) ctx.reply(s.outcome.ok);
+        else ctx.replyError(s.outcome.error);
+        return;
+      case 'progress-snapshot':
+        ctx.reply({
+          left: { ...s.progress.left },
+          right: { ...s.progress.right },
+          elapsedMs: performance.now() - s.started,
+        });
+        return;
+      case 'progress': {
+        const p = s.progress[msg.side];
+        const counters = p as unknown as Record<string, number>;
+        for (const [k, v] of Object.entries(msg.delta)) counters[k] = (counters[k] ?? 0) + (v as number);
+        if (msg.readDone) p.readDone = true;
+        return;
+      }
+      case 'party-written': {
+        s.written[msg.side] = msg;
+        if (s.written.left && s.written.right && s.outcome === undefined) {
+          s.parties.left.tell({ type: 'commit' });
+          s.parties.right.tell({ type: 'commit' });
+        }
+        return;
+      }
+      case 'party-committed': {
+        s.committed[msg.side] = true;
+        s.progress[msg.side].done = true;
+        if (s.committed.left && s.committed.right && s.outcome === undefined) finish(s, { ok: summary(s, ctx.input) });
+        return;
+      }
+      case 'party-failed':
+        fail(s, msg.error);
+        return;
+      case 'abort':
+        fail(s, msg.reason ?? new PsiInterruptedError('aborted'));
+        return;
+    }
+  },
+  onTerminated: (s, t) => {
+    if (t.reason.kind === 'failed') fail(s, t.reason.error);
+  },
+  afterStop: (s) => {
+    // Stopped before the end (shutdown, a parent's stop): whoever waits learns it; the writers have aborted.
+    if (s.outcome === undefined) finish(s, { error: new PsiInterruptedError('the actor system is shutting down') });
+  },
+});
+
+function fail(s: JobState, error: unknown): void {
+  if (s.outcome !== undefined) return;
+  s.parties.left.tell({ type: 'abort' });
+  s.parties.right.tell({ type: 'abort' });
+  finish(s, { error });
+}
+
+function finish(s: JobState, outcome: NonNullable<JobState['outcome']>): void {
+  s.outcome = outcome;
+  const waiting = s.waiting;
+  s.waiting = [];
+  for (const w of waiting) {
+    if ('ok' in outcome) w.reply(outcome.ok);
+    else w.fail(outcome.error);
+  }
+}
+
+function summary(s: JobState, input: JobInput): PsiSummary {
+  const side = (name: Side): SideSummary => {
+    const w = s.written[name] as Extract<PartyEvent, { type: 'party-written' }>;
+    const cfg = input[name];
+    return {
+      file: cfg.file,
+      outFile: cfg.outFile,
+      rows: w.rows,
+      uniqueKeys: s.progress[name].uniqueKeys,
+      matchedRows: w.matchedRows,
+      matchedKeys: w.matchedKeys,
+    };
+  };
+  const left = side('left');
+  const right = side('right');
+  const elapsedMs = performance.now() - s.started;
+  return {
+    left,
+    right,
+    intersection: left.matchedKeys,
+    threads: input.left.threads,
+    batchSize: input.left.batchSize,
+    elapsedMs,
+    itemsPerSecond: ((left.uniqueKeys + right.uniqueKeys) / elapsedMs) * 1000,
+  };
+}

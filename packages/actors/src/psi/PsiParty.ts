@@ -1,0 +1,98 @@
+/**
+ * One party of a PSI run: a subtree of a reader, maskers on worker threads
+ * (one per host thread, holding this party's key), an exchanger, a matcher
+ * and a writer. The party draws a fresh key per run, hands copies to its
+ * maskers and zeroes its own; the maskers zero theirs when they stop.
+ *
+ * A masker whose thread dies is restarted by this party (bounded), and the
+ * exchanger redoes its unfinished batches. Any other child that fails (bad
+ * input in the reader, a broken invariant) is stopped, and the party reports
+ * the failure to its job, which aborts the run.
+ */
+import { type ActorRef, defineActor, restart, stop, type Terminated } from '@troupe/core';
+import { Exchanger } from './Exchanger.js';
+import { maskerSpec } from './Masker.js';
+import { Matcher } from './Matcher.js';
+import type { ExchangerMsg, MaskerMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
+import { Reader } from './Reader.js';
+import { Writer } from './Writer.js';
+import { generateKey, zeroKey } from './x25519.js';
+
+export type PartyMsg =
+  | PartyEvent
+  | { type: 'get-exchanger' }
+  | { type: 'peer'; peer: ActorRef<ExchangerMsg> }
+  | { type: 'commit' }
+  | { type: 'abort' };
+
+export interface PartyInput {
+  config: PartyConfig;
+  job: ActorRef<PartyEvent>;
+}
+
+interface PartyState {
+  exchanger: ActorRef<ExchangerMsg>;
+  writer: ActorRef<WriterMsg>;
+  reader: ActorRef<{ type: 'next' }>;
+  maskers: ActorRef<MaskerMsg>[];
+  failed: boolean;
+}
+
+export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
+  name: 'psi-party',
+  // Stages other than maskers do not restart: their errors are bad input or bugs, not transient.
+  childSupervision: stop(),
+  init: (ctx) => {
+    const { config } = ctx.input;
+    const key = generateKey();
+    const maskers: ActorRef<MaskerMsg>[] = [];
+    try {
+      for (let i = 0; i < config.threads; i++) {
+        maskers.push(
+          ctx.spawnWorker(maskerSpec, {
+            name: `masker-${i}`,
+            host: i,
+            input: { key },
+            // A thread that dies is replaced; one that keeps dying ends the run.
+            supervision: restart().withLimit(5, 60_000).withBackoff({ minMs: 10, maxMs: 500, jitter: 0.2 }),
+          }),
+        );
+      }
+    } finally {
+      // The maskers got copies; this one is no longer needed.
+      zeroKey(key);
+    }
+    const self = ctx.self as unknown as ActorRef<PartyEvent>;
+    const writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self } });
+    const matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self } });
+    const exchanger = ctx.spawn(Exchanger, { name: 'exchanger', input: { config, maskers, matcher, party: self } });
+    const reader = ctx.spawn(Reader, { name: 'reader', input: { config, exchanger, matcher, party: self } });
+    for (const child of [reader, exchanger, matcher, writer]) ctx.watch(child);
+    return { exchanger, writer, reader, maskers, failed: false };
+  },
+  receive: (s, msg, ctx) => {
+    switch (msg.type) {
+      case 'get-exchanger':
+        ctx.reply(s.exchanger);
+        return;
+      case 'peer':
+        s.exchanger.tell(msg);
+        return;
+      case 'commit':
+        s.writer.tell({ type: 'commit' });
+        return;
+      case 'abort':
+        s.exchanger.tell({ type: 'abort' });
+        s.writer.tell({ type: 'abort' });
+        return;
+      default:
+        // Progress and results go up to the job.
+        ctx.input.job.tell(msg);
+    }
+  },
+  onTerminated: (s, t: Terminated, ctx) => {
+    if (t.reason.kind !== 'failed' || s.failed) return;
+    s.failed = true;
+    ctx.input.job.tell({ type: 'party-failed', side: ctx.input.config.side, error: t.reason.error });
+  },
+});

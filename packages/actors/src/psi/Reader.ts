@@ -1,0 +1,142 @@
+/**
+ * The reader: streams one party's CSV, collects its unique keys, and feeds them
+ * to the exchanger in batches of packed UTF-8 (the masker hashes them in its
+ * thread). One chunk of the file per message, so the reader stays responsive
+ * to a stop between chunks; the exchanger's reply to each batch is the
+ * backpressure that keeps a fast file from outrunning the maskers.
+ */
+import { type ActorRef, defineActor } from '@troupe/core';
+import { CsvReader, type CsvRecord } from './csv.js';
+import type { ExchangerMsg, MatcherMsg, PartyConfig, PartyEvent } from './protocol.js';
+import { joinKeyColumns } from './x25519.js';
+
+export type ReaderMsg = { type: 'next' };
+
+export interface ReaderInput {
+  config: PartyConfig;
+  exchanger: ActorRef<ExchangerMsg>;
+  matcher: ActorRef<MatcherMsg>;
+  party: ActorRef<PartyEvent>;
+}
+
+interface ReaderState {
+  csv: CsvReader;
+  records: AsyncIterator<CsvRecord[]>;
+  keyIndices: number[];
+  /** Unique key → its index; `keys[i]` is key i. */
+  index: Map<string, number>;
+  keys: string[];
+  rows: number;
+  batch: KeyPacker;
+  batches: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Packs keys as UTF-8 into one buffer with offsets: one transferable message per batch. */
+class KeyPacker {
+  bytes = new Uint8Array(64 * 1024);
+  offsets: Uint32Array;
+  count = 0;
+  used = 0;
+  firstUnique = 0;
+  constructor(readonly capacity: number) {
+    this.offsets = new Uint32Array(capacity + 1);
+  }
+  add(key: string): void {
+    const need = this.used + key.length * 3;
+    if (need > this.bytes.byteLength) {
+      const grown = new Uint8Array(Math.max(need, this.bytes.byteLength * 2));
+      grown.set(this.bytes.subarray(0, this.used));
+      this.bytes = grown;
+    }
+    this.used += encoder.encodeInto(key, this.bytes.subarray(this.used)).written;
+    this.offsets[++this.count] = this.used;
+  }
+  get full(): boolean {
+    return this.count >= this.capacity;
+  }
+  /** The packed batch (copies, so the packer can be reused). */
+  take(): { keys: Uint8Array; offsets: Uint32Array; firstUnique: number } {
+    const out = {
+      keys: this.bytes.slice(0, this.used),
+      offsets: this.offsets.slice(0, this.count + 1),
+      firstUnique: this.firstUnique,
+    };
+    this.firstUnique += this.count;
+    this.count = 0;
+    this.used = 0;
+    return out;
+  }
+}
+
+export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
+  name: 'psi-reader',
+  init: async (ctx) => {
+    const { config } = ctx.input;
+    // Bad input (missing file, empty file, missing key column...) fails here, before any work.
+    const csv = await CsvReader.open(config.file, { delimiter: config.delimiter });
+    let keyIndices: number[];
+    try {
+      keyIndices = csv.columnIndices(config.keyColumns);
+    } catch (error) {
+      await csv.close();
+      throw error;
+    }
+    return {
+      csv,
+      records: csv.batches()[Symbol.asyncIterator](),
+      keyIndices,
+      index: new Map(),
+      keys: [],
+      rows: 0,
+      batch: new KeyPacker(config.batchSize),
+      batches: 0,
+    };
+  },
+  afterStart: (_s, ctx) => ctx.self.tell({ type: 'next' }),
+  receive: async (s, _msg, ctx) => {
+    const { exchanger, matcher, party, config } = ctx.input;
+    const next = await s.records.next();
+    if (next.done) {
+      if (s.batch.count > 0)
+        await sendBatch(s, ctx.input.exchanger, (m) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 }));
+      ctx.tell(matcher, { type: 'keys', keys: s.keys });
+      ctx.tell(exchanger, { type: 'own-end', batches: s.batches, uniqueKeys: s.keys.length });
+      ctx.tell(party, { type: 'progress', side: config.side, delta: {}, readDone: true });
+      return;
+    }
+    const { keyIndices, index, keys, batch } = s;
+    const rowsBefore = s.rows;
+    const uniqueBefore = keys.length;
+    const single = keyIndices.length === 1 ? (keyIndices[0] as number) : -1;
+    for (const record of next.value) {
+      const fields = record.fields;
+      const key = single >= 0 ? (fields[single] as string) : joinKeyColumns(keyIndices.map((i) => fields[i] as string));
+      s.rows++;
+      if (index.has(key)) continue;
+      index.set(key, keys.length);
+      keys.push(key);
+      batch.add(key);
+      if (batch.full) await sendBatch(s, exchanger, (m) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 }));
+    }
+    ctx.tell(party, {
+      type: 'progress',
+      side: config.side,
+      delta: { rows: s.rows - rowsBefore, uniqueKeys: keys.length - uniqueBefore },
+    });
+    ctx.tell(ctx.self, { type: 'next' });
+  },
+  afterStop: (s) => s.csv.close(),
+  beforeRestart: (s) => s.csv.close(),
+});
+
+/** Hand a full batch to the exchanger; resolves when it has room for more. */
+async function sendBatch(
+  s: ReaderState,
+  _exchanger: ActorRef<ExchangerMsg>,
+  ask: (m: ExchangerMsg) => Promise<unknown>,
+): Promise<void> {
+  const { keys, offsets, firstUnique } = s.batch.take();
+  await ask({ type: 'own-batch', index: s.batches++, firstUnique, keys, offsets });
+}

@@ -1,0 +1,101 @@
+/**
+ * The messages PSI actors exchange. Everything that goes to the peer party is
+ * plain data (byte arrays and numbers), so the peer can live in another thread,
+ * process or machine; messages inside one party may carry in-process values by
+ * reference (the unique key list, a Set of matched keys).
+ */
+import type { ActorRef } from '@troupe/core';
+
+/** Which side of the PSI a party is. */
+export type Side = 'left' | 'right';
+
+/** Bytes of a double-masked value that the parties compare (as SecretFlow does: the last 12). */
+export const COMPARE_BYTES = 12;
+
+/** What one party needs. */
+export interface PartyConfig {
+  side: Side;
+  file: string;
+  keyColumns: readonly string[];
+  delimiter: string;
+  outFile: string;
+  batchSize: number;
+  threads: number;
+  /** Fault injection for tests: the masker on host 0 exits its thread after this many batches. */
+  killMaskerAfterBatches?: number;
+}
+
+/** Progress counters, per side. */
+export interface SideProgress {
+  rows: number;
+  uniqueKeys: number;
+  /** Own keys hashed and masked. */
+  ownMasked: number;
+  /** Peer items raised to our key. */
+  peerMasked: number;
+  /** Own items whose double-masked value came back. */
+  returned: number;
+  matchedRows: number;
+  writtenRows: number;
+  readDone: boolean;
+  done: boolean;
+}
+
+/** A stage reports progress to its party, which forwards to the job. */
+export interface ProgressMsg {
+  type: 'progress';
+  side: Side;
+  delta: Partial<Omit<SideProgress, 'readDone' | 'done'>>;
+  readDone?: boolean;
+  done?: boolean;
+}
+
+// ---------------------------------------------------------------- masker (worker thread)
+
+export type MaskerMsg =
+  /** Hash each key (UTF-8 bytes `keys[offsets[i]..offsets[i+1]]`) to a point and mask it. Replies n*32 bytes. */
+  | { type: 'hash-mask'; keys: Uint8Array; offsets: Uint32Array }
+  /** Mask each 32-byte point. Replies n*32 bytes. */
+  | { type: 'mask'; points: Uint8Array }
+  /** Fault injection (tests): exit the host thread. */
+  | { type: 'crash' };
+
+// ---------------------------------------------------------------- exchanger
+
+/** What a party's exchanger accepts, from its own party and from the peer's exchanger. */
+export type ExchangerMsg =
+  /** From the reader (an ask: the reply is the backpressure signal). */
+  | { type: 'own-batch'; index: number; firstUnique: number; keys: Uint8Array; offsets: Uint32Array }
+  | { type: 'own-end'; batches: number; uniqueKeys: number }
+  /** From the party: where the peer's exchanger is. */
+  | { type: 'peer'; peer: ActorRef<ExchangerMsg> }
+  /** From the peer: its masked items, shuffled within the batch. */
+  | { type: 'peer-batch'; index: number; points: Uint8Array }
+  | { type: 'peer-end'; batches: number }
+  /** From the peer: our batch `index` raised to its key (COMPARE_BYTES each), in the order we sent. */
+  | { type: 'returned'; index: number; doubles: Uint8Array }
+  /** Internal: a masking job finished or failed. */
+  | { type: 'job-done'; job: number; result: Uint8Array }
+  | { type: 'job-failed'; job: number; error: unknown }
+  | { type: 'abort' };
+
+// ---------------------------------------------------------------- matcher and writer
+
+export type MatcherMsg =
+  /** Own unique keys `firstUnique..` in order, double-masked (COMPARE_BYTES each). */
+  | { type: 'own-doubles'; firstUnique: number; doubles: Uint8Array }
+  /** Peer items, double-masked (COMPARE_BYTES each), any order. */
+  | { type: 'peer-doubles'; doubles: Uint8Array }
+  /** From the reader: the unique keys by index (in-process, by reference). */
+  | { type: 'keys'; keys: readonly string[] }
+  /** From the exchanger: every own and peer batch is in. */
+  | { type: 'exchange-done' };
+
+export type WriterMsg = { type: 'write'; matched: ReadonlySet<string> } | { type: 'commit' } | { type: 'abort' };
+
+/** What a party reports to the job. */
+export type PartyEvent =
+  | ProgressMsg
+  | { type: 'party-written'; side: Side; rows: number; uniqueKeys: number; matchedRows: number; matchedKeys: number }
+  | { type: 'party-committed'; side: Side }
+  | { type: 'party-failed'; side: Side; error: unknown };
