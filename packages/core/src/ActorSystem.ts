@@ -314,7 +314,10 @@ export class ActorSystem {
     let cell: ActorCell | undefined =
       parts[0] === 'user' ? this.userGuardian : parts[0] === 'system' ? this.systemGuardian : undefined;
     for (let i = 1; i < parts.length && cell !== undefined; i++) cell = cell.children.get(parts[i] as string);
-    if (cell === undefined || cell.status >= Status.Stopping) return new UnknownActorRef<M>(path, this.deadLetters);
+    // The guardians themselves are not for users: stopping one would end the tree.
+    if (cell === undefined || parts.length < 2 || cell.status >= Status.Stopping) {
+      return new UnknownActorRef<M>(path, this.deadLetters);
+    }
     return cell.ref as unknown as ActorRef<M>;
   }
 

@@ -10,7 +10,6 @@ export type DeadLetterReason =
   | 'shutting-down'
   | 'late-reply'
   | 'no-reply-address'
-  | 'restart-limit'
   | 'unserializable';
 
 /** A message that could not be delivered, and why. */

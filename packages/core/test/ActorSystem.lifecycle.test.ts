@@ -203,3 +203,23 @@ describe('coordinated shutdown', () => {
     expect(report.deadLettered).toBe(0);
   });
 });
+
+describe('ActorSystem.select', () => {
+  it('does not hand out the guardians: their paths select a dead ref', async () => {
+    system = await start();
+    for (const path of ['/user', '/system', '/', '/user/']) {
+      const ref = system.select(path);
+      expect(ref.isAlive).toBe(false);
+      await expect(ref.ask({ type: 'x' })).rejects.toMatchObject({ name: 'ActorNotFoundError' });
+    }
+    // The tree still works: nothing was stopped.
+    const Echo = defineActor<{ type: 'ping' }, undefined>({
+      init: () => undefined,
+      receive: (_s, _m, ctx) => ctx.reply('pong'),
+    });
+    await system.stop(system.select('/user'));
+    const e = system.spawn(Echo, { name: 'echo' });
+    expect(await e.ask({ type: 'ping' })).toBe('pong');
+    expect(system.select('/user/echo')).toBe(e);
+  });
+});
