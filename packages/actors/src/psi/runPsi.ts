@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { type ActorRef, type ActorSystem, defineActor, type Replier } from '@troupe/core';
 import { CsvReader } from './csv.js';
-import { PsiOptionsError } from './errors.js';
+import { PsiInterruptedError, PsiOptionsError } from './errors.js';
 import { type JobInput, type JobMsg, PsiJob, type PsiProgress, type PsiSummary } from './PsiJob.js';
 import type { PartyConfig } from './protocol.js';
 
@@ -126,7 +126,11 @@ export async function runPsi(system: ActorSystem, options: PsiOptions): Promise<
   const job = system.spawn(PsiJob, { name, input });
   // On shutdown, stop the run at once rather than drain hours of masking: the writers abort.
   const unhook = system.onShutdown('stop-intake', name, () => system.stop(job));
-  const onAbort = () => job.tell({ type: 'abort', reason: options.signal?.reason });
+  const onAbort = () =>
+    job.tell({
+      type: 'abort',
+      reason: new PsiInterruptedError('aborted by its signal', { cause: options.signal?.reason }),
+    });
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const timer =
     options.onProgress === undefined
