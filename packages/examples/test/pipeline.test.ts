@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { canonicalText, digestOf, foldChecksum, formatChecksum } from '../src/pipeline/digest.js';
+import { enrichReading } from '../src/pipeline/Enricher.js';
 import { parseLine } from '../src/pipeline/Parser.js';
 import { makeLine } from '../src/pipeline/source.js';
 import { lastJson, runExample, runToEnd } from './helpers/child.js';
@@ -13,8 +15,12 @@ interface Summary {
   aggregated: number;
   checkpoints: number;
   sites: { site: string; count: number }[];
-  stages: { path: string; processed: number; mailboxHighWater: number }[];
+  stages: { path: string; processed: number; mailboxHighWater: number; throughputPerSec: number }[];
   throughputPerSec: number;
+  mainThreadId: number;
+  hashed: number;
+  checksum: string;
+  hashers: { name: string; threadId: number; hashed: number; busyMs: number }[];
   report: import('@troupe/core').ShutdownReport;
 }
 
@@ -24,8 +30,9 @@ describe('pipeline example', { timeout: 60_000 }, () => {
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/throughput\s+[\d,]+ lines\/s/);
     for (const stage of ['parse', 'enrich', 'aggregate']) {
-      expect(stdout).toMatch(new RegExp(`^\\s+${stage}\\s+[\\d,]+\\s+\\d+ / 256`, 'm'));
+      expect(stdout).toMatch(new RegExp(`^\\s+${stage}\\s+[\\d,]+\\s+\\d+ / 256\\s+[\\d.]+ ms\\s+[\\d,]+/s$`, 'm'));
     }
+    expect(stdout).not.toMatch(/hash/);
     expect(stdout).toMatch(/^shutdown of pipeline: call, exit code 0/m);
   });
 
@@ -56,10 +63,79 @@ describe('pipeline example', { timeout: 60_000 }, () => {
     expect(s.checkpoints).toBe(Math.floor(s.aggregated / 3000));
 
     expect(s.stages.map((st) => st.path)).toEqual(['/user/parse', '/user/enrich', '/user/aggregate']);
+    expect(s.hashed).toBe(0);
+    expect(s.hashers).toEqual([]);
     for (const st of s.stages) expect(st.mailboxHighWater).toBeLessThanOrEqual(capacity);
     // While the aggregator writes a checkpoint its mailbox fills up: backpressure did engage.
     expect(s.stages[2]?.mailboxHighWater).toBe(capacity);
     expect(s.report).toMatchObject({ exitCode: 0, deadLettered: 0, pendingAsksRejected: 0 });
+  });
+
+  it('with --worker-stage, hashes every reading on worker threads with backpressure intact', async () => {
+    const lines = 20_000;
+    const capacity = 16;
+    const rounds = 3;
+    const args = ['--worker-stage', '--hash-threads', '2', '--hash-rounds', `${rounds}`, '--hash-chunk', '8'];
+    args.push('--lines', `${lines}`, '--capacity', `${capacity}`, '--checkpoint-every', '2000', '--checkpoint-ms', '5');
+    const { code, stdout, stderr } = await runToEnd('pipeline', [...args, '--json']);
+    expect(code, stderr).toBe(0);
+    const s = lastJson<Summary>(stdout);
+
+    expect(s.parsed + s.malformed).toBe(lines);
+    expect(s.enriched + s.unknownSensor).toBe(s.parsed);
+    expect(s.aggregated).toBe(s.enriched);
+    expect(s.hashed).toBe(s.aggregated);
+    // The digests are right: the same checksum, recomputed here on the test's own thread.
+    let checksum = 0;
+    for (let i = 0; i < lines; i++) {
+      const reading = parseLine(makeLine(i));
+      const enriched = reading && enrichReading(reading);
+      if (enriched !== undefined) checksum = foldChecksum(checksum, digestOf(canonicalText(enriched), rounds));
+    }
+    expect(s.checksum).toBe(formatChecksum(checksum));
+
+    // Two hashers, each on its own thread, neither of them the main thread; between them, every reading.
+    expect(s.hashers.map((h) => h.name)).toEqual(['hash-0', 'hash-1']);
+    const threads = s.hashers.map((h) => h.threadId);
+    expect(new Set(threads).size).toBe(2);
+    for (const t of threads) expect(t).not.toBe(s.mainThreadId);
+    expect(s.hashers.reduce((n, h) => n + h.hashed, 0)).toBe(s.aggregated);
+    for (const h of s.hashers) expect(h.hashed).toBeGreaterThan(0);
+
+    expect(s.stages.map((st) => st.path)).toEqual(['/user/parse', '/user/enrich', '/user/hash', '/user/aggregate']);
+    for (const st of s.stages) expect(st.mailboxHighWater).toBeLessThanOrEqual(capacity);
+    // The aggregator's checkpoints still hold up the whole line, through the worker stage.
+    expect(s.stages[3]?.mailboxHighWater).toBe(capacity);
+    expect(s.stages[2]?.mailboxHighWater).toBe(capacity);
+    expect(s.report).toMatchObject({ exitCode: 0, deadLettered: 0, pendingAsksRejected: 0 });
+  });
+
+  it('with --worker-stage, prints each stage and each hasher thread with its throughput', async () => {
+    const { code, stdout, stderr } = await runToEnd('pipeline', ['--worker-stage', '--lines', '20000']);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('→ hash (2 worker threads, 1 SHA-256 round) →');
+    expect(stdout).toMatch(/^\s+hashed\s+[\d,]+\s+\(checksum [0-9a-f]{8}\)$/m);
+    for (const stage of ['parse', 'enrich', 'hash', 'aggregate']) {
+      expect(stdout).toMatch(new RegExp(`^\\s+${stage}\\s+[\\d,]+\\s+\\d+ / 256\\s+[\\d.]+ ms\\s+[\\d,]+/s$`, 'm'));
+    }
+    for (const hasher of ['hash-0', 'hash-1']) {
+      expect(stdout).toMatch(
+        new RegExp(`^\\s+${hasher}\\s+[\\d,]+\\s+on thread [1-9]\\d*\\s+[\\d.]+ ms\\s+[\\d,]+/s$`, 'm'),
+      );
+    }
+    expect(stdout).toMatch(/^shutdown of pipeline: call, exit code 0/m);
+  });
+
+  it('with --worker-stage, stops on SIGINT and exits 130 without leaving threads behind', async () => {
+    const child = runExample('pipeline', ['--worker-stage', '--lines', '100000000']);
+    await child.waitFor('Ctrl-C to interrupt');
+    await new Promise((r) => setTimeout(r, 500));
+    child.proc.kill('SIGINT');
+    // The process exits by itself: no host thread keeps it alive.
+    expect(await child.exited, child.stderr()).toBe(130);
+    expect(child.stdout()).toMatch(/^pipeline: interrupted after [\d,]+ of 100,000,000 lines$/m);
+    expect(child.stdout()).toMatch(/^shutdown of pipeline: signal \(SIGINT\), exit code 130/m);
+    expect(child.stderr()).not.toMatch(/failed|Unhandled/i);
   });
 
   it('stops feeding on SIGINT, drains through coordinated shutdown and exits 130', async () => {

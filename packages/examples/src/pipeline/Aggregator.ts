@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineActor } from '@troupe/core';
+import { foldChecksum, formatChecksum } from './digest.js';
 import type { AggregateMsg, FlushResult, SiteStats } from './protocol.js';
 
 /** Spawn input of the aggregator. */
@@ -21,19 +22,23 @@ interface AggregatorState {
   readonly aggregated: number;
   readonly sites: Map<string, Acc>;
   readonly checkpoints: number;
+  /** Readings that came with a digest, and their checksum (see `digest.ts`). */
+  readonly hashed: number;
+  readonly checksum: number;
 }
 
 /**
- * Stage 3: per-site count, mean, min and max. Every `checkpointEvery`
- * readings it persists a checkpoint (a simulated write that takes
- * `checkpointMs`): while it waits, its mailbox fills, the enricher's `send`
- * waits, and so on back to the source. That is the pipeline's backpressure at
- * work. Answers `flush` with its aggregates; the stages before it add their
- * own counts on the way back.
+ * The last stage: per-site count, mean, min and max (and, after the hash
+ * stage, a checksum of the digests). Every `checkpointEvery` readings it
+ * persists a checkpoint (a simulated write that takes `checkpointMs`): while
+ * it waits, its mailbox fills, the previous stage's `send` waits, and so on
+ * back to the source. That is the pipeline's backpressure at work. Answers
+ * `flush` with its aggregates; the stages before it add their own counts on
+ * the way back.
  */
 export const Aggregator = defineActor<AggregateMsg, AggregatorState, AggregatorInput>({
   name: 'aggregate',
-  init: () => ({ aggregated: 0, sites: new Map(), checkpoints: 0 }),
+  init: () => ({ aggregated: 0, sites: new Map(), checkpoints: 0, hashed: 0, checksum: 0 }),
   receive: (state, msg, ctx) => {
     if (msg.type === 'flush') {
       const sites: SiteStats[] = [...state.sites.entries()]
@@ -47,6 +52,9 @@ export const Aggregator = defineActor<AggregateMsg, AggregatorState, AggregatorI
         aggregated: state.aggregated,
         checkpoints: state.checkpoints,
         sites,
+        hashed: state.hashed,
+        checksum: formatChecksum(state.checksum),
+        hashers: [],
       };
       ctx.reply(result);
       return;
@@ -59,11 +67,14 @@ export const Aggregator = defineActor<AggregateMsg, AggregatorState, AggregatorI
     if (msg.celsius < acc.min) acc.min = msg.celsius;
     if (msg.celsius > acc.max) acc.max = msg.celsius;
     const aggregated = state.aggregated + 1;
+    const hashed = msg.digest === undefined ? state.hashed : state.hashed + 1;
+    const checksum = msg.digest === undefined ? state.checksum : foldChecksum(state.checksum, msg.digest);
     const { checkpointEvery, checkpointMs } = ctx.input;
     if (checkpointEvery > 0 && aggregated % checkpointEvery === 0) {
       // The only async path: most readings are handled synchronously, without a promise.
-      return sleep(checkpointMs).then(() => ({ aggregated, sites: state.sites, checkpoints: state.checkpoints + 1 }));
+      const checkpoints = state.checkpoints + 1;
+      return sleep(checkpointMs).then(() => ({ aggregated, sites: state.sites, checkpoints, hashed, checksum }));
     }
-    return { aggregated, sites: state.sites, checkpoints: state.checkpoints };
+    return { aggregated, sites: state.sites, checkpoints: state.checkpoints, hashed, checksum };
   },
 });

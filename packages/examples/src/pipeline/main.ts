@@ -4,21 +4,35 @@
  * aggregator falls behind, the enricher waits, then the parser, then the
  * source: however many lines go in, no mailbox ever holds more than its capacity.
  *
+ * With `--worker-stage`, a fourth stage, hash, runs between enrich and
+ * aggregate: SHA-256 of every reading, computed by worker-thread actors (one
+ * per host thread) behind ordinary refs, with the backpressure unchanged.
+ *
  *   node --conditions=source --import tsx packages/examples/src/pipeline/main.ts --lines 1000000 --capacity 64
+ *   node --conditions=source --import tsx packages/examples/src/pipeline/main.ts --worker-stage --hash-rounds 20
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { type ActorMetrics, ActorSystem, consoleLogger, formatShutdownReport, type MailboxOptions } from '@troupe/core';
+import { threadId } from 'node:worker_threads';
+import {
+  type ActorMetrics,
+  type ActorRef,
+  ActorSystem,
+  consoleLogger,
+  formatShutdownReport,
+  type MailboxOptions,
+} from '@troupe/core';
 import { parseFlagsOrExit } from '../shared/cli.js';
 import { int, mb, table } from '../shared/format.js';
 import { Aggregator } from './Aggregator.js';
 import { Enricher } from './Enricher.js';
+import { HashStage } from './HashStage.js';
 import { Parser } from './Parser.js';
-import type { FlushResult } from './protocol.js';
+import type { FlushResult, HashStageMsg } from './protocol.js';
 import { makeLine } from './source.js';
 
 const flags = parseFlagsOrExit(
   'pipeline',
-  'A 3-stage pipeline (parse → enrich → aggregate) with bounded mailboxes and backpressure end to end.',
+  'A 3-stage pipeline (parse → enrich → aggregate) with bounded mailboxes and backpressure end to end; --worker-stage adds a hash stage on worker threads.',
   {
     lines: { type: 'number', help: 'lines to push through the pipeline', default: 200_000, min: 1, max: 100_000_000 },
     capacity: { type: 'number', help: 'mailbox capacity of each stage', default: 256, min: 1, max: 1_000_000 },
@@ -42,6 +56,31 @@ const flags = parseFlagsOrExit(
       min: 0,
       max: 60_000,
     },
+    workerStage: {
+      type: 'boolean',
+      help: 'add a hash stage (SHA-256 per reading) between enrich and aggregate, run on worker threads',
+    },
+    hashThreads: {
+      type: 'number',
+      help: 'with --worker-stage: worker threads, one hasher actor on each',
+      default: 2,
+      min: 1,
+      max: 64,
+    },
+    hashRounds: {
+      type: 'number',
+      help: 'with --worker-stage: SHA-256 rounds per reading (CPU cost of the stage)',
+      default: 1,
+      min: 1,
+      max: 100_000,
+    },
+    hashChunk: {
+      type: 'number',
+      help: 'with --worker-stage: readings per message to a hasher (capped at --capacity)',
+      default: 32,
+      min: 1,
+      max: 100_000,
+    },
     json: { type: 'boolean', help: 'print the summary as one JSON line instead of text' },
   },
 );
@@ -53,6 +92,8 @@ const system = await ActorSystem.start({
   // On Ctrl-C: stop feeding, let the coordinated shutdown drain the stages, print the report, exit 130.
   exitOnSignal: false,
   exitCodeOnSignal: (signal) => 128 + (signalNumbers[signal] ?? 0),
+  // Host threads start lazily: none without --worker-stage.
+  workers: { size: flags.hashThreads },
 });
 
 // Every stage gets a bounded mailbox whose senders wait for room.
@@ -64,9 +105,29 @@ const aggregate = system.spawn(Aggregator, {
   mailbox,
   input: { checkpointEvery: flags.checkpointEvery, checkpointMs: flags.checkpointMs },
 });
-const enrich = system.spawn(Enricher, { name: 'enrich', mailbox, input: { next: aggregate, flushTimeoutMs } });
+// The hash stage keeps at most `capacity` readings out on its threads, as many as its mailbox holds.
+const hash = flags.workerStage
+  ? system.spawn(HashStage, {
+      name: 'hash',
+      mailbox,
+      input: {
+        next: aggregate,
+        flushTimeoutMs,
+        threads: flags.hashThreads,
+        rounds: flags.hashRounds,
+        chunk: Math.min(flags.hashChunk, flags.capacity),
+        window: flags.capacity,
+        hashTimeoutMs: flushTimeoutMs,
+      },
+    })
+  : undefined;
+const afterEnrich: ActorRef<HashStageMsg> = hash ?? aggregate;
+const enrich = system.spawn(Enricher, { name: 'enrich', mailbox, input: { next: afterEnrich, flushTimeoutMs } });
 const parse = system.spawn(Parser, { name: 'parse', mailbox, input: { next: enrich, flushTimeoutMs } });
-const stages = [parse, enrich, aggregate];
+const stages = hash === undefined ? [parse, enrich, aggregate] : [parse, enrich, hash, aggregate];
+const stageNames = stages.map((ref) => ref.name);
+// What can be queued at once: every stage's mailbox, plus the hash stage's window out on the threads.
+const maxQueued = (stages.length + (hash === undefined ? 0 : 1)) * flags.capacity;
 
 let peakHeap = process.memoryUsage().heapUsed;
 const sampler = setInterval(() => {
@@ -74,8 +135,10 @@ const sampler = setInterval(() => {
 }, 5);
 
 if (!flags.json) {
+  const hashLabel = `hash (${flags.hashThreads} worker thread${flags.hashThreads === 1 ? '' : 's'}, ${int(flags.hashRounds)} SHA-256 round${flags.hashRounds === 1 ? '' : 's'})`;
+  const line = stageNames.map((n) => (n === 'hash' ? hashLabel : n)).join(' → ');
   console.log(
-    `pipeline: ${int(flags.lines)} lines → parse → enrich → aggregate (mailbox capacity ${int(flags.capacity)}, overflow: backpressure); Ctrl-C to interrupt`,
+    `pipeline: ${int(flags.lines)} lines → ${line} (mailbox capacity ${int(flags.capacity)}, overflow: backpressure); Ctrl-C to interrupt`,
   );
 }
 const t0 = performance.now();
@@ -103,15 +166,20 @@ peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
 const metrics = stages.map((ref) => system.metrics(ref) as ActorMetrics);
 const report = await system.shutdown();
 
+const perSec = (n: number) => (n / elapsedMs) * 1000;
 const summary = {
   lines: flags.lines,
   capacity: flags.capacity,
+  workerStage: flags.workerStage,
+  ...(flags.workerStage ? { hashThreads: flags.hashThreads, hashRounds: flags.hashRounds } : {}),
+  mainThreadId: threadId,
   elapsedMs,
-  throughputPerSec: (flags.lines / elapsedMs) * 1000,
+  throughputPerSec: perSec(flags.lines),
   ...result,
   stages: metrics.map((m) => ({
     path: m.path,
     processed: m.processed,
+    throughputPerSec: perSec(m.processed),
     mailboxHighWater: m.mailboxHighWater,
     meanHandlingMs: m.handlingMs.mean,
   })),
@@ -128,16 +196,23 @@ if (flags.json) {
       ['throughput', `${int(summary.throughputPerSec)} lines/s  (${(elapsedMs / 1000).toFixed(2)} s)`],
       ['parsed', `${int(result.parsed)}  (malformed ${int(result.malformed)})`],
       ['enriched', `${int(result.enriched)}  (unknown sensor ${int(result.unknownSensor)})`],
+      ...(hash === undefined ? [] : ([['hashed', `${int(result.hashed)}  (checksum ${result.checksum})`]] as const)),
       ['aggregated', `${int(result.aggregated)}  (${int(result.checkpoints)} checkpoints written)`],
-      ['peak heap', `${mb(peakHeap)}  (at most ${int(3 * flags.capacity)} messages queued at any time)`],
+      ['peak heap', `${mb(peakHeap)}  (at most ${int(maxQueued)} messages queued at any time)`],
     ]),
   );
-  console.log('  stage       processed   mailbox high-water   mean handling');
+  // Every stage runs for the whole run, so its throughput is what it handled per second of it;
+  // mean handling (the sampled time per message) says how much of that time it was busy.
+  console.log('  stage       processed   mailbox high-water   mean handling    throughput');
+  const row = (name: string, processed: number, where: string, meanMs: number) =>
+    `  ${name.padEnd(10)} ${int(processed).padStart(10)}   ${where.padStart(18)}   ${meanMs.toFixed(4).padStart(9)} ms   ${`${int(perSec(processed))}/s`.padStart(11)}`;
   for (const m of metrics) {
     const name = m.path.split('/').pop() as string;
-    console.log(
-      `  ${name.padEnd(10)} ${int(m.processed).padStart(10)}   ${`${int(m.mailboxHighWater)} / ${int(flags.capacity)}`.padStart(18)}   ${m.handlingMs.mean.toFixed(4).padStart(9)} ms`,
-    );
+    console.log(row(name, m.processed, `${int(m.mailboxHighWater)} / ${int(flags.capacity)}`, m.handlingMs.mean));
+  }
+  // The hashers, as measured inside their threads (handling = hashing time only).
+  for (const h of result.hashers) {
+    console.log(row(`  ${h.name}`, h.hashed, `on thread ${h.threadId}`, h.hashed > 0 ? h.busyMs / h.hashed : 0));
   }
   console.log('  sites:');
   for (const s of result.sites) {
