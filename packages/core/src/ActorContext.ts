@@ -85,6 +85,9 @@ export interface ActorContext<M extends Message = Message, I = unknown> {
    */
   // biome-ignore lint/suspicious/noExplicitAny: any actor
   tell(ref: ActorRef<any>, message: unknown, options?: TellOptions): void;
+  /** `ref.send` as this actor (see {@link ActorContext.tell}): waits for room in a backpressure mailbox. */
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  send(ref: ActorRef<any>, message: unknown, options?: TellOptions): Promise<void>;
   /** Ask `ref` as this actor (see {@link ActorContext.tell}). */
   // biome-ignore lint/suspicious/noExplicitAny: any actor
   ask<R = unknown>(ref: ActorRef<any>, message: unknown, options?: AskOptions): Promise<R>;

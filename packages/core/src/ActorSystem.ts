@@ -259,7 +259,7 @@ export class ActorSystem {
     options?: SpawnOptions<I>,
   ): ActorRef<M> {
     if (!this.internals.intakeOpen && this.internals.currentCell === undefined) {
-      throw new ShuttingDownError('/user', 'spawn');
+      throw new ShuttingDownError('/user', 'spawn', 'spawn');
     }
     return this.userGuardian.spawnChild(definition, options).ref as unknown as ActorRef<M>;
   }
@@ -279,7 +279,7 @@ export class ActorSystem {
     options?: WorkerSpawnOptions<I>,
   ): ActorRef<M> {
     if (!this.internals.intakeOpen && this.internals.currentCell === undefined) {
-      throw new ShuttingDownError('/user', 'spawnWorker');
+      throw new ShuttingDownError('/user', 'spawnWorker', 'spawnWorker');
     }
     return spawnWorkerProxy(this.userGuardian, this.workerPool(), spec, options).ref as unknown as ActorRef<M>;
   }
@@ -366,7 +366,9 @@ export class ActorSystem {
   /**
    * Register `fn` to run in a shutdown phase; hooks of one phase run
    * concurrently, bounded by the phase timeout, and a hook that hangs is named
-   * in the report. Returns a function that unregisters it.
+   * in the report. Messages a hook sends synchronously count as the system's
+   * own, so they pass the closed intake (e.g. telling a job to abort).
+   * Returns a function that unregisters it.
    * @example
    * system.onShutdown('stop-intake', 'http', () => new Promise((r) => server.close(r)));
    */
@@ -423,7 +425,8 @@ export class ActorSystem {
         work(),
         ...hooks.map(([name, fn]) =>
           Promise.resolve()
-            .then(fn)
+            // Hooks are the system's own code: what they send synchronously passes the intake gate.
+            .then(() => this.userGuardian.withCurrent(fn))
             .catch((e) => this.logger.error(`shutdown hook ${name} (${phase}) threw: ${describe(e)}`))
             .finally(() => pendingHooks.delete(name)),
         ),

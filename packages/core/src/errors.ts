@@ -94,10 +94,13 @@ export class ShuttingDownError extends TroupeError {
   constructor(
     readonly target: string,
     readonly messageType: string,
+    /** What was refused: `ask`, `send`, `spawn`... */
+    readonly operation = 'ask',
   ) {
     super(
       'ERR_SHUTTING_DOWN',
-      `The actor system is shutting down; ask to [${target}] with message of type [${messageType}] was refused.`,
+      `The actor system is shutting down; ${operation} to [${target}] with message of type [${messageType}] was refused. ` +
+        'Inside an actor, send with ctx.tell / ctx.send / ctx.ask so the message counts as work in flight.',
     );
   }
 }

@@ -128,7 +128,9 @@ describe('coordinated shutdown', () => {
     const w = system.spawn(Worker, { name: 'w' });
     const hanging = w.ask({ type: 'never' }, { timeoutMs: 60_000 });
     const during: Promise<unknown>[] = [];
-    system.onShutdown('stop-intake', 'probe', () => {
+    system.onShutdown('stop-intake', 'probe', async () => {
+      // After an await the hook's sends are no longer the system's own: new intake, refused.
+      await new Promise((r) => setTimeout(r, 1));
       w.tell({ type: 'work' });
       during.push(w.ask({ type: 'work' }));
     });
@@ -221,5 +223,21 @@ describe('ActorSystem.select', () => {
     const e = system.spawn(Echo, { name: 'echo' });
     expect(await e.ask({ type: 'ping' })).toBe('pong');
     expect(system.select('/user/echo')).toBe(e);
+  });
+});
+
+describe('shutdown hooks', () => {
+  it('let a hook tell an actor even though intake is closed', async () => {
+    system = await start();
+    const got: string[] = [];
+    const Sink = defineActor<{ type: 'bye' }, undefined>({
+      init: () => undefined,
+      receive: (_s, m) => void got.push(m.type),
+    });
+    const sink = system.spawn(Sink, { name: 'sink' });
+    system.onShutdown('stop-intake', 'farewell', () => sink.tell({ type: 'bye' }));
+    const report = await system.shutdown();
+    expect(got).toEqual(['bye']);
+    expect(report.rejected).toBe(0);
   });
 });

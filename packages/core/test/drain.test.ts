@@ -97,6 +97,7 @@ describe('refusals the sender can see', () => {
     const sink = s.spawn(Sink);
     let refused: unknown;
     s.onShutdown('stop-intake', 'late-sender', async () => {
+      await new Promise((r) => setTimeout(r, 1)); // no longer the hook's synchronous part: outside intake
       refused = await sink.send({ type: 'x' }).catch((e) => e);
     });
     const report = await s.shutdown();
@@ -134,5 +135,37 @@ describe('refusals the sender can see', () => {
     p.tell({ type: 'q' });
     expect(await p.ask({ type: 'q' })).toBe('yes');
     expect(seen).toEqual([false, false, true, false]);
+  });
+});
+
+describe('ctx.send', () => {
+  it('passes the intake gate after an await, and the refusal of a plain send names the operation', async () => {
+    const s = await start();
+    const got: string[] = [];
+    const Sink = defineActor<{ type: 'item'; via: string }, undefined>({
+      init: () => undefined,
+      receive: (_s, m) => {
+        got.push(m.via);
+      },
+      mailbox: { capacity: 4, overflow: 'backpressure' },
+    });
+    const sink = s.spawn(Sink);
+    let refused: Error | undefined;
+    const Stage = defineActor<{ type: 'go' }, undefined>({
+      init: () => undefined,
+      receive: async (_s, _m, ctx) => {
+        await new Promise((r) => setTimeout(r, 20));
+        await ctx.send(sink, { type: 'item', via: 'ctx.send' });
+        refused = await sink.send({ type: 'item', via: 'ref.send' }).then(
+          () => undefined,
+          (e) => e,
+        );
+      },
+    });
+    s.spawn(Stage).tell({ type: 'go' });
+    await new Promise((r) => setTimeout(r, 5));
+    await s.shutdown();
+    expect(got).toEqual(['ctx.send']);
+    expect(refused?.message).toMatch(/send to \[\/user\/\$\w+\] with message of type \[item\] was refused/);
   });
 });

@@ -125,7 +125,11 @@ export async function runPsi(system: ActorSystem, options: PsiOptions): Promise<
   const name = `psi-${++runs}`;
   const job = system.spawn(PsiJob, { name, input });
   // On shutdown, stop the run at once rather than drain hours of masking: the writers abort.
-  const unhook = system.onShutdown('stop-intake', name, () => system.stop(job));
+  const unhook = system.onShutdown('stop-intake', name, () => {
+    // Abort first: the exchangers release a reader waiting for room, so the stop below is quick.
+    job.tell({ type: 'abort', reason: new PsiInterruptedError('the actor system is shutting down') });
+    return system.stop(job);
+  });
   const onAbort = () =>
     job.tell({
       type: 'abort',

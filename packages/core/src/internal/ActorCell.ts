@@ -356,7 +356,7 @@ export class ActorCell {
     }
     if (!this.system.intakeOpen && this.system.currentCell === undefined) {
       this.undeliverable(message, undefined, 'shutting-down');
-      return Promise.reject(new ShuttingDownError(this.path, type));
+      return Promise.reject(new ShuttingDownError(this.path, type, 'send'));
     }
     if (this.mailbox.size >= this.mb.capacity && this.mb.overflow === 'drop-newest') {
       this.overflow(message, undefined);
@@ -1209,6 +1209,10 @@ class CellContext implements ActorContext<Message, unknown> {
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   ask<R>(ref: ActorRef<any>, message: unknown, options?: AskOptions): Promise<R> {
     return this.cell.asSelf(() => ref.ask<R>(message, options));
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: any protocol
+  send(ref: ActorRef<any>, message: unknown, options?: TellOptions): Promise<void> {
+    return this.cell.asSelf(() => ref.send(message, options));
   }
   inFlight<T>(work: Promise<T>): Promise<T> {
     return this.cell.trackInFlight(work);
