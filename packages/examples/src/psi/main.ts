@@ -153,7 +153,10 @@ async function main(argv: string[]): Promise<number> {
   await system.shutdown();
   await cleanup?.();
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ ...summary, ...(verified === undefined ? {} : { verified }) })}\n`);
+    const maxRssMb = process.resourceUsage().maxRSS / 1024;
+    process.stdout.write(
+      `${JSON.stringify({ ...summary, maxRssMb, ...(verified === undefined ? {} : { verified }) })}\n`,
+    );
   } else {
     const s = summary;
     const lines = [
