@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const main = fileURLToPath(new URL('../src/psi/main.ts', import.meta.url));
+const signalNumbers: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL: 9 };
 
 interface Run {
   code: Promise<number>;
@@ -30,7 +31,7 @@ function psi(args: string[]): Run {
     err += d;
   });
   const code = new Promise<number>((resolve) =>
-    proc.on('close', (c, s) => resolve(c ?? 128 + ({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9 }[s ?? ''] ?? 0))),
+    proc.on('close', (c, s) => resolve(c ?? 128 + (signalNumbers[s ?? ''] ?? 0))),
   );
   return {
     code,
