@@ -83,14 +83,14 @@ export interface ActorContext<M extends Message = Message, I = unknown> {
    * shutdown's drain, such sends pass the intake gate (a plain `ref.tell` made
    * after an `await` cannot be told apart from a new request from outside).
    */
-  // biome-ignore lint/suspicious/noExplicitAny: any actor
-  tell(ref: ActorRef<any>, message: unknown, options?: TellOptions): void;
+  tell<T extends Message>(ref: ActorRef<T>, message: T, options?: TellOptions): void;
   /** `ref.send` as this actor (see {@link ActorContext.tell}): waits for room in a backpressure mailbox. */
-  // biome-ignore lint/suspicious/noExplicitAny: any actor
-  send(ref: ActorRef<any>, message: unknown, options?: TellOptions): Promise<void>;
+  send<T extends Message>(ref: ActorRef<T>, message: T, options?: TellOptions): Promise<void>;
   /** Ask `ref` as this actor (see {@link ActorContext.tell}). */
+  ask<T extends Message>(ref: ActorRef<T>, message: T, options?: AskOptions): Promise<unknown>;
+  /** With the reply type given, the message is checked only for being a message. */
   // biome-ignore lint/suspicious/noExplicitAny: any actor
-  ask<R = unknown>(ref: ActorRef<any>, message: unknown, options?: AskOptions): Promise<R>;
+  ask<R>(ref: ActorRef<any>, message: Message & Record<string, unknown>, options?: AskOptions): Promise<R>;
   /**
    * Declare work this actor is doing outside its mailbox (a job held in its
    * state, a timer it waits on): shutdown's drain phase waits for it, bounded

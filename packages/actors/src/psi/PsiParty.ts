@@ -66,7 +66,7 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
     const writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self } });
     const matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self } });
     const exchanger = ctx.spawn(Exchanger, { name: 'exchanger', input: { config, maskers, matcher, party: self } });
-    const reader = ctx.spawn(Reader, { name: 'reader', input: { config, exchanger, matcher, party: self } });
+    const reader = ctx.spawn(Reader, { name: 'reader', input: { config, exchanger, matcher, writer, party: self } });
     for (const child of [reader, exchanger, matcher, writer]) ctx.watch(child);
     return { exchanger, writer, reader, maskers, failed: false };
   },

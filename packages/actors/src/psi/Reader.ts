@@ -7,7 +7,7 @@
  */
 import { type ActorRef, defineActor } from '@troupe/core';
 import { CsvReader, type CsvRecord } from './csv.js';
-import type { ExchangerMsg, MatcherMsg, PartyConfig, PartyEvent } from './protocol.js';
+import type { ExchangerMsg, MatcherMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
 import { joinKeyColumns } from './x25519.js';
 
 export type ReaderMsg = { type: 'next' };
@@ -16,6 +16,7 @@ export interface ReaderInput {
   config: PartyConfig;
   exchanger: ActorRef<ExchangerMsg>;
   matcher: ActorRef<MatcherMsg>;
+  writer: ActorRef<WriterMsg>;
   party: ActorRef<PartyEvent>;
 }
 
@@ -27,6 +28,10 @@ interface ReaderState {
   index: Map<string, number>;
   keys: string[];
   rows: number;
+  /** Per row: its unique key's index, and its bytes in the file. */
+  rowKey: Uint32Array;
+  rowOffset: Float64Array;
+  rowLength: Uint32Array;
   batch: KeyPacker;
   batches: number;
 }
@@ -90,18 +95,33 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
       index: new Map(),
       keys: [],
       rows: 0,
+      rowKey: new Uint32Array(1 << 16),
+      rowOffset: new Float64Array(1 << 16),
+      rowLength: new Uint32Array(1 << 16),
       batch: new KeyPacker(config.batchSize),
       batches: 0,
     };
   },
   afterStart: (_s, ctx) => ctx.self.tell({ type: 'next' }),
   receive: async (s, _msg, ctx) => {
-    const { exchanger, matcher, party, config } = ctx.input;
+    const { exchanger, matcher, writer, party, config } = ctx.input;
+    const send = (m: ExchangerMsg) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 });
     const next = await s.records.next();
     if (next.done) {
-      if (s.batch.count > 0)
-        await sendBatch(s, ctx.input.exchanger, (m) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 }));
-      ctx.tell(matcher, { type: 'keys', keys: s.keys });
+      if (s.batch.count > 0) await sendBatch(s, send);
+      ctx.tell(writer, {
+        type: 'rows',
+        table: {
+          keys: s.keys,
+          index: s.index,
+          rows: s.rows,
+          rowKey: s.rowKey.subarray(0, s.rows),
+          rowOffset: s.rowOffset.subarray(0, s.rows),
+          rowLength: s.rowLength.subarray(0, s.rows),
+          headerRaw: s.csv.headerRaw,
+        },
+      });
+      ctx.tell(matcher, { type: 'keys', uniqueKeys: s.keys.length });
       ctx.tell(exchanger, { type: 'own-end', batches: s.batches, uniqueKeys: s.keys.length });
       ctx.tell(party, { type: 'progress', side: config.side, delta: {}, readDone: true });
       return;
@@ -110,15 +130,24 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
     const rowsBefore = s.rows;
     const uniqueBefore = keys.length;
     const single = keyIndices.length === 1 ? (keyIndices[0] as number) : -1;
-    for (const record of next.value) {
+    const records = next.value;
+    if (s.rows + records.length > s.rowKey.length) growRows(s, s.rows + records.length);
+    for (const record of records) {
       const fields = record.fields;
       const key = single >= 0 ? (fields[single] as string) : joinKeyColumns(keyIndices.map((i) => fields[i] as string));
-      s.rows++;
-      if (index.has(key)) continue;
+      const row = s.rows++;
+      s.rowOffset[row] = record.byteOffset;
+      s.rowLength[row] = record.byteLength;
+      const known = index.get(key);
+      if (known !== undefined) {
+        s.rowKey[row] = known;
+        continue;
+      }
+      s.rowKey[row] = keys.length;
       index.set(key, keys.length);
       keys.push(key);
       batch.add(key);
-      if (batch.full) await sendBatch(s, exchanger, (m) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 }));
+      if (batch.full) await sendBatch(s, send);
     }
     ctx.tell(party, {
       type: 'progress',
@@ -131,12 +160,22 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
   beforeRestart: (s) => s.csv.close(),
 });
 
+function growRows(s: ReaderState, need: number): void {
+  let n = s.rowKey.length;
+  while (n < need) n *= 2;
+  const k = new Uint32Array(n);
+  k.set(s.rowKey);
+  s.rowKey = k;
+  const o = new Float64Array(n);
+  o.set(s.rowOffset);
+  s.rowOffset = o;
+  const l = new Uint32Array(n);
+  l.set(s.rowLength);
+  s.rowLength = l;
+}
+
 /** Hand a full batch to the exchanger; resolves when it has room for more. */
-async function sendBatch(
-  s: ReaderState,
-  _exchanger: ActorRef<ExchangerMsg>,
-  ask: (m: ExchangerMsg) => Promise<unknown>,
-): Promise<void> {
+async function sendBatch(s: ReaderState, send: (m: ExchangerMsg) => Promise<unknown>): Promise<void> {
   const { keys, offsets, firstUnique } = s.batch.take();
-  await ask({ type: 'own-batch', index: s.batches++, firstUnique, keys, offsets });
+  await send({ type: 'own-batch', index: s.batches++, firstUnique, keys, offsets });
 }

@@ -86,12 +86,32 @@ export type MatcherMsg =
   | { type: 'own-doubles'; firstUnique: number; doubles: Uint8Array }
   /** Peer items, double-masked (COMPARE_BYTES each), any order. */
   | { type: 'peer-doubles'; doubles: Uint8Array }
-  /** From the reader: the unique keys by index (in-process, by reference). */
-  | { type: 'keys'; keys: readonly string[] }
+  /** From the reader: how many unique keys there are. */
+  | { type: 'keys'; uniqueKeys: number }
   /** From the exchanger: every own and peer batch is in. */
   | { type: 'exchange-done' };
 
-export type WriterMsg = { type: 'write'; matched: ReadonlySet<string> } | { type: 'commit' } | { type: 'abort' };
+/**
+ * What the reader learned of its file, for the writer (in-process, by
+ * reference): the unique keys, and for every row its key and byte range, so
+ * the output is cut from the file without parsing it again.
+ */
+export interface RowTable {
+  keys: readonly string[];
+  index: ReadonlyMap<string, number>;
+  rows: number;
+  rowKey: Uint32Array;
+  rowOffset: Float64Array;
+  rowLength: Uint32Array;
+  headerRaw: string;
+}
+
+export type WriterMsg =
+  | { type: 'rows'; table: RowTable }
+  /** From the matcher: `matched[k]` is 1 when unique key k is in the intersection. */
+  | { type: 'write'; matched: Uint8Array }
+  | { type: 'commit' }
+  | { type: 'abort' };
 
 /** What a party reports to the job. */
 export type PartyEvent =

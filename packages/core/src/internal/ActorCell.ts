@@ -1207,7 +1207,7 @@ class CellContext implements ActorContext<Message, unknown> {
     this.cell.asSelf(() => ref.tell(message, options));
   }
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  ask<R>(ref: ActorRef<any>, message: unknown, options?: AskOptions): Promise<R> {
+  ask<R>(ref: ActorRef<any>, message: Message, options?: AskOptions): Promise<R> {
     return this.cell.asSelf(() => ref.ask<R>(message, options));
   }
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
