@@ -36,6 +36,16 @@ function latencies(ms: Float64Array): number[] {
   return [at(0.5), at(0.99)];
 }
 
+/**
+ * CPU time of the whole process (every thread) over wall time since `c0`: how
+ * many cores the run actually got. On a shared machine a 2-thread run that gets
+ * ~1 core cannot scale, whatever the runtime does.
+ */
+function coresBusy(c0: NodeJS.CpuUsage, ms: number): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e3 / ms;
+}
+
 // ------------------------------------------------------------------ raw worker_threads
 
 /**
@@ -134,7 +144,7 @@ export async function rawPingPong(rpc: RawRpc, n: number): Promise<RunResult> {
   return check({ values: latencies(rtt) }, ok, n);
 }
 
-/** `tasks` hashing tasks of `blocks` KiB over the workers, `inflight` per worker; hashes/s. */
+/** `tasks` hashing tasks of `blocks` KiB over the workers, `inflight` per worker; [hashes/s, cores busy]. */
 export async function rawHash(
   rpcs: readonly RawRpc[],
   tasks: number,
@@ -150,10 +160,11 @@ export async function rawHash(
       finished++;
     }
   };
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: rpcs.length * inflight }, (_, i) => caller(rpcs[i % rpcs.length] as RawRpc)));
   const ms = performance.now() - t0;
-  return check({ values: [((tasks * blocks) / ms) * 1e3] }, finished, tasks);
+  return check({ values: [((tasks * blocks) / ms) * 1e3, coresBusy(c0, ms)] }, finished, tasks);
 }
 
 // ------------------------------------------------------------------ piscina and tinypool
@@ -249,7 +260,7 @@ export async function troupePingPong(ref: ActorRef<CounterMsg>, n: number): Prom
   return check({ values: latencies(rtt) }, ok, n);
 }
 
-/** `tasks` hashing tasks of `blocks` KiB over the actors (one per thread), `inflight` per actor; hashes/s. */
+/** `tasks` hashing tasks of `blocks` KiB over the actors (one per thread), `inflight` per actor; [hashes/s, cores busy]. */
 export async function troupeHash(
   refs: readonly ActorRef<HashMsg>[],
   tasks: number,
@@ -265,10 +276,11 @@ export async function troupeHash(
       finished++;
     }
   };
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: refs.length * inflight }, (_, i) => caller(refs[i % refs.length] as ActorRef<HashMsg>)),
   );
   const ms = performance.now() - t0;
-  return check({ values: [((tasks * blocks) / ms) * 1e3] }, finished, tasks);
+  return check({ values: [((tasks * blocks) / ms) * 1e3, coresBusy(c0, ms)] }, finished, tasks);
 }
