@@ -45,11 +45,31 @@ export const arity: Record<number, number> = {
   [Op.DeadLetter]: 3,
 };
 
-function withSourceCondition(execArgv: readonly string[]): string[] {
+/**
+ * The flags a host thread needs when Troupe runs from its TypeScript sources:
+ * the parent's module-resolution flags (`--conditions`, `--import`, `--require`,
+ * `--loader`) plus `--conditions=source`. Only those: Node refuses V8 and
+ * process-wide flags (`--expose-gc`, `--max-old-space-size`...) in a worker's
+ * `execArgv`, and a worker given one would never start.
+ * @returns `undefined` when the parent already resolves sources (the thread then inherits everything).
+ */
+export function sourceExecArgv(execArgv: readonly string[]): string[] | undefined {
   const has = execArgv.some(
-    (a, i) => a === '--conditions=source' || (a === '--conditions' && execArgv[i + 1] === 'source') || a === '-C',
+    (a, i) => a === '--conditions=source' || ((a === '--conditions' || a === '-C') && execArgv[i + 1] === 'source'),
   );
-  return has ? [...execArgv] : [...execArgv, '--conditions=source'];
+  if (has) return undefined;
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i] as string;
+    if (/^(--conditions|-C|--import|--require|-r|--loader|--experimental-loader)=/.test(a)) kept.push(a);
+    else if (
+      /^(--conditions|-C|--import|--require|-r|--loader|--experimental-loader)$/.test(a) &&
+      i + 1 < execArgv.length
+    ) {
+      kept.push(a, execArgv[++i] as string);
+    }
+  }
+  return [...kept, '--conditions=source'];
 }
 
 /** Most frames per post: a bound on one clone's size and latency. */
@@ -110,7 +130,9 @@ export class WorkerHost {
     this.worker = new Worker(fromSource ? new URL('../worker/ts-boot.mjs', here) : entry, {
       workerData: data,
       // From sources, the thread must resolve `@troupe/*` to TypeScript as well.
-      ...(fromSource ? { execArgv: withSourceCondition(process.execArgv) } : {}),
+      ...(fromSource && sourceExecArgv(process.execArgv) !== undefined
+        ? { execArgv: sourceExecArgv(process.execArgv) as string[] }
+        : {}),
       ...(resourceLimits ? { resourceLimits } : {}),
       stdout: false,
       stderr: false,

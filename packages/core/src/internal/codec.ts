@@ -40,17 +40,40 @@ const cloneable: Function[] = [
 export let encodedHadRefs = false;
 
 /**
+ * Thrown inside {@link walk} and caught by {@link encode}: where the problem is
+ * (built on the way back up, so a message that is fine never pays for a path
+ * string) and what it is.
+ */
+class CloneFault {
+  constructor(
+    public path: string,
+    readonly what: string,
+  ) {}
+}
+
+/** Prefix a fault thrown below with the step that led to it. */
+function under(fault: unknown, step: string): unknown {
+  if (fault instanceof CloneFault) fault.path = step + fault.path;
+  return fault;
+}
+
+/**
  * Check that `value` can cross a thread, replacing refs with markers.
  * Returns `value` itself when it holds no ref (the common case: no copy).
  */
 // biome-ignore lint/suspicious/noExplicitAny: any ref
 export function encode(value: unknown, toWire: (ref: ActorRef<any>) => WireRef): unknown {
   encodedHadRefs = false;
-  return walk(value, toWire, 0, '$');
+  try {
+    return walk(value, toWire, 0);
+  } catch (e) {
+    if (e instanceof CloneFault) throw new DataCloneError(`$${e.path} ${e.what}`);
+    throw e;
+  }
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any ref
-function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: number, at: string): unknown {
+function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: number): unknown {
   switch (typeof value) {
     case 'string':
     case 'number':
@@ -59,11 +82,12 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
     case 'bigint':
       return value;
     case 'function':
-      throw new DataCloneError(
-        `${at} is a function (${(value as Function).name || 'anonymous'}); functions cannot be cloned`,
+      throw new CloneFault(
+        '',
+        `is a function (${(value as Function).name || 'anonymous'}); functions cannot be cloned`,
       );
     case 'symbol':
-      throw new DataCloneError(`${at} is a symbol; symbols cannot be cloned`);
+      throw new CloneFault('', 'is a symbol; symbols cannot be cloned');
   }
   if (value === null || depth > 64) return value;
   const obj = value as Record<string | symbol, unknown>;
@@ -76,7 +100,12 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
     let copy: unknown[] | undefined;
     for (let i = 0; i < obj.length; i++) {
       const v = obj[i];
-      const w = walk(v, toWire, depth + 1, `${at}[${i}]`);
+      let w: unknown;
+      try {
+        w = walk(v, toWire, depth + 1);
+      } catch (e) {
+        throw under(e, `[${i}]`);
+      }
       if (w !== v) {
         copy ??= obj.slice();
         copy[i] = w;
@@ -89,7 +118,12 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
     let copy: Record<string, unknown> | undefined;
     for (const k in obj) {
       const v = obj[k];
-      const w = walk(v, toWire, depth + 1, `${at}.${k}`);
+      let w: unknown;
+      try {
+        w = walk(v, toWire, depth + 1);
+      } catch (e) {
+        throw under(e, `.${k}`);
+      }
       if (w !== v) {
         copy ??= { ...obj };
         copy[k] = w;
@@ -102,15 +136,31 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
     if (obj instanceof ctor) {
       if (obj instanceof Map) {
         for (const [k, v] of obj) {
-          walk(k, toWire, depth + 1, `${at}<key>`);
-          if (walk(v, toWire, depth + 1, `${at}.get(${String(k)})`) !== v) {
-            throw new DataCloneError(`${at} is a Map holding an ActorRef; put refs in plain objects or arrays`);
+          try {
+            walk(k, toWire, depth + 1);
+          } catch (e) {
+            throw under(e, '<key>');
+          }
+          let w: unknown;
+          try {
+            w = walk(v, toWire, depth + 1);
+          } catch (e) {
+            throw under(e, `.get(${String(k)})`);
+          }
+          if (w !== v) {
+            throw new CloneFault('', 'is a Map holding an ActorRef; put refs in plain objects or arrays');
           }
         }
       } else if (obj instanceof Set) {
         for (const v of obj) {
-          if (walk(v, toWire, depth + 1, `${at}<item>`) !== v) {
-            throw new DataCloneError(`${at} is a Set holding an ActorRef; put refs in plain objects or arrays`);
+          let w: unknown;
+          try {
+            w = walk(v, toWire, depth + 1);
+          } catch (e) {
+            throw under(e, '<item>');
+          }
+          if (w !== v) {
+            throw new CloneFault('', 'is a Set holding an ActorRef; put refs in plain objects or arrays');
           }
         }
       }
@@ -118,8 +168,9 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
     }
   }
   const name = (proto?.constructor as Function | undefined)?.name ?? 'unknown';
-  throw new DataCloneError(
-    `${at} is an instance of class ${name}; class instances lose their prototype when cloned. Send plain data instead`,
+  throw new CloneFault(
+    '',
+    `is an instance of class ${name}; class instances lose their prototype when cloned. Send plain data instead`,
   );
 }
 

@@ -21,7 +21,7 @@ import {
   UnserializableMessageError,
   WorkerActorLoadError,
 } from '../errors.js';
-import { ActorCell, cellOf, type ReplyTarget, type SystemInternals } from '../internal/ActorCell.js';
+import { ActorCell, cellOf, type ReplyTarget, Status, type SystemInternals } from '../internal/ActorCell.js';
 import { AskRegistry } from '../internal/Asks.js';
 import { DataCloneError, decode, encode, REF_BRAND } from '../internal/codec.js';
 import { type Frame, type HostWorkerData, Op, type SpawnFrame, type WireRef } from '../internal/wire.js';
@@ -30,8 +30,8 @@ import { resolveMailboxOptions } from '../Mailbox.js';
 import { defaultStrategy } from '../SupervisionStrategy.js';
 import type { SystemEventMap } from '../SystemEvents.js';
 
+if (parentPort === null) throw new Error('@troupe/core worker entry must run in a worker thread');
 const port = parentPort;
-if (port === null) throw new Error('@troupe/core worker entry must run in a worker thread');
 const { hostIndex } = workerData as HostWorkerData;
 
 // ---------------------------------------------------------------- outbound batching
@@ -305,10 +305,14 @@ async function spawn(frame: SpawnFrame): Promise<void> {
   cell.start();
 }
 
+/** The last actor a batch delivered to: checked for a backlog once the batch is in. */
+let lastTarget: ActorCell | undefined;
+
 function deliver(handle: number, message: unknown, env: ReplyTarget | undefined): void {
   const cell = handles.get(handle);
   if (cell !== undefined) {
     cell.enqueue(message, env);
+    lastTarget = cell;
     return;
   }
   const pending = early.get(handle);
@@ -390,4 +394,43 @@ function receive(batch: Frame): void {
   }
 }
 
-port.on('message', receive);
+// ---------------------------------------------------------------- flow control
+
+/*
+ * Node hands a port's whole queue to JS in one go: when the main thread posts
+ * faster than an actor handles, every queued batch would be deserialised into
+ * that actor's mailbox at once (a million tells became a million live objects,
+ * promoted to old space, and a ring buffer grown to match). Instead, stop
+ * reading the port while an actor is behind by more than PAUSE_AT messages:
+ * the backlog waits, serialised and off-heap, in the port's queue, and reading
+ * resumes when the actor is down to RESUME_AT. FIFO order is unchanged.
+ */
+const PAUSE_AT = 16_384;
+const RESUME_AT = 4_096;
+let behind: ActorCell | undefined;
+
+function onBatch(batch: Frame): void {
+  lastTarget = undefined;
+  receive(batch);
+  const cell = lastTarget as ActorCell | undefined;
+  if (cell !== undefined && cell.mailboxSize > PAUSE_AT && cell.status === Status.Running && !cell.isProcessing) {
+    behind = cell;
+    port.off('message', onBatch);
+    setImmediate(resumeWhenCaughtUp);
+  }
+}
+
+function resumeWhenCaughtUp(): void {
+  const cell = behind as ActorCell;
+  // Stay paused only while the actor drains synchronously: a suspended actor
+  // waits for a Restart/Resume frame, and an async handler may wait for a
+  // Reply frame, both still in the port's queue.
+  if (cell.mailboxSize > RESUME_AT && cell.status === Status.Running && !cell.isProcessing) {
+    setImmediate(resumeWhenCaughtUp);
+    return;
+  }
+  behind = undefined;
+  port.on('message', onBatch);
+}
+
+port.on('message', onBatch);

@@ -13,10 +13,15 @@ export interface Child {
 }
 
 /** Run `test/fixtures/<name>` with the TypeScript loader and the `source` export condition. */
-export function runFixture(name: string, args: string[] = [], env: Record<string, string> = {}): Child {
+export function runFixture(
+  name: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  nodeFlags: string[] = [],
+): Child {
   const file = fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
   const started = Date.now();
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', file, ...args], {
+  const proc = spawn(process.execPath, [...nodeFlags, '--conditions=source', '--import', 'tsx', file, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -11,6 +11,7 @@ import {
 } from '@troupe/core';
 import { TestProbe } from '@troupe/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { reportOf, runFixture } from '../helpers/child.js';
 import { CounterSpec, EchoSpec, failure, MissingSpec, RelaySpec } from './helpers.js';
 
 let system: ActorSystem | undefined;
@@ -154,5 +155,21 @@ describe('actors on worker threads', () => {
       }),
     );
     expect(await counter.ask({ type: 'get' })).toBe(10_000);
+  });
+
+  it('starts worker actors in a process run with flags Node refuses in workers (--expose-gc, --max-old-space-size)', async () => {
+    const child = runFixture('worker-flags.ts', [], {}, ['--expose-gc', '--max-old-space-size=512']);
+    const { code } = await child.exited;
+    expect(code, child.stderr()).toBe(0);
+    expect(reportOf(child)).toMatchObject({ count: 1, gc: 'function' });
+  });
+
+  it('loses nothing when a burst outruns a worker actor (the thread pauses reading its port and resumes)', async () => {
+    const s = await start();
+    const counter = s.spawnWorker(CounterSpec);
+    for (let i = 0; i < 200_000; i++) counter.tell({ type: 'inc' });
+    expect(await counter.ask({ type: 'get' }, { timeoutMs: 60_000 })).toBe(200_000);
+    // Other messages still get through after the burst.
+    expect(await counter.ask({ type: 'ping' })).toBe('pong');
   });
 });
