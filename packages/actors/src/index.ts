@@ -47,6 +47,7 @@ export {
   clampScalar,
   type GenerateKeyOptions,
   generateKey,
+  hashPackedToPoints,
   hashToPoint,
   joinKeyColumns,
   type MaskBatchOptions,

@@ -3,10 +3,9 @@
  * raises points to its party's secret key. One per host thread per party;
  * loaded in the thread by module URL (see {@link maskerSpec}).
  */
-import { createHash } from 'node:crypto';
 import { defineActor, workerActor } from '@troupe/core';
 import type { MaskerMsg } from './protocol.js';
-import { maskBatch, X25519_BYTES, zeroKey } from './x25519.js';
+import { hashPackedToPoints, maskBatch, X25519_BYTES, zeroKey } from './x25519.js';
 
 /** Input of a masker: its party's key (zeroed here when the masker stops). */
 export interface MaskerInput {
@@ -31,15 +30,7 @@ export const Masker = defineActor<MaskerMsg, MaskerState, MaskerInput>({
   receive: (state, msg, ctx) => {
     if (msg.type === 'crash') process.exit(70); // fault injection (tests): the whole host thread dies
     if (msg.type === 'hash-mask') {
-      const { keys, offsets } = msg;
-      const n = offsets.length - 1;
-      const points = new Uint8Array(n * X25519_BYTES);
-      for (let i = 0; i < n; i++) {
-        const digest = createHash('sha256')
-          .update(keys.subarray(offsets[i] as number, offsets[i + 1] as number))
-          .digest();
-        points.set(digest, i * X25519_BYTES);
-      }
+      const points = hashPackedToPoints(msg.keys, msg.offsets);
       ctx.reply(maskBatch(state.key, points, points));
       return;
     }

@@ -122,6 +122,26 @@ export function hashToPoint(items: readonly (string | Uint8Array)[], out?: Uint8
 }
 
 /**
+ * {@link hashToPoint} for items packed as one byte array: item `i` is
+ * `items[offsets[i]..offsets[i+1]]` (UTF-8 for strings). The form batches take
+ * between threads; hashed with libsodium when it loads.
+ *
+ * @returns `out` (`(offsets.length - 1) * 32` bytes; a new array by default).
+ */
+export function hashPackedToPoints(items: Uint8Array, offsets: Uint32Array, out?: Uint8Array): Uint8Array {
+  const n = offsets.length - 1;
+  if (n < 0 || (offsets[n] as number) > items.byteLength) {
+    throw new TypeError(`offsets must be n+1 ascending positions within items (${items.byteLength} bytes)`);
+  }
+  const target = out ?? new Uint8Array(n * X25519_BYTES);
+  if (target.byteLength < n * X25519_BYTES) {
+    throw new TypeError(`out must hold ${n} points (${n * X25519_BYTES} bytes), got ${target.byteLength} bytes`);
+  }
+  getX25519Backend().hashInto(items, offsets, target);
+  return target;
+}
+
+/**
  * The string a row's key columns hash as. One column is taken as is; several
  * are encoded as a JSON array, so `["a,b","c"]` and `["a","b,c"]` differ
  * (a plain join with a separator would make them collide).

@@ -34,12 +34,19 @@ export interface X25519Backend {
   maskInto(key: Uint8Array, input: Uint8Array, out: Uint8Array, count: number): number;
   /** Overwrites secret bytes so they do not linger in memory. */
   zero(bytes: Uint8Array): void;
+  /**
+   * `out[i] = SHA-256(items[offsets[i]..offsets[i+1]])` for `offsets.length - 1`
+   * packed items. libsodium's one-shot SHA-256 is ~5x cheaper per short item
+   * than a Node `Hash` object.
+   */
+  hashInto(items: Uint8Array, offsets: Uint32Array, out: Uint8Array): void;
 }
 
 /** The part of sodium-native's API used here. */
 interface SodiumNative {
   crypto_scalarmult(q: Uint8Array, n: Uint8Array, p: Uint8Array): void;
   sodium_memzero(bytes: Uint8Array): void;
+  crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
 }
 
 function createSodiumBackend(sodium: SodiumNative): X25519Backend {
@@ -64,6 +71,15 @@ function createSodiumBackend(sodium: SodiumNative): X25519Backend {
     },
     zero(bytes) {
       sodium.sodium_memzero(bytes);
+    },
+    hashInto(items, offsets, out) {
+      const n = offsets.length - 1;
+      for (let i = 0; i < n; i++) {
+        sodium.crypto_hash_sha256(
+          out.subarray(i * 32, i * 32 + 32),
+          items.subarray(offsets[i] as number, offsets[i + 1] as number),
+        );
+      }
     },
   };
 }
@@ -95,6 +111,16 @@ function createNodeBackend(): X25519Backend {
         out.set(shared, off);
       }
       return -1;
+    },
+    hashInto(items, offsets, out) {
+      const n = offsets.length - 1;
+      for (let k = 0; k < n; k++) {
+        const digest = crypto
+          .createHash('sha256')
+          .update(items.subarray(offsets[k] as number, offsets[k + 1] as number))
+          .digest();
+        out.set(digest, k * 32);
+      }
     },
     zero(bytes) {
       bytes.fill(0);

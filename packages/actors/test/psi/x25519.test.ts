@@ -3,6 +3,7 @@ import { x25519 as noble } from '@noble/curves/ed25519.js';
 import {
   clampScalar,
   generateKey,
+  hashPackedToPoints,
   hashToPoint,
   joinKeyColumns,
   LowOrderPointError,
@@ -211,5 +212,21 @@ describe('argument checks', () => {
     expect(() => maskBatch(key, new Uint8Array(33))).toThrow(/n \* 32 bytes.*got 33 bytes/);
     expect(() => maskBatch(key, new Uint8Array(64), new Uint8Array(32))).toThrow(/at least 64 bytes/);
     expect(() => hashToPoint(['a', 'b'], new Uint8Array(32))).toThrow(/2 points/);
+  });
+});
+
+describe('hashPackedToPoints', () => {
+  it('hashes packed UTF-8 items exactly as hashToPoint hashes the strings', () => {
+    const items = ['alice@example.com', 'Zürich, CH', '', '["a","b,c"]', '😀'];
+    const enc = new TextEncoder();
+    const parts = items.map((s) => enc.encode(s));
+    const offsets = new Uint32Array(items.length + 1);
+    parts.forEach((p, i) => {
+      offsets[i + 1] = (offsets[i] as number) + p.byteLength;
+    });
+    const packed = new Uint8Array(offsets[items.length] as number);
+    parts.forEach((p, i) => packed.set(p, offsets[i] as number));
+    expect(Buffer.from(hashPackedToPoints(packed, offsets))).toEqual(Buffer.from(hashToPoint(items)));
+    expect(() => hashPackedToPoints(packed, new Uint32Array([0, 999]))).toThrow(TypeError);
   });
 });
