@@ -225,7 +225,7 @@ describe('hashPackedToPoints', () => {
       offsets[i + 1] = (offsets[i] as number) + p.byteLength;
     });
     const packed = new Uint8Array(offsets[items.length] as number);
-    parts.forEach((p, i) => packed.set(p, offsets[i] as number));
+    for (const [i, p] of parts.entries()) packed.set(p, offsets[i] as number);
     expect(Buffer.from(hashPackedToPoints(packed, offsets))).toEqual(Buffer.from(hashToPoint(items)));
     expect(() => hashPackedToPoints(packed, new Uint32Array([0, 999]))).toThrow(TypeError);
   });
