@@ -24,6 +24,7 @@ import type { SpawnOptions } from '../SpawnOptions.js';
 import type { Placement, WorkerActorSpec, WorkerPoolOptions } from '../WorkerActor.js';
 import { type ActorCell, cellOf, LocalActorRef, type ReplyTarget, Status, type SystemInternals } from './ActorCell.js';
 import { DataCloneError, decode, encode, encodedHadRefs, REF_BRAND } from './codec.js';
+import { FrameReply } from './FrameReply.js';
 import { type Frame, type HostWorkerData, Op, type SpawnFrame, type WireRef } from './wire.js';
 
 /** Fields after each opcode, for walking a batch. */
@@ -328,8 +329,12 @@ export class WorkerHost {
           case Op.AskMain: {
             const w = batch[i + 1] as WireRef;
             const replyId = batch[i + 3] as number;
-            const target = new ReplyToWorker(this, replyId);
             const message = this.pool.decode(batch[i + 2]);
+            const target = new FrameReply(
+              replyId,
+              (v) => this.pool.encode(v, w.$troupeRef.path, 'reply'),
+              (op, id, payload) => this.control(op, id, payload),
+            );
             const cell = this.pool.cellFor(w);
             if (cell !== undefined) cell.enqueue(message, target);
             else if (w.$troupeRef.host !== undefined) {
@@ -384,34 +389,6 @@ export class WorkerHost {
   terminate(): Promise<void> {
     if (this.alive) void this.worker.terminate();
     return this.exited;
-  }
-}
-
-/** Answers an ask that a worker actor made of a main-side actor. */
-class ReplyToWorker implements ReplyTarget {
-  settled = false;
-  constructor(
-    private readonly host: WorkerHost,
-    private readonly replyId: number,
-  ) {}
-  resolve(value: unknown): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    let encoded: unknown;
-    try {
-      encoded = this.host.pool.encode(value, 'reply', 'reply');
-    } catch (e) {
-      this.host.control(Op.ReplyError, this.replyId, serializeError(e));
-      return true;
-    }
-    this.host.control(Op.Reply, this.replyId, encoded);
-    return true;
-  }
-  reject(error: unknown): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.host.control(Op.ReplyError, this.replyId, serializeError(error));
-    return true;
   }
 }
 

@@ -24,6 +24,7 @@ import {
 import { ActorCell, cellOf, type ReplyTarget, Status, type SystemInternals } from '../internal/ActorCell.js';
 import { AskRegistry } from '../internal/Asks.js';
 import { DataCloneError, decode, encode, REF_BRAND } from '../internal/codec.js';
+import { FrameReply } from '../internal/FrameReply.js';
 import { type Frame, type HostWorkerData, Op, type SpawnFrame, type WireRef } from '../internal/wire.js';
 import { consoleLogger } from '../Logger.js';
 import { resolveMailboxOptions } from '../Mailbox.js';
@@ -214,35 +215,6 @@ Object.defineProperty(MainRef.prototype, REF_BRAND, { value: true });
 let nextReplyId = 1;
 const waitingReplies = new Map<number, ReplyTarget>();
 
-/** Answers an ask that came from the main thread. */
-class ReplyToMain implements ReplyTarget {
-  settled = false;
-  constructor(
-    private readonly replyId: number,
-    private readonly target: string,
-  ) {}
-  resolve(value: unknown): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    let encoded: unknown;
-    try {
-      encoded = encodeOrThrow(value, this.target);
-    } catch (e) {
-      // An unserialisable reply becomes an error reply, not a timeout.
-      post(Op.ReplyError, this.replyId, serializeError(e));
-      return true;
-    }
-    post(Op.Reply, this.replyId, encoded);
-    return true;
-  }
-  reject(error: unknown): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    post(Op.ReplyError, this.replyId, serializeError(error));
-    return true;
-  }
-}
-
 // ---------------------------------------------------------------- hosting
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
@@ -339,7 +311,9 @@ function receive(batch: Frame): void {
       case Op.Ask: {
         const handle = batch[i + 1] as number;
         const cell = handles.get(handle);
-        deliver(handle, decode(batch[i + 2], fromWire), new ReplyToMain(batch[i + 3] as number, cell?.path ?? '?'));
+        const target = cell?.path ?? `worker ${hostIndex} handle ${handle}`;
+        const reply = new FrameReply(batch[i + 3] as number, (v) => encodeOrThrow(v, target), post);
+        deliver(handle, decode(batch[i + 2], fromWire), reply);
         i += 4;
         break;
       }
