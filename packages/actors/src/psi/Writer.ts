@@ -6,7 +6,7 @@
  * job sends once both parties have written. Stopped or aborted before that,
  * it deletes the temporary file: no partial output.
  */
-import { open, readFile, stat } from 'node:fs/promises';
+import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { type ActorRef, defineActor } from '@troupe/core';
 import { AtomicFileWriter } from './AtomicFileWriter.js';
 import type { PartyConfig, PartyEvent, RowTable, WriterMsg } from './protocol.js';
@@ -109,7 +109,7 @@ export const Writer = defineActor<WriterMsg, WriterState, WriterInput>({
 class RowSource {
   private constructor(
     private readonly whole: Buffer | undefined,
-    private readonly handle: import('node:fs/promises').FileHandle | undefined,
+    private readonly handle: FileHandle | undefined,
   ) {}
   static async open(file: string): Promise<RowSource> {
     const { size } = await stat(file);
@@ -119,7 +119,7 @@ class RowSource {
   async row(offset: number, length: number): Promise<Uint8Array> {
     if (this.whole !== undefined) return this.whole.subarray(offset, offset + length);
     const buf = Buffer.allocUnsafe(length);
-    await (this.handle as import('node:fs/promises').FileHandle).read(buf, 0, length, offset);
+    await (this.handle as FileHandle).read(buf, 0, length, offset);
     return buf;
   }
   async close(): Promise<void> {

@@ -84,8 +84,11 @@ export function resolvePsiOptions(options: PsiOptions): JobInput {
   return { left: party('left'), right: party('right') };
 }
 
-/** Fail fast on a missing file, an empty file or a missing key column, before any work starts. */
-async function checkInputs(input: JobInput): Promise<void> {
+/**
+ * Fail fast on a missing file, an empty file or a missing key column, before
+ * any work starts; then make the output folder.
+ */
+async function prepare(input: JobInput, outDir: string): Promise<void> {
   for (const cfg of [input.left, input.right]) {
     const csv = await CsvReader.open(cfg.file, { delimiter: cfg.delimiter });
     try {
@@ -94,6 +97,7 @@ async function checkInputs(input: JobInput): Promise<void> {
       await csv.close();
     }
   }
+  await mkdir(resolve(outDir), { recursive: true });
 }
 
 let runs = 0;
@@ -120,8 +124,7 @@ export async function runPsi(system: ActorSystem, options: PsiOptions): Promise<
     );
   }
   options.signal?.throwIfAborted();
-  await checkInputs(input);
-  await mkdir(resolve(options.outDir), { recursive: true });
+  await prepare(input, options.outDir);
   const name = `psi-${++runs}`;
   const job = system.spawn(PsiJob, { name, input });
   // On shutdown, stop the run at once rather than drain hours of masking: the writers abort.
@@ -189,8 +192,7 @@ export const PsiService = defineActor<PsiServiceMsg, ServiceState>({
     }
     const name = `job-${s.next++}`;
     const start = async () => {
-      await checkInputs(input);
-      await mkdir(resolve(msg.options.outDir), { recursive: true });
+      await prepare(input, msg.options.outDir);
       const job = ctx.spawn(PsiJob, { name, input });
       s.jobs.set(name, job);
       try {

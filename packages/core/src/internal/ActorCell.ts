@@ -895,6 +895,7 @@ export class ActorCell {
     return (this.context ??= new CellContext(this));
   }
 
+  /** Run `fn` as this actor: its sends count as the actor's own (they pass shutdown's intake gate). */
   withCurrent<T>(fn: () => T): T {
     const sys = this.system;
     const prev = sys.currentCell;
@@ -1068,11 +1069,6 @@ export class ActorCell {
     return this.outstandingWork;
   }
 
-  /** Run `fn` as this actor: its sends count as the actor's own (they pass shutdown's intake gate). */
-  asSelf<T>(fn: () => T): T {
-    return this.withCurrent(fn);
-  }
-
   get mailboxSize(): number {
     return this.mailbox.size;
   }
@@ -1204,15 +1200,15 @@ class CellContext implements ActorContext<Message, unknown> {
   }
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   tell(ref: ActorRef<any>, message: unknown, options?: TellOptions): void {
-    this.cell.asSelf(() => ref.tell(message, options));
+    this.cell.withCurrent(() => ref.tell(message, options));
   }
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   ask<R>(ref: ActorRef<any>, message: Message, options?: AskOptions): Promise<R> {
-    return this.cell.asSelf(() => ref.ask<R>(message, options));
+    return this.cell.withCurrent(() => ref.ask<R>(message, options));
   }
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   send(ref: ActorRef<any>, message: unknown, options?: TellOptions): Promise<void> {
-    return this.cell.asSelf(() => ref.send(message, options));
+    return this.cell.withCurrent(() => ref.send(message, options));
   }
   inFlight<T>(work: Promise<T>): Promise<T> {
     return this.cell.trackInFlight(work);

@@ -504,11 +504,10 @@ export class HostPool {
     return { $troupeRef: { path: cell.path, mainId: cell.id } };
   }
 
+  /** The main-side cell a wire ref names (refs to worker-local actors have none). */
   cellFor(w: WireRef): ActorCell | undefined {
-    const { mainId, host, handle } = w.$troupeRef;
-    if (mainId !== undefined) return this.exported.get(mainId);
-    if (host !== undefined && handle !== undefined) return undefined;
-    return undefined;
+    const { mainId } = w.$troupeRef;
+    return mainId === undefined ? undefined : this.exported.get(mainId);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: any protocol

@@ -2,30 +2,15 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId as mainThreadId } from 'node:worker_threads';
-import {
-  type ActorRef,
-  ActorSystem,
-  type ActorSystemOptions,
-  restart,
-  silentLogger,
-  WorkerExitedError,
-} from '@troupe/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { type ActorRef, type ActorSystemOptions, restart, WorkerExitedError } from '@troupe/core';
+import { describe, expect, it } from 'vitest';
 import { reportOf, runFixture } from '../helpers/child.js';
+import { useSystem } from '../helpers/system.js';
 import { BrokenInitSpec, CounterSpec, EchoSpec, failure, HogSpec, JournalSpec } from './helpers.js';
 
-let system: ActorSystem | undefined;
-afterEach(async () => {
-  await system?.shutdown();
-  system = undefined;
-});
-const start = (extra: Partial<ActorSystemOptions> = {}) =>
-  ActorSystem.start({ name: 'faults', signals: false, logger: silentLogger, workers: { size: 2 }, ...extra }).then(
-    (s) => {
-      system = s;
-      return s;
-    },
-  );
+const useStart = useSystem();
+/** A system with two worker hosts, shut down after each test. */
+const start = (extra: Partial<ActorSystemOptions> = {}) => useStart({ name: 'faults', workers: { size: 2 }, ...extra });
 const threadOf = async (r: ActorRef<{ type: 'thread' }>) =>
   (await r.ask<{ threadId: number }>({ type: 'thread' }, { timeoutMs: 10_000 })).threadId;
 const quickRestarts = restart().withLimit(5, 60_000).withBackoff({ minMs: 1, maxMs: 10, jitter: 0 });
@@ -165,7 +150,6 @@ describe('worker thread faults', () => {
     expect(s.workerThreads).toBe(2);
     await s.shutdown();
     expect(s.workerThreads).toBe(0);
-    system = undefined;
   });
 
   it('on SIGTERM runs stop hooks inside threads, terminates a hung thread after its timeout, and exits', {

@@ -1,31 +1,22 @@
 import { threadId as mainThreadId } from 'node:worker_threads';
 import {
   type ActorRef,
-  ActorSystem,
   type ActorSystemOptions,
   defineActor,
-  silentLogger,
   stop,
   UnserializableMessageError,
   WorkerActorLoadError,
 } from '@troupe/core';
 import { TestProbe } from '@troupe/core/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reportOf, runFixture } from '../helpers/child.js';
+import { useSystem } from '../helpers/system.js';
 import { CounterSpec, EchoSpec, failure, MissingSpec, RelaySpec } from './helpers.js';
 
-let system: ActorSystem | undefined;
-afterEach(async () => {
-  await system?.shutdown();
-  system = undefined;
-});
+const useStart = useSystem();
+/** A system with two worker hosts, shut down after each test. */
 const start = (extra: Partial<ActorSystemOptions> = {}) =>
-  ActorSystem.start({ name: 'workers', signals: false, logger: silentLogger, workers: { size: 2 }, ...extra }).then(
-    (s) => {
-      system = s;
-      return s;
-    },
-  );
+  useStart({ name: 'workers', workers: { size: 2 }, ...extra });
 
 describe('actors on worker threads', () => {
   it('answers asks from another thread behind the same ActorRef API', async () => {
