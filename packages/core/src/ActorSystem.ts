@@ -15,6 +15,7 @@ import {
 import { ActorCell, cellOf, Status, type SystemInternals } from './internal/ActorCell.js';
 import { AskRegistry } from './internal/Asks.js';
 import { HostPool, spawnWorkerProxy } from './internal/WorkerHost.js';
+import { Introspection } from './Introspection.js';
 import { consoleLogger, type Logger } from './Logger.js';
 import { resolveMailboxOptions } from './Mailbox.js';
 import type { ActorMetrics } from './Metrics.js';
@@ -356,6 +357,17 @@ export class ActorSystem {
       if (c !== this.userGuardian) out.push(c.metrics());
     });
     return out;
+  }
+
+  /** A live view of the tree, worker threads and lifecycle, for tools such as `@troupe/inspector`. */
+  introspect(): Introspection {
+    const retired = () => this.internals.retiredProcessed;
+    return new Introspection(this, {
+      user: this.userGuardian,
+      system: this.systemGuardian,
+      pool: () => this.pool,
+      retiredProcessed: retired,
+    });
   }
 
   /** Number of asks awaiting a reply. */

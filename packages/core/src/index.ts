@@ -45,6 +45,17 @@ export {
   WorkerExitedError,
 } from './errors.js';
 export { type FromMachineOptions, fromMachine, type GetSnapshot, type MachineMessage } from './fromMachine.js';
+export {
+  type ActorNode,
+  type ActorStatus,
+  type ErrorSummary,
+  Introspection,
+  type IntrospectionSnapshot,
+  type StoppedActor,
+  summarizeError,
+  type WorkerExit,
+  type WorkerSlot,
+} from './Introspection.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './Logger.js';
 export type { MailboxOptions, OverflowPolicy } from './Mailbox.js';
 export type { ActorMetrics } from './Metrics.js';
