@@ -12,10 +12,10 @@ import {
   ShuttingDownError,
   SystemAlreadyStartedError,
 } from './errors.js';
+import { Introspection } from './Introspection.js';
 import { ActorCell, cellOf, Status, type SystemInternals } from './internal/ActorCell.js';
 import { AskRegistry } from './internal/Asks.js';
 import { HostPool, spawnWorkerProxy } from './internal/WorkerHost.js';
-import { Introspection } from './Introspection.js';
 import { consoleLogger, type Logger } from './Logger.js';
 import { resolveMailboxOptions } from './Mailbox.js';
 import type { ActorMetrics } from './Metrics.js';
