@@ -1,0 +1,195 @@
+/**
+ * What the inspector costs: the core bench's tell case, run with the inspector
+ * off and with it on and its page open in headless Chromium, side by side.
+ *
+ *   npm run bench:inspector        # rewrites the inspector section of BENCHMARKS.md
+ *   BENCH_RUNS=3                   # runs per contender (default 7)
+ *
+ * Off and on take turns run by run (round-robin), so a drift of the machine
+ * spreads over both. The browser is running in both (launched once); only
+ * "on" has the inspector serving and the page open, receiving a frame a
+ * second and drawing it. A benchmark, not a test: it reports, it never fails.
+ */
+import { fileURLToPath } from 'node:url';
+import { ActorSystem, defineActor, silentLogger } from '@troupe/core';
+import { type Inspector, inspect } from '@troupe/inspector';
+import type { Browser, Page } from 'playwright-core';
+import * as c from '../../core/bench/contenders.js';
+import {
+  human,
+  machine,
+  type Series,
+  seriesTable,
+  summarize,
+  type Target,
+  targetTable,
+  writeSection,
+} from '../../core/bench/report.js';
+import { chromiumPath, launch } from '../test/helpers/browser.js';
+
+const TELL_N = 1_000_000;
+const SUSTAIN_MS = 3_000;
+const BATCH = 10_000;
+const BACKGROUND = 200;
+const RUNS = positiveInt(process.env.BENCH_RUNS, 7);
+
+try {
+  chromiumPath();
+} catch (error) {
+  process.stdout.write(`inspector bench skipped: ${(error as Error).message}\n`);
+  process.exit(0);
+}
+
+const system = await ActorSystem.start({ name: 'bench', signals: false, logger: silentLogger });
+// A tree for the inspector to walk each second (idle actors, as in a real service).
+const Idle = defineActor<{ type: 'noop' }, undefined>({
+  name: 'Idle',
+  init: () => undefined,
+  receive: () => undefined,
+});
+for (let i = 0; i < BACKGROUND; i++) system.spawn(Idle, { name: `idle-${i}` });
+const browser: Browser = await launch();
+
+type Mode = 'off' | 'on';
+let inspector: Inspector | undefined;
+let page: Page | undefined;
+let framesSeen = 0;
+
+async function setMode(mode: Mode): Promise<void> {
+  if (mode === 'on') {
+    inspector = await inspect(system, { token: 'bench-token-0123456789' });
+    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    await page.goto(inspector.url);
+    await page.locator('#live[data-live="live"]').waitFor();
+    return;
+  }
+  if (page !== undefined) {
+    framesSeen += Number((await page.locator('body').getAttribute('data-frames')) ?? 0);
+    await page.close();
+  }
+  await inspector?.close();
+  page = undefined;
+  inspector = undefined;
+}
+
+/** The tell flood, yielding to the event loop between batches so timers (the inspector's) run as in a service. */
+const Counter = defineActor<{ type: 'inc' }, { n: number }>({
+  name: 'bench-sustained-counter',
+  init: () => ({ n: 0 }),
+  receive: (s) => {
+    s.n++;
+  },
+});
+async function sustained(ms: number): Promise<c.RunResult> {
+  const ref = system.spawn(Counter);
+  await c.tick();
+  let sent = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    for (let i = 0; i < BATCH; i++) ref.tell({ type: 'inc' });
+    sent += BATCH;
+    await c.tick();
+  }
+  while ((system.metrics(ref)?.processed ?? 0) < sent) await c.tick();
+  const elapsed = performance.now() - t0;
+  await system.stop(ref);
+  return { values: [(sent / elapsed) * 1e3] };
+}
+
+interface Case {
+  case: string;
+  run: () => Promise<c.RunResult>;
+  warmup: () => Promise<c.RunResult>;
+}
+const cases: Case[] = [
+  {
+    case: `tell (1 sender → 1 actor, ${human(TELL_N)} msgs), as in the core bench`,
+    run: () => c.troupeTell(system, TELL_N),
+    warmup: () => c.troupeTell(system, TELL_N / 5),
+  },
+  {
+    case: `tell, sustained ${SUSTAIN_MS / 1000} s (batches of ${human(BATCH)}, yielding between)`,
+    run: () => sustained(SUSTAIN_MS),
+    warmup: () => sustained(500),
+  },
+];
+
+const m = machine();
+const started = performance.now();
+const results = new Map<string, Series>();
+const gc = (globalThis as { gc?: () => void }).gc;
+process.stdout.write(`inspector bench: ${cases.length} cases × 2 modes × ${RUNS} runs\n`);
+for (const mode of ['off', 'on'] as const) {
+  await setMode(mode);
+  for (const k of cases) await k.warmup();
+  await setMode('off');
+}
+for (let round = 0; round < RUNS; round++) {
+  for (const k of cases) {
+    for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+      await setMode(mode);
+      gc?.();
+      await c.tick();
+      const r = await k.run();
+      await setMode('off');
+      const contender = mode === 'off' ? 'inspector off' : 'inspector on, page open';
+      const key = `${k.case}\0${contender}`;
+      let series = results.get(key);
+      if (series === undefined) results.set(key, (series = { case: k.case, contender, unit: 'msg/s', values: [] }));
+      series.values.push(r.values[0] as number);
+    }
+  }
+  process.stdout.write(`  round ${round + 1}/${RUNS} done (${((performance.now() - started) / 1e3).toFixed(1)} s)\n`);
+}
+await browser.close();
+await system.shutdown();
+const loadEnd = machine().load;
+
+const series = [...results.values()];
+const targets: Target[] = [];
+for (const k of cases) {
+  const off = results.get(`${k.case}\0inspector off`);
+  const on = results.get(`${k.case}\0inspector on, page open`);
+  if (off === undefined || on === undefined) continue;
+  const r = summarize(on.values).median / summarize(off.values).median;
+  targets.push({
+    label: `${k.case.split(' (')[0]?.split(',')[0]}${k.case.includes('sustained') ? ', sustained' : ''}: on ≥ 0.9× off`,
+    measured: `${r.toFixed(2)}×`,
+    reached: r >= 0.9,
+  });
+}
+
+const elapsed = (performance.now() - started) / 1e3;
+const codeUnderTest = import.meta.resolve('@troupe/core').includes('/src/') ? '`src/` through tsx' : '`dist/`';
+const lines = [
+  '## Inspector cost (`@troupe/inspector`)',
+  '',
+  `Run with \`npm run bench:inspector\` (\`packages/inspector/bench/inspector.bench.ts\`). ${m.date}.`,
+  '',
+  `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory; 1-min load average ${m.load.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end`,
+  `- Node ${m.node} (V8 ${m.v8}), \`--expose-gc\`; ${RUNS} runs per mode, off and on alternating (order flipped every round), after one warm-up of each; suite took ${elapsed.toFixed(0)} s`,
+  `- Code under test: ${codeUnderTest}; Chromium ${browser.version()} (headless, the system's), ${BACKGROUND} idle actors in the tree besides the counter`,
+  `- "on": \`inspect(system)\` with its defaults (a frame a second) and the page open in Chromium, connected to the feed and drawing each frame (${framesSeen} frames drawn over all "on" runs); "off": no inspector, the browser idle`,
+  '',
+  ...seriesTable(series),
+  '',
+  '### Target (issue 13)',
+  '',
+  ...targetTable(targets),
+  '',
+  '- **tell, as in the core bench**: the same `troupeTell` run as `npm run bench` (a tight loop of tells, then',
+  '  wait for the last to be handled). The loop holds the event loop, so few frames fall inside a run: this is',
+  '  the number the issue names.',
+  `- **tell, sustained**: tells in batches of ${human(BATCH)} for ${SUSTAIN_MS / 1000} s with a \`setImmediate\` between batches, as a`,
+  '  service under load would run, so the inspector samples, serialises and sends its frames during the run and',
+  '  the page draws them on the other core.',
+];
+process.stdout.write(`\n${seriesTable(series).join('\n')}\n\n${targetTable(targets).join('\n')}\n`);
+const file = fileURLToPath(new URL('../../../BENCHMARKS.md', import.meta.url));
+writeSection(file, 'inspector', lines.join('\n'));
+process.stdout.write(`wrote the inspector section of ${file}\n`);
+
+function positiveInt(raw: string | undefined, fallback: number): number {
+  const n = raw === undefined ? fallback : Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
