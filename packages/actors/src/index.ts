@@ -40,8 +40,9 @@ export {
   PsiOptionsError,
   X25519BackendUnavailableError,
 } from './psi/errors.js';
-export type { PsiProgress, PsiSummary, SideSummary } from './psi/PsiJob.js';
-export type { SideProgress } from './psi/protocol.js';
+export { Masker, maskerSpec } from './psi/Masker.js';
+export type { PsiProgress, PsiRelayInput, PsiSummary, SideSummary } from './psi/PsiJob.js';
+export type { ExchangerMsg, MaskerInput, MaskerMsg, Side, SideProgress } from './psi/protocol.js';
 export { type PsiOptions, PsiService, type PsiServiceMsg, resolvePsiOptions, runPsi } from './psi/runPsi.js';
 export {
   clampScalar,

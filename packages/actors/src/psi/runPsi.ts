@@ -6,11 +6,18 @@
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { type ActorRef, type ActorSystem, defineActor, type Replier } from '@troupe/core';
+import {
+  type ActorDefinition,
+  type ActorRef,
+  type ActorSystem,
+  defineActor,
+  type Replier,
+  type WorkerActorSpec,
+} from '@troupe/core';
 import { CsvReader } from './csv.js';
 import { PsiInterruptedError, PsiOptionsError } from './errors.js';
-import { type JobInput, type JobMsg, PsiJob, type PsiProgress, type PsiSummary } from './PsiJob.js';
-import type { PartyConfig } from './protocol.js';
+import { type JobInput, type JobMsg, PsiJob, type PsiProgress, type PsiRelayInput, type PsiSummary } from './PsiJob.js';
+import type { ExchangerMsg, MaskerInput, MaskerMsg, PartyConfig } from './protocol.js';
 
 /** Options of a PSI run. */
 export interface PsiOptions {
@@ -35,6 +42,18 @@ export interface PsiOptions {
   signal?: AbortSignal;
   /** Fault injection for tests: one masker thread exits after this many batches. */
   killMaskerAfterBatches?: number;
+  /**
+   * The masker worker actor of both parties; default the built-in X25519 masker.
+   * For audits and tests: an instrumented masker wraps the built-in definition.
+   */
+  masker?: WorkerActorSpec<MaskerMsg, MaskerInput>;
+  /**
+   * An actor put on the wire between the two parties, one per direction, that
+   * passes every message on (see {@link PsiRelayInput}): what it sees is all
+   * that a party reveals to its peer. None by default.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the relay's state is its own
+  relay?: ActorDefinition<ExchangerMsg, any, PsiRelayInput>;
 }
 
 /** Check options and turn them into the two parties' configurations. */
@@ -68,6 +87,19 @@ export function resolvePsiOptions(options: PsiOptions): JobInput {
       `must be one character other than a quote, CR or LF, got ${JSON.stringify(delimiter)}`,
     );
   }
+  const { masker, relay } = options;
+  if (
+    masker !== undefined &&
+    (masker === null || typeof masker.module !== 'string' || typeof masker.exportName !== 'string')
+  ) {
+    throw new PsiOptionsError('masker', 'must be a worker actor spec (workerActor(moduleUrl, exportName))');
+  }
+  if (
+    relay !== undefined &&
+    (relay === null || typeof relay.init !== 'function' || typeof relay.receive !== 'function')
+  ) {
+    throw new PsiOptionsError('relay', 'must be an actor definition (defineActor(...))');
+  }
   const outDir = resolve(options.outDir);
   const party = (side: 'left' | 'right'): PartyConfig => ({
     side,
@@ -80,8 +112,9 @@ export function resolvePsiOptions(options: PsiOptions): JobInput {
     ...(side === 'left' && options.killMaskerAfterBatches !== undefined
       ? { killMaskerAfterBatches: options.killMaskerAfterBatches }
       : {}),
+    ...(masker !== undefined ? { masker } : {}),
   });
-  return { left: party('left'), right: party('right') };
+  return { left: party('left'), right: party('right'), ...(relay !== undefined ? { relay } : {}) };
 }
 
 /**
