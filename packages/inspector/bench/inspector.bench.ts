@@ -10,6 +10,7 @@
  * "on" has the inspector serving and the page open, receiving a frame a
  * second and drawing it. A benchmark, not a test: it reports, it never fails.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ActorSystem, defineActor, silentLogger } from '@troupe/core';
 import { type Inspector, inspect } from '@troupe/inspector';
@@ -54,6 +55,35 @@ type Mode = 'off' | 'on';
 let inspector: Inspector | undefined;
 let page: Page | undefined;
 let framesSeen = 0;
+let browserCpuS = 0;
+let onWallS = 0;
+
+/** CPU seconds used so far by this process's descendants (the browser we launched), from /proc. */
+function descendantsCpuSeconds(): number {
+  const parent = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(d), Number(f[1]));
+      cpu.set(Number(d), (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  for (const [pid, t] of cpu) {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === process.pid) {
+        total += t;
+        break;
+      }
+    }
+  }
+  return total;
+}
 
 async function setMode(mode: Mode): Promise<void> {
   if (mode === 'on') {
@@ -130,7 +160,13 @@ for (let round = 0; round < RUNS; round++) {
       await setMode(mode);
       gc?.();
       await c.tick();
+      const cpu0 = descendantsCpuSeconds();
+      const t0 = performance.now();
       const r = await k.run();
+      if (mode === 'on') {
+        browserCpuS += descendantsCpuSeconds() - cpu0;
+        onWallS += (performance.now() - t0) / 1000;
+      }
       await setMode('off');
       const contender = mode === 'off' ? 'inspector off' : 'inspector on, page open';
       const key = `${k.case}\0${contender}`;
@@ -169,7 +205,7 @@ const lines = [
   `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory; 1-min load average ${m.load.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end`,
   `- Node ${m.node} (V8 ${m.v8}), \`--expose-gc\`; ${RUNS} runs per mode, off and on alternating (order flipped every round), after one warm-up of each; suite took ${elapsed.toFixed(0)} s`,
   `- Code under test: ${codeUnderTest}; Chromium ${browser.version()} (headless, the system's), ${BACKGROUND} idle actors in the tree besides the counter`,
-  `- "on": \`inspect(system)\` with its defaults (a frame a second) and the page open in Chromium, connected to the feed and drawing each frame (${framesSeen} frames drawn over all "on" runs); "off": no inspector, the browser idle`,
+  `- "on": \`inspect(system)\` with its defaults (a frame a second) and the page open in Chromium, connected to the feed and drawing each frame (${framesSeen} frames drawn over all "on" runs; the browser used ${onWallS > 0 ? ((browserCpuS / onWallS) * 100).toFixed(1) : '?'} % of a core during them); "off": no inspector, the browser idle`,
   '',
   ...seriesTable(series),
   '',

@@ -14,6 +14,18 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 
+// Each panel is redrawn only when what it shows has changed: an idle system costs the browser next to nothing.
+const drawn = new Map();
+function changed(panel, value) {
+  const sig = JSON.stringify(value);
+  if (drawn.get(panel) === sig) return false;
+  drawn.set(panel, sig);
+  return true;
+}
+/** Rows of the actor table drawn so far, by path, with what they showed. */
+const rowCache = new Map();
+const MAX_ROWS = 200;
+
 /** Create an element: h('td', { class: 'num' }, 'text', child...). */
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -253,6 +265,17 @@ function renderCharts(f) {
 // ------------------------------------------------------------------ tree
 
 function renderTree(f) {
+  const shape = f.actors.map((a) => [
+    a.path,
+    a.status,
+    a.kind,
+    a.host,
+    a.depth > 0 ? compact(a.depth) : 0,
+    a.restarts,
+    a.lastError?.at ?? 0,
+    a.busy,
+  ]);
+  if (!changed('tree', [shape, [...state.collapsed], f.hiddenActors, f.totals.actors])) return;
   const byParent = new Map();
   for (const a of f.actors) {
     let list = byParent.get(a.parent);
@@ -376,7 +399,7 @@ function renderTable(f) {
     );
   }
   headRow.append(h('th', { class: 'actions', text: '' }));
-  table.tHead.replaceChildren(headRow);
+  if (changed('table-head', [state.sortKey, state.sortDesc])) table.tHead.replaceChildren(headRow);
 
   const filter = state.filter.toLowerCase();
   const rows = f.actors.filter((a) => filter === '' || a.path.toLowerCase().includes(filter));
@@ -392,10 +415,32 @@ function renderTable(f) {
     if (typeof va === 'string') return dir * va.localeCompare(vb);
     return dir * ((va ?? 0) - (vb ?? 0)) || a.path.localeCompare(b.path);
   });
-  const body = document.createElement('tbody');
   const canAct = f.actions && state.frame === f && !state.ended;
-  for (const a of rows.slice(0, 500)) {
+  const trs = [];
+  const seen = new Set();
+  for (const a of rows.slice(0, MAX_ROWS)) {
+    seen.add(a.path);
+    const sig = JSON.stringify([
+      a.status,
+      a.busy,
+      compact(a.msgsPerSec),
+      compact(a.processed),
+      a.depth,
+      a.highWater,
+      a.samples === 0 ? 0 : ms(a.p50),
+      a.samples === 0 ? 0 : ms(a.p99),
+      a.restarts,
+      a.lastError?.at ?? 0,
+      canAct,
+    ]);
+    const cached = rowCache.get(a.path);
+    if (cached !== undefined && cached.sig === sig) {
+      trs.push(cached.tr);
+      continue;
+    }
     const tr = h('tr', { 'data-path': a.path });
+    rowCache.set(a.path, { sig, tr });
+    trs.push(tr);
     for (const c of COLUMNS) {
       if (c.key === 'path') {
         // The status is the dot (and a pill when it is not plain running), so the path keeps the room.
@@ -458,11 +503,14 @@ function renderTable(f) {
         }),
       ),
     );
-    body.append(tr);
   }
-  table.replaceChild(body, table.tBodies[0]);
+  for (const path of rowCache.keys()) if (!seen.has(path)) rowCache.delete(path);
+  const body = table.tBodies[0];
+  const same = trs.length === body.children.length && trs.every((tr, i) => body.children[i] === tr);
+  if (!same) body.replaceChildren(...trs);
   const notes = [];
-  if (rows.length > 500) notes.push(`showing 500 of ${num(rows.length)} matching actors`);
+  if (rows.length > MAX_ROWS)
+    notes.push(`showing ${MAX_ROWS} of ${num(rows.length)} matching actors: filter or sort to see others`);
   if (f.hiddenActors > 0) notes.push(`${num(f.hiddenActors)} more actors are not listed (maxActors)`);
   if (rows.length === 0) notes.push(filter ? 'no actor matches the filter' : 'no actors');
   $('actors-note').textContent = notes.join(' · ');
@@ -471,6 +519,7 @@ function renderTable(f) {
 // ------------------------------------------------------------------ workers
 
 function renderWorkers(f) {
+  if (!changed('workers', f.workers)) return;
   const w = f.workers;
   const el = $('workers');
   $('workers-count').textContent = w.size > 0 ? `${f.totals.workerThreads} of ${w.size} slots running` : '';
@@ -579,6 +628,7 @@ function renderWorkers(f) {
 // ------------------------------------------------------------------ dead letters
 
 function renderDead(f) {
+  if (!changed('dead', f.deadLetters)) return;
   const d = f.deadLetters;
   const el = $('dead');
   if (d.total === 0) {
@@ -630,8 +680,10 @@ const PHASES = [
 ];
 
 function renderShutdown(f) {
-  const el = $('shutdown');
   const st = f.system.state;
+  const live = st.startsWith('stopping') ? [f.at, f.totals.mailboxDepth, f.actors.filter((a) => a.busy).length] : 0;
+  if (!changed('shutdown', [st, f.shutdown, live])) return;
+  const el = $('shutdown');
   const tr = f.shutdown.transitions;
   const report = f.shutdown.report;
   if (!st.startsWith('stopping') && st !== 'stopped' && st !== 'failed') {
@@ -838,6 +890,7 @@ function renderSection(container, section, f) {
 }
 
 function renderSections(f) {
+  if (!changed('sections', [f.sections, f.actions, state.ended])) return;
   const nodes = f.sections.find((x) => x.id === 'nodes');
   const nodesEl = $('nodes');
   if (nodes) {
