@@ -4,6 +4,7 @@
  *   psi --left a.csv --right b.csv --key id[,col2] --out result/ [--threads N] [--batch 4096]
  *       [--delimiter ,] [--json]
  *   psi demo [--rows 200000] [--overlap 0.5] [--threads N] [--dir D] [--json]
+ *   psi serve ...   (the HTTP job service: see serve/serve.ts)
  *
  * Exit codes: 0 done; 2 bad input or usage (nothing written); 130/143
  * interrupted by SIGINT/SIGTERM (nothing written); 1 anything else.
@@ -41,6 +42,8 @@ function intFlag(name: string, raw: string | undefined, dflt: number, min: numbe
 }
 
 async function main(argv: string[]): Promise<number> {
+  // The job service lives in its own files (serve/); this is its only hook here.
+  if (argv[0] === 'serve') return (await import('./serve/serve.js')).serveCommand(argv.slice(1), base);
   const demo = argv[0] === 'demo';
   const { values } = parseArgs({
     args: demo ? argv.slice(1) : argv,

@@ -1,0 +1,198 @@
+// `psi serve` as a real child process: real files, real signals, records on disk.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { call, inputs, type Service, startService, TOKEN, waitJob } from './helpers.js';
+
+let small: Awaited<ReturnType<typeof inputs>>;
+let big: Awaited<ReturnType<typeof inputs>>;
+beforeAll(async () => {
+  small = await inputs(2_000);
+  big = await inputs(150_000); // long enough to be caught running
+}, 60_000);
+
+const services: Service[] = [];
+afterEach(async () => {
+  for (const s of services.splice(0)) {
+    if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
+    await s.exited;
+  }
+});
+async function service(args: string[]): Promise<Service> {
+  const s = await startService(args);
+  services.push(s);
+  return s;
+}
+const job = (i: typeof small, out: string, extra: Record<string, unknown> = {}) => ({
+  left: i.left,
+  right: i.right,
+  key: 'email',
+  out,
+  threads: 2,
+  ...extra,
+});
+const record = (data: string, id: string) => JSON.parse(readFileSync(join(data, 'jobs', `${id}.json`), 'utf8'));
+
+describe('psi serve', () => {
+  it('runs a submitted job to done with live progress, and returns its summary', async () => {
+    const data = join(small.dir, 'data-1');
+    const { api } = await service(['--data', data, '--threads', '2']);
+    const out = join(small.dir, 'out-1');
+    const submitted = await call(`${api}/jobs`, { body: job(small, out) });
+    expect(submitted.status).toBe(201);
+    expect(submitted.json.job).toMatchObject({ id: 'j-1', request: { key: ['email'], threads: 2 } });
+    expect(['queued', 'running']).toContain(submitted.json.job.state); // it starts at once when there is room
+    const done = await waitJob(api, 'j-1', (j) => j.state === 'done');
+    expect(done.progress).toMatchObject({ phase: 'done', fraction: 1, rows: { left: 2_000, right: 2_000 } });
+    const result = await call(`${api}/jobs/j-1/result`);
+    expect(result.status).toBe(200);
+    expect(result.json.result).toMatchObject({
+      intersection: small.expected.intersection,
+      left: { rows: 2_000, outFile: join(out, 'left.csv') },
+      outputBytes: { left: expect.any(Number), right: expect.any(Number) },
+    });
+    expect(existsSync(join(out, 'left.csv')) && existsSync(join(out, 'right.csv'))).toBe(true);
+    expect(record(data, 'j-1')).toMatchObject({ id: 'j-1', state: 'done' });
+    const list = await call(`${api}/jobs`);
+    expect(list.json.jobs.map((j: { id: string }) => j.id)).toEqual(['j-1']);
+    expect((await call(`${api}/health`)).json).toEqual({ ok: true, queued: 0, running: 0 });
+  }, 120_000);
+
+  it('answers bad requests with a 4xx JSON error naming the field', async () => {
+    const { api } = await service(['--data', join(small.dir, 'data-2'), '--threads', '2']);
+    const out = join(small.dir, 'out-2');
+    const bad = async (body: unknown, status: number, field: string | undefined, error: RegExp) => {
+      const r = await call(`${api}/jobs`, { body });
+      expect(r.status, JSON.stringify(body)).toBe(status);
+      expect(r.json.field, JSON.stringify(r.json)).toBe(field);
+      expect(r.json.error).toMatch(error);
+    };
+    await bad({ ...job(small, out), left: undefined }, 400, 'left', /left is required/);
+    await bad({ ...job(small, out), right: '' }, 400, 'right', /right is required/);
+    await bad({ ...job(small, out), key: [] }, 400, 'key', /key must name one or more columns/);
+    await bad({ ...job(small, out), key: 'email,email' }, 400, 'key', /names a column twice/);
+    await bad({ ...job(small, out), key: 'mail' }, 400, 'key', /no column named "mail"/);
+    await bad({ ...job(small, out), left: join(small.dir, 'missing.csv') }, 400, 'left', /no such file on the server/);
+    await bad({ ...job(small, out), threads: 3 }, 400, 'threads', /threads must be an integer from 1 to 2, got 3/);
+    await bad({ ...job(small, out), batch: '4096' }, 400, 'batch', /batch must be an integer/);
+    await bad({ ...job(small, out), delimiter: ';;' }, 400, 'delimiter', /one character/);
+    await bad({ ...job(small, out), colour: 'blue' }, 400, 'colour', /unknown field colour/);
+    await bad({ ...job(small, join(small.dir, 'in')) }, 400, 'out', /would replace an input file/);
+    await bad([1, 2], 400, undefined, /must be a JSON object/);
+    const notJson = await call(`${api}/jobs`, { raw: '{"left":' });
+    expect(notJson).toMatchObject({ status: 400, json: { error: expect.stringMatching(/not valid JSON/) } });
+    const form = await call(`${api}/jobs`, { raw: 'left=a', type: 'application/x-www-form-urlencoded' });
+    expect(form.status).toBe(415);
+    expect((await call(`${api}/jobs`, { body: job(small, out), token: false })).status).toBe(401);
+    expect((await call(`${api}/jobs`, { body: job(small, out), token: `${TOKEN}-no` })).json).toEqual({
+      error: 'wrong token',
+    });
+    expect((await call(`${api}/jobs/j-9`)).json).toEqual({ error: 'no job j-9', field: 'id' });
+    expect((await call(`${api}/jobs/j-9/cancel`, { method: 'POST' })).status).toBe(404);
+    expect((await call(`${api}/elsewhere`)).status).toBe(404);
+    expect((await call(`${api}/jobs/j-1`, { method: 'DELETE' })).status).toBe(405);
+    // Nothing was submitted by any of these.
+    expect((await call(`${api}/jobs`)).json.jobs).toEqual([]);
+  }, 120_000);
+
+  it('runs at most --max-running jobs and queues the rest; cancels a queued and a running job, leaving no output', async () => {
+    const { api } = await service(['--data', join(big.dir, 'data-3'), '--threads', '2', '--max-running', '1']);
+    const outA = join(big.dir, 'out-3a');
+    await call(`${api}/jobs`, { body: job(big, outA) });
+    await call(`${api}/jobs`, { body: job(small, join(big.dir, 'out-3b')) });
+    await call(`${api}/jobs`, { body: job(small, join(big.dir, 'out-3c')) });
+    const busy = await call(`${api}/jobs`, { body: job(small, outA) });
+    expect(busy).toMatchObject({
+      status: 409,
+      json: { field: 'out', error: expect.stringMatching(/j-1 .* already writes/) },
+    });
+    await waitJob(api, 'j-1', (j) => j.state === 'running' && j.progress.rows.left > 0);
+    const states = (await call(`${api}/jobs`)).json.jobs.map((j: { state: string }) => j.state);
+    expect(states).toEqual(['running', 'queued', 'queued']);
+
+    const cancelQueued = await call(`${api}/jobs/j-2/cancel`, { method: 'POST' });
+    expect(cancelQueued.status).toBe(202);
+    expect((await call(`${api}/jobs/j-2`)).json.job).toMatchObject({
+      state: 'cancelled',
+      error: { code: 'ERR_JOB_CANCELLED' },
+    });
+    expect((await call(`${api}/jobs/j-1/cancel`, { method: 'POST', token: false })).status).toBe(401);
+    const cancelRunning = await call(`${api}/jobs/j-1/cancel`, { method: 'POST' });
+    expect(cancelRunning).toMatchObject({ status: 202, json: { job: { id: 'j-1', cancelRequested: true } } });
+    const cancelled = await waitJob(api, 'j-1', (j) => j.state === 'cancelled');
+    expect(cancelled.error).toMatchObject({ code: 'ERR_JOB_CANCELLED', message: expect.stringMatching(/no output/) });
+    expect(existsSync(join(outA, 'left.csv')) || existsSync(join(outA, 'right.csv'))).toBe(false);
+    expect((await call(`${api}/jobs/j-1/cancel`, { method: 'POST' })).status).toBe(409);
+    expect((await call(`${api}/jobs/j-1/result`)).status).toBe(409);
+    // The queue moves on: the third job runs to the end.
+    await waitJob(api, 'j-3', (j) => j.state === 'done');
+  }, 180_000);
+
+  it('survives a restart: a job that was running is reported interrupted, a queued one then runs', async () => {
+    const data = join(big.dir, 'data-4');
+    const first = await service(['--data', data, '--threads', '2', '--max-running', '1']);
+    const outA = join(big.dir, 'out-4a');
+    await call(`${first.api}/jobs`, { body: job(big, outA) });
+    await call(`${first.api}/jobs`, { body: job(small, join(big.dir, 'out-4b')) });
+    await waitJob(first.api, 'j-1', (j) => j.state === 'running' && j.progress.rows.left > 0);
+    first.proc.kill('SIGKILL'); // a crash: nothing gets to clean up
+    expect(await first.exited).toBe(137);
+    expect(record(data, 'j-1').state).toBe('running');
+
+    const second = await service(['--data', data, '--threads', '2', '--max-running', '1']);
+    const a = (await call(`${second.api}/jobs/j-1`)).json.job;
+    expect(a).toMatchObject({ state: 'interrupted', error: { code: 'ERR_JOB_INTERRUPTED' } });
+    expect(record(data, 'j-1').state).toBe('interrupted');
+    expect(existsSync(join(outA, 'left.csv')) || existsSync(join(outA, 'right.csv'))).toBe(false);
+    await waitJob(second.api, 'j-2', (j) => j.state === 'done');
+    // New ids continue after the old ones.
+    const next = await call(`${second.api}/jobs`, { body: job(small, join(big.dir, 'out-4c')) });
+    expect(next.json.job.id).toBe('j-3');
+  }, 180_000);
+
+  it('on SIGTERM interrupts running jobs by default and exits 0; queued jobs stay queued on disk', async () => {
+    const data = join(big.dir, 'data-5');
+    const s = await service(['--data', data, '--threads', '2', '--max-running', '1']);
+    const outA = join(big.dir, 'out-5a');
+    await call(`${s.api}/jobs`, { body: job(big, outA) });
+    await call(`${s.api}/jobs`, { body: job(small, join(big.dir, 'out-5b')) });
+    await waitJob(s.api, 'j-1', (j) => j.state === 'running' && j.progress.rows.left > 0);
+    s.proc.kill('SIGTERM');
+    const code = await s.exited;
+    // 0 is a clean stop. 3 is the system saying it abandoned a PSI stage: on main, a reader whose batch
+    // reaches its exchanger just after the abort waits until its stop times out (issue 14 fixes that
+    // race: "the exchanger refuses the reader's next batch"); then the code must be 0 and this branch goes.
+    if (code !== 0) expect(s.stderr()).toMatch(/\/reader did not finish its in-flight message/);
+    expect([0, 3], s.stderr()).toContain(code);
+    expect(s.stderr()).toMatch(/1 queued job\(s\) stay queued/);
+    expect(record(data, 'j-1')).toMatchObject({ state: 'interrupted', error: { code: 'ERR_JOB_INTERRUPTED' } });
+    expect(record(data, 'j-2').state).toBe('queued');
+    expect(existsSync(join(outA, 'left.csv')) || existsSync(join(outA, 'right.csv'))).toBe(false);
+  }, 180_000);
+
+  it('on SIGTERM with --on-sigterm finish lets the running job finish and refuses new ones meanwhile', async () => {
+    const data = join(big.dir, 'data-6');
+    const s = await service(['--data', data, '--threads', '2', '--on-sigterm', 'finish']);
+    const out = join(big.dir, 'out-6');
+    await call(`${s.api}/jobs`, { body: job(big, out) });
+    await waitJob(s.api, 'j-1', (j) => j.state === 'running' && j.progress.rows.left > 0);
+    s.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    const refused = await call(`${s.api}/jobs`, { body: job(small, join(big.dir, 'out-6b')) });
+    expect(refused).toMatchObject({ status: 503, json: { error: expect.stringMatching(/shutting down/) } });
+    expect(await s.exited).toBe(0);
+    expect(record(data, 'j-1').state).toBe('done');
+    expect(existsSync(join(out, 'left.csv')) && existsSync(join(out, 'right.csv'))).toBe(true);
+  }, 180_000);
+
+  it('skips a record file that is not a job, naming it, and keeps serving', async () => {
+    const data = join(small.dir, 'data-7');
+    const first = await service(['--data', data]);
+    first.proc.kill('SIGTERM');
+    await first.exited;
+    writeFileSync(join(data, 'jobs', 'j-1.json'), '{"id": "j-1", "sta');
+    const s = await service(['--data', data]);
+    expect(s.stderr()).toMatch(/skipping j-1\.json/);
+    expect((await call(`${s.api}/jobs`)).json.jobs).toEqual([]);
+  }, 60_000);
+});
