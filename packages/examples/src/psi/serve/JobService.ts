@@ -141,10 +141,15 @@ export const JobService = defineActor<JobServiceMsg, State, JobServiceInput>({
         };
         s.jobs.set(record.id, record);
         s.queue.push(record.id);
-        save(s, ctx, record);
+        // Accepted means on disk: the answer waits for the record's write, so a crash right after loses nothing.
+        const replier = ctx.deferReply<JobRecord>();
+        const answer = copy(record);
+        save(s, ctx, record).then(
+          () => replier.reply(answer),
+          (error: unknown) => replier.fail(error),
+        );
         pump(s, ctx);
         publish(s, input);
-        ctx.reply(copy(record));
         return;
       }
       case 'list':
@@ -276,15 +281,17 @@ function finish(s: State, ctx: Ctx, record: JobRecord, state: JobRecord['state']
 }
 
 /** Writes go one after another (the last one of a record wins), tracked so a drain waits for them. */
-function save(s: State, ctx: Ctx, record: JobRecord): void {
+function save(s: State, ctx: Ctx, record: JobRecord): Promise<void> {
   const snapshot = copy(record);
-  s.saving = s.saving.then(
+  const write = s.saving.then(
     () => ctx.input.store.save(snapshot),
     () => ctx.input.store.save(snapshot),
   );
-  void ctx.inFlight(s.saving).catch((error: unknown) => {
+  s.saving = write.catch(() => undefined);
+  void ctx.inFlight(write).catch((error: unknown) => {
     ctx.log.error(`psi serve: could not save job ${record.id}: ${(error as Error).message}`);
   });
+  return write;
 }
 
 function publish(s: State, input: JobServiceInput): void {
