@@ -136,7 +136,8 @@ export async function serve(argv: string[], base: string): Promise<number> {
       },
     },
   });
-  await service.ask({ type: 'list' }); // started: interrupted jobs recorded, queued ones picked up
+  // Started: interrupted jobs recorded, queued ones picked up (a big folder of records may take a while).
+  await service.ask({ type: 'list' }, { timeoutMs: 120_000 });
 
   const server = createServer({ keepAliveTimeout: 5_000 });
   await new Promise<void>((ok, fail) => {
