@@ -362,7 +362,8 @@ export async function inspect(system: ActorSystem, options: InspectOptions = {})
       resolve();
     });
   });
-  // The inspector does not keep a process alive on its own.
+  // The inspector does not keep a process alive on its own, not even with a page open.
   server.unref();
+  server.on('connection', (socket) => socket.unref());
   return new Inspector(system, server, resolved, options.sections ?? []);
 }

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineActor, restart } from '@troupe/core';
 import { type InspectorSection, inspect, nodesSection, revealPayloads } from '@troupe/inspector';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -275,4 +277,26 @@ describe('inspect', () => {
     await expect(request(`${base}/`)).rejects.toThrow();
     expect(inspector.clientCount).toBe(0);
   });
+
+  it('does not keep a process alive, even with a page connected to its feed', async () => {
+    const script = fileURLToPath(new URL('./fixtures/unattended.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, '1500'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        const line = out.split('\n')[0];
+        if (out.includes('\n') && line !== undefined) resolve(line);
+      });
+      child.on('close', (code) => reject(new Error(`exited (${code}) before printing its url`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // The feed stays open until the process is gone.
+    const feed = await readFeed(`${url}api/feed`, () => false, 30_000).catch((e: Error) => e);
+    expect(await exited).toBe(0);
+    expect(out).toContain('done');
+    expect(feed).not.toBeInstanceOf(Error);
+  }, 40_000);
 });

@@ -87,6 +87,8 @@ export function readFeed(
         if (!finished && done(events)) finish(false);
       });
       res.on('end', () => finish(true));
+      // A server process that dies closes the socket without a clean end.
+      res.on('close', () => finish(true));
     });
     const timer = setTimeout(() => {
       if (finished) return;
