@@ -283,20 +283,24 @@ describe('inspect', () => {
     const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, '1500'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    let out = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        out += d;
-        const line = out.split('\n')[0];
-        if (out.includes('\n') && line !== undefined) resolve(line);
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d) => {
+          out += d;
+          const line = out.split('\n')[0];
+          if (out.includes('\n') && line !== undefined) resolve(line);
+        });
+        child.on('close', (code) => reject(new Error(`exited (${code}) before printing its url`)));
       });
-      child.on('close', (code) => reject(new Error(`exited (${code}) before printing its url`)));
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    // The feed stays open until the process is gone.
-    const feed = await readFeed(`${url}api/feed`, () => false, 30_000).catch((e: Error) => e);
-    expect(await exited).toBe(0);
-    expect(out).toContain('done');
-    expect(feed).not.toBeInstanceOf(Error);
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      // The feed stays open until the process is gone.
+      const feed = await readFeed(`${url}api/feed`, () => false, 30_000).catch((e: Error) => e);
+      expect(await exited).toBe(0);
+      expect(out).toContain('done');
+      expect(feed).not.toBeInstanceOf(Error);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL'); // a failure must not leave it running
+    }
   }, 40_000);
 });
