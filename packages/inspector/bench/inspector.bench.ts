@@ -92,6 +92,8 @@ async function setMode(mode: Mode): Promise<void> {
     page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
     await page.goto(inspector.url);
     await page.locator('#live[data-live="live"]').waitFor();
+    // Steady state, not page load: parsing, first layout and first full draw are over before the run.
+    await new Promise((r) => setTimeout(r, 2_500));
     return;
   }
   if (page !== undefined) {
