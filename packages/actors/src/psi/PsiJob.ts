@@ -30,6 +30,10 @@ export interface SideSummary {
   uniqueKeys: number;
   matchedRows: number;
   matchedKeys: number;
+  /** Rows whose key was empty (matched, skipped or refused per `emptyKeys`). */
+  emptyKeyRows: number;
+  /** Line of the first such row, or 0. */
+  firstEmptyKeyLine: number;
 }
 
 export type JobMsg =
@@ -60,7 +64,7 @@ interface JobState {
   outcome: { ok: PsiSummary } | { error: unknown } | undefined;
 }
 
-const emptyProgress = (): SideProgress => ({
+const emptyProgress = (cfg: PartyConfig): SideProgress => ({
   rows: 0,
   uniqueKeys: 0,
   ownMasked: 0,
@@ -68,7 +72,12 @@ const emptyProgress = (): SideProgress => ({
   returned: 0,
   matchedRows: 0,
   writtenRows: 0,
+  bytesRead: 0,
+  bytesTotal: cfg.fileBytes ?? 0,
+  emptyKeyRows: 0,
+  firstEmptyKeyLine: 0,
   readDone: false,
+  writing: false,
   done: false,
 });
 
@@ -84,7 +93,7 @@ export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
     return {
       started: performance.now(),
       parties: { left, right },
-      progress: { left: emptyProgress(), right: emptyProgress() },
+      progress: { left: emptyProgress(ctx.input.left), right: emptyProgress(ctx.input.right) },
       written: {},
       committed: {},
       waiting: [],
@@ -119,6 +128,7 @@ export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
         const counters = p as unknown as Record<string, number>;
         for (const [k, v] of Object.entries(msg.delta)) counters[k] = (counters[k] ?? 0) + (v as number);
         if (msg.readDone) p.readDone = true;
+        if (msg.writing) p.writing = true;
         return;
       }
       case 'party-written': {
@@ -180,6 +190,8 @@ function summary(s: JobState, input: JobInput): PsiSummary {
       uniqueKeys: s.progress[name].uniqueKeys,
       matchedRows: w.matchedRows,
       matchedKeys: w.matchedKeys,
+      emptyKeyRows: s.progress[name].emptyKeyRows,
+      firstEmptyKeyLine: s.progress[name].firstEmptyKeyLine,
     };
   };
   const left = side('left');

@@ -7,6 +7,7 @@
  */
 import { type ActorRef, defineActor } from '@troupe/core';
 import { CsvReader, type CsvRecord } from './csv.js';
+import { CsvEmptyKeyError } from './errors.js';
 import type { ExchangerMsg, MatcherMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
 import { joinKeyColumns } from './x25519.js';
 
@@ -34,6 +35,10 @@ interface ReaderState {
   rowLength: Uint32Array;
   batch: KeyPacker;
   batches: number;
+  /** Bytes of the file covered by the records seen so far. */
+  bytesRead: number;
+  emptyKeyRows: number;
+  firstEmptyKeyLine: number;
 }
 
 const encoder = new TextEncoder();
@@ -100,6 +105,9 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
       rowLength: new Uint32Array(1 << 16),
       batch: new KeyPacker(config.batchSize),
       batches: 0,
+      bytesRead: 0,
+      emptyKeyRows: 0,
+      firstEmptyKeyLine: 0,
     };
   },
   afterStart: (_s, ctx) => ctx.self.tell({ type: 'next' }),
@@ -129,11 +137,23 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
     const { keyIndices, index, keys, batch } = s;
     const rowsBefore = s.rows;
     const uniqueBefore = keys.length;
+    const bytesBefore = s.bytesRead;
+    const emptyBefore = s.emptyKeyRows;
+    const firstEmptyBefore = s.firstEmptyKeyLine;
     const single = keyIndices.length === 1 ? (keyIndices[0] as number) : -1;
     const records = next.value;
     if (s.rows + records.length > s.rowKey.length) growRows(s, s.rows + records.length);
     for (const record of records) {
       const fields = record.fields;
+      s.bytesRead = record.byteOffset + record.byteLength;
+      if (keyIndices.every((i) => fields[i] === '')) {
+        s.emptyKeyRows++;
+        if (s.firstEmptyKeyLine === 0) s.firstEmptyKeyLine = record.line;
+        if (config.emptyKeys === 'refuse') {
+          throw new CsvEmptyKeyError(config.file, record.line, columnOf(record.raw, keyIndices[0] as number, config.delimiter), config.keyColumns);
+        }
+        if (config.emptyKeys === 'skip') continue;
+      }
       const key = single >= 0 ? (fields[single] as string) : joinKeyColumns(keyIndices.map((i) => fields[i] as string));
       const row = s.rows++;
       s.rowOffset[row] = record.byteOffset;
@@ -152,13 +172,32 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
     ctx.tell(party, {
       type: 'progress',
       side: config.side,
-      delta: { rows: s.rows - rowsBefore, uniqueKeys: keys.length - uniqueBefore },
+      delta: {
+        rows: s.rows - rowsBefore,
+        uniqueKeys: keys.length - uniqueBefore,
+        bytesRead: s.bytesRead - bytesBefore,
+        emptyKeyRows: s.emptyKeyRows - emptyBefore,
+        firstEmptyKeyLine: s.firstEmptyKeyLine - firstEmptyBefore,
+      },
     });
     ctx.tell(ctx.self, { type: 'next' });
   },
   afterStop: (s) => s.csv.close(),
   beforeRestart: (s) => s.csv.close(),
 });
+
+/** 1-based column where field `index` starts in an unquoted-or-quoted record (best effort, for the message). */
+function columnOf(raw: string, index: number, delimiter: string): number {
+  let field = 0;
+  let quoted = false;
+  for (let i = 0; i < raw.length; i++) {
+    if (field === index) return i + 1;
+    const c = raw[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === delimiter && !quoted) field++;
+  }
+  return raw.length + 1;
+}
 
 function growRows(s: ReaderState, need: number): void {
   let n = s.rowKey.length;

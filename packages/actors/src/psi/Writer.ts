@@ -65,6 +65,7 @@ export const Writer = defineActor<WriterMsg, WriterState, WriterInput>({
         head[k] = r;
       }
     }
+    ctx.tell(party, { type: 'progress', side: config.side, delta: {}, writing: true });
     const out = await AtomicFileWriter.open(config.outFile);
     s.file = out;
     const source = await RowSource.open(config.file);

@@ -12,6 +12,9 @@ export type Side = 'left' | 'right';
 /** Bytes of a double-masked value that the parties compare (as SecretFlow does: the last 12). */
 export const COMPARE_BYTES = 12;
 
+/** What to do with rows whose key is empty (every key column empty). */
+export type EmptyKeyPolicy = 'match' | 'skip' | 'refuse';
+
 /** What one party needs. */
 export interface PartyConfig {
   side: Side;
@@ -21,6 +24,10 @@ export interface PartyConfig {
   outFile: string;
   batchSize: number;
   threads: number;
+  /** Size of `file` in bytes, when known (for progress). */
+  fileBytes?: number;
+  /** Rows with an empty key: matched like any key, skipped, or refused. */
+  emptyKeys: EmptyKeyPolicy;
   /** Fault injection for tests: the masker on host 0 exits its thread after this many batches. */
   killMaskerAfterBatches?: number;
 }
@@ -37,7 +44,15 @@ export interface SideProgress {
   returned: number;
   matchedRows: number;
   writtenRows: number;
+  /** Bytes of the file read so far, and its size (for an ETA while reading). */
+  bytesRead: number;
+  bytesTotal: number;
+  /** Rows whose key is empty (all key columns empty), and the line of the first. */
+  emptyKeyRows: number;
+  firstEmptyKeyLine: number;
   readDone: boolean;
+  /** The writer has the intersection and is writing the output. */
+  writing: boolean;
   done: boolean;
 }
 
@@ -45,8 +60,9 @@ export interface SideProgress {
 export interface ProgressMsg {
   type: 'progress';
   side: Side;
-  delta: Partial<Omit<SideProgress, 'readDone' | 'done'>>;
+  delta: Partial<Omit<SideProgress, 'readDone' | 'writing' | 'done'>>;
   readDone?: boolean;
+  writing?: boolean;
   done?: boolean;
 }
 
