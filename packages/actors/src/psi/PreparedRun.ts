@@ -35,6 +35,7 @@ const TEMP_FILE = /^\.(left|right)\.csv\.(\d+)\.[0-9a-f]{12}\.tmp$/;
 
 /** How a file that is not a regular file is described in a message. */
 function kind(s: Stats): string {
+  if (s.isFile()) return 'a file';
   if (s.isDirectory()) return 'a folder';
   if (s.isFIFO()) return 'a pipe (FIFO)';
   if (s.isCharacterDevice()) return 'a character device (such as /dev/stdin or a terminal)';
@@ -96,7 +97,10 @@ export async function prepareRun(run: ResolvedPsiRun, onWarning?: (w: PsiWarning
     throw new PsiOptionsError('--out', `cannot use ${outDir}: ${(e as Error).message}`, { cause: e });
   });
   if (existing !== undefined && !existing.isDirectory()) {
-    throw new PsiOptionsError('--out', `${outDir} is ${kind(existing)}, not a folder: --out names the folder for left.csv and right.csv`);
+    throw new PsiOptionsError(
+      '--out',
+      `${outDir} is ${kind(existing)}, not a folder: --out names the folder for left.csv and right.csv`,
+    );
   }
   const createdDirs: string[] = [];
   const undo = async () => {
@@ -146,7 +150,10 @@ export async function prepareRun(run: ResolvedPsiRun, onWarning?: (w: PsiWarning
 
     for (const out of outFiles) {
       if (claimed.has(out)) {
-        throw new PsiOptionsError('--out', `${out} is being written by another PSI run in this process; give each run its own --out`);
+        throw new PsiOptionsError(
+          '--out',
+          `${out} is being written by another PSI run in this process; give each run its own --out`,
+        );
       }
       const link = await lstat(out).catch(() => undefined);
       if (link === undefined) continue;

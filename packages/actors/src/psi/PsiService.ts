@@ -16,6 +16,7 @@
  */
 import { type ActorRef, defineActor, type Replier, stop } from '@troupe/core';
 import { PsiInterruptedError, PsiJobNotFoundError, PsiOptionsError } from './errors.js';
+import { type PreparedRun, prepareRun } from './PreparedRun.js';
 import { type JobMsg, PsiJob, type PsiProgress, type PsiSummary } from './PsiJob.js';
 import {
   checkWorkerHosts,
@@ -25,7 +26,6 @@ import {
   type ResolvedPsiRun,
   resolvePsiOptions,
 } from './PsiOptions.js';
-import { type PreparedRun, prepareRun } from './PreparedRun.js';
 import { JOB_RESULT_TIMEOUT_MS } from './runPsi.js';
 
 /** The options of a job sent to {@link PsiService}: plain data only (no callbacks, no AbortSignal). */
@@ -328,7 +328,13 @@ export const PsiService = defineActor<PsiServiceMsg | ServiceInternal, ServiceSt
           }
           job.prepared = msg.prepared;
           if (job.stopping !== undefined) {
-            end(job, undefined, new PsiInterruptedError(job.stopping === 'cancelled' ? 'cancelled by its client' : 'the actor system is shutting down'));
+            end(
+              job,
+              undefined,
+              new PsiInterruptedError(
+                job.stopping === 'cancelled' ? 'cancelled by its client' : 'the actor system is shutting down',
+              ),
+            );
             return;
           }
           let ref: ActorRef<JobMsg>;

@@ -150,7 +150,12 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
         s.emptyKeyRows++;
         if (s.firstEmptyKeyLine === 0) s.firstEmptyKeyLine = record.line;
         if (config.emptyKeys === 'refuse') {
-          throw new CsvEmptyKeyError(config.file, record.line, columnOf(record.raw, keyIndices[0] as number, config.delimiter), config.keyColumns);
+          throw new CsvEmptyKeyError(
+            config.file,
+            record.line,
+            columnOf(record.raw, keyIndices[0] as number, config.delimiter),
+            config.keyColumns,
+          );
         }
         if (config.emptyKeys === 'skip') continue;
       }

@@ -4,9 +4,9 @@
  */
 import type { ActorRef, ActorSystem } from '@troupe/core';
 import { PsiInterruptedError } from './errors.js';
+import { prepareRun } from './PreparedRun.js';
 import { type JobMsg, PsiJob, type PsiProgress, type PsiSummary } from './PsiJob.js';
 import { checkWorkerHosts, emptyKeyWarnings, type PsiOptions, resolvePsiOptions } from './PsiOptions.js';
-import { prepareRun } from './PreparedRun.js';
 
 let runs = 0;
 
