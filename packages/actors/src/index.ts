@@ -42,7 +42,8 @@ export {
   PsiOptionsError,
   X25519BackendUnavailableError,
 } from './psi/errors.js';
-export type { PsiProgress, PsiSummary, SideSummary } from './psi/PsiJob.js';
+export { Masker, maskerSpec } from './psi/Masker.js';
+export type { PsiProgress, PsiRelayInput, PsiSummary, SideSummary } from './psi/PsiJob.js';
 export {
   maxPsiThreads,
   type PsiOptions,
@@ -60,7 +61,7 @@ export {
   type PsiServiceInput,
   type PsiServiceMsg,
 } from './psi/PsiService.js';
-export type { EmptyKeyPolicy, SideProgress } from './psi/protocol.js';
+export type { EmptyKeyPolicy, ExchangerMsg, MaskerInput, MaskerMsg, Side, SideProgress } from './psi/protocol.js';
 export { runPsi } from './psi/runPsi.js';
 export {
   clampScalar,

@@ -5,10 +5,10 @@
  * do both rename them into place. Any failure aborts both; a stop (shutdown)
  * aborts both too, so an interrupted run leaves no output.
  */
-import { type ActorRef, defineActor, type Replier, stop } from '@troupe/core';
+import { type ActorDefinition, type ActorRef, defineActor, type Replier, stop } from '@troupe/core';
 import { PsiInterruptedError } from './errors.js';
 import { type PartyMsg, PsiParty } from './PsiParty.js';
-import type { PartyConfig, PartyEvent, Side, SideProgress } from './protocol.js';
+import type { ExchangerMsg, PartyConfig, PartyEvent, Side, SideProgress } from './protocol.js';
 
 /** The result of a run. */
 export interface PsiSummary {
@@ -45,6 +45,22 @@ export type JobMsg =
 export interface JobInput {
   left: PartyConfig;
   right: PartyConfig;
+  /** An actor to put on the wire between the parties (see {@link PsiRelayInput}); none by default. */
+  // biome-ignore lint/suspicious/noExplicitAny: the relay's state is its own
+  relay?: ActorDefinition<ExchangerMsg, any, PsiRelayInput>;
+}
+
+/**
+ * Input of a relay: an actor the job puts between the two exchangers, one per
+ * direction, that must pass every message on to `to`. Everything that crosses
+ * between the parties goes through it, so it is the place to audit (or test)
+ * what a party reveals to its peer, exactly as a network link would carry it.
+ */
+export interface PsiRelayInput {
+  /** The side whose exchanger sends through this relay. */
+  from: Side;
+  /** The other side's exchanger. */
+  to: ActorRef<ExchangerMsg>;
 }
 
 /** Progress of both sides and the time since the start. */
@@ -101,13 +117,20 @@ export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
     };
   },
   afterStart: async (s, ctx) => {
-    // Introduce the parties: each exchanger gets the other's ref, and nothing else.
+    // Introduce the parties: each exchanger gets the other's ref (or a relay to it), and nothing else.
     const [l, r] = await Promise.all([
-      ctx.ask<ActorRef<never>>(s.parties.left, { type: 'get-exchanger' }),
-      ctx.ask<ActorRef<never>>(s.parties.right, { type: 'get-exchanger' }),
+      ctx.ask<ActorRef<ExchangerMsg>>(s.parties.left, { type: 'get-exchanger' }),
+      ctx.ask<ActorRef<ExchangerMsg>>(s.parties.right, { type: 'get-exchanger' }),
     ]);
-    ctx.tell(s.parties.left, { type: 'peer', peer: r });
-    ctx.tell(s.parties.right, { type: 'peer', peer: l });
+    const relay = ctx.input.relay;
+    const toRight = relay ? ctx.spawn(relay, { name: 'relay-left', input: { from: 'left', to: r } }) : r;
+    const toLeft = relay ? ctx.spawn(relay, { name: 'relay-right', input: { from: 'right', to: l } }) : l;
+    if (relay) {
+      ctx.watch(toRight);
+      ctx.watch(toLeft);
+    }
+    ctx.tell(s.parties.left, { type: 'peer', peer: toRight });
+    ctx.tell(s.parties.right, { type: 'peer', peer: toLeft });
   },
   receive: (s, msg, ctx) => {
     switch (msg.type) {

@@ -6,9 +6,10 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import type { ActorDefinition, WorkerActorSpec } from '@troupe/core';
 import { PsiOptionsError } from './errors.js';
-import type { PsiProgress, PsiSummary } from './PsiJob.js';
-import type { EmptyKeyPolicy, PartyConfig } from './protocol.js';
+import type { JobInput, PsiProgress, PsiRelayInput, PsiSummary } from './PsiJob.js';
+import type { EmptyKeyPolicy, ExchangerMsg, MaskerInput, MaskerMsg, PartyConfig } from './protocol.js';
 
 /** Something a run noticed that the user should know, but that does not stop it. */
 export type PsiWarning =
@@ -56,12 +57,22 @@ export interface PsiOptions {
   signal?: AbortSignal;
   /** Fault injection for tests: one masker thread exits after this many batches. */
   killMaskerAfterBatches?: number;
+  /**
+   * The masker worker actor of both parties; default the built-in X25519 masker.
+   * For audits and tests: an instrumented masker wraps the built-in definition.
+   */
+  masker?: WorkerActorSpec<MaskerMsg, MaskerInput>;
+  /**
+   * An actor put on the wire between the two parties, one per direction, that
+   * passes every message on (see {@link PsiRelayInput}): what it sees is all
+   * that a party reveals to its peer. None by default.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the relay's state is its own
+  relay?: ActorDefinition<ExchangerMsg, any, PsiRelayInput>;
 }
 
-/** What a run needs once its options are checked: the two parties' configurations. */
-export interface ResolvedPsiRun {
-  left: PartyConfig;
-  right: PartyConfig;
+/** What a run needs once its options are checked: the two parties' configurations (the job's input). */
+export interface ResolvedPsiRun extends JobInput {
   outDir: string;
   overwrite: boolean;
 }
@@ -134,6 +145,19 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
       throw new PsiOptionsError(fn, `must be a function, got ${typeof options[fn]}`);
     }
   }
+  const { masker, relay } = options;
+  if (
+    masker !== undefined &&
+    (masker === null || typeof masker.module !== 'string' || typeof masker.exportName !== 'string')
+  ) {
+    throw new PsiOptionsError('masker', 'must be a worker actor spec (workerActor(moduleUrl, exportName))');
+  }
+  if (
+    relay !== undefined &&
+    (relay === null || typeof relay.init !== 'function' || typeof relay.receive !== 'function')
+  ) {
+    throw new PsiOptionsError('relay', 'must be an actor definition (defineActor(...))');
+  }
   const outDir = resolve(options.outDir);
   const party = (side: 'left' | 'right'): PartyConfig => ({
     side,
@@ -147,8 +171,15 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
     ...(side === 'left' && options.killMaskerAfterBatches !== undefined
       ? { killMaskerAfterBatches: options.killMaskerAfterBatches }
       : {}),
+    ...(masker !== undefined ? { masker } : {}),
   });
-  return { left: party('left'), right: party('right'), outDir, overwrite: options.overwrite ?? false };
+  return {
+    left: party('left'),
+    right: party('right'),
+    ...(relay !== undefined ? { relay } : {}),
+    outDir,
+    overwrite: options.overwrite ?? false,
+  };
 }
 
 /** Refuse a run that needs more threads than the system has worker hosts. */

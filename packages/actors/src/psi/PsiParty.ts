@@ -44,12 +44,15 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
   childSupervision: stop(),
   init: (ctx) => {
     const { config } = ctx.input;
+    // A fresh key per party per run, from the OS CSPRNG (crypto.randomBytes).
     const key = generateKey();
     const maskers: ActorRef<MaskerMsg>[] = [];
     try {
       for (let i = 0; i < config.threads; i++) {
         maskers.push(
-          ctx.spawnWorker(maskerSpec, {
+          // spawnWorker snapshots the input at the call (the proxy's copy is
+          // zeroed when the masker stops for good), so the key can be zeroed here.
+          ctx.spawnWorker(config.masker ?? maskerSpec, {
             name: `masker-${i}`,
             host: i,
             input: { key },
@@ -59,7 +62,7 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
         );
       }
     } finally {
-      // The maskers got copies; this one is no longer needed.
+      // Every masker's proxy holds its own copy now; this one is no longer needed.
       zeroKey(key);
     }
     const self = ctx.self as unknown as ActorRef<PartyEvent>;

@@ -4,7 +4,7 @@
  * process or machine; messages inside one party may carry in-process values by
  * reference (the unique key list, a Set of matched keys).
  */
-import type { ActorRef } from '@troupe/core';
+import type { ActorRef, WorkerActorSpec } from '@troupe/core';
 
 /** Which side of the PSI a party is. */
 export type Side = 'left' | 'right';
@@ -30,6 +30,13 @@ export interface PartyConfig {
   emptyKeys: EmptyKeyPolicy;
   /** Fault injection for tests: the masker on host 0 exits its thread after this many batches. */
   killMaskerAfterBatches?: number;
+  /** The masker worker actor; default the built-in one ({@link MaskerInput} carries the party's key). */
+  masker?: WorkerActorSpec<MaskerMsg, MaskerInput>;
+}
+
+/** Input of a masker: its party's key (the masker zeroes its copies when it stops). */
+export interface MaskerInput {
+  key: Uint8Array;
 }
 
 /** Progress counters, per side. */

@@ -247,6 +247,13 @@ export class WorkerHost {
 
   private refuseFrame(frame: Frame, error: unknown): void {
     const op = frame[0];
+    if (op === Op.Spawn || op === Op.Restart) {
+      // A start that cannot be posted must fail the proxy's init, not leave it waiting.
+      const spawn = (op === Op.Spawn ? frame[1] : frame[3]) as SpawnFrame;
+      const proxy = this.proxies.get(spawn.handle);
+      proxy?.remoteFailed(new UnserializableMessageError(spawn.path, 'spawn input', error));
+      return;
+    }
     const handle = frame[1] as number;
     const path = this.proxies.get(handle)?.path ?? `worker ${this.index}`;
     const err = new UnserializableMessageError(path, typeOf(frame[2]), error);
@@ -828,15 +835,63 @@ export function spawnWorkerProxy(
       );
     }
   }
+  // The input is a message on the wire, taken at the call exactly as a tell is:
+  // checked (an unserialisable input throws here, nothing spawned), refs swapped
+  // for markers, and snapshotted, so what the caller does to its object
+  // afterwards (PSI zeroes its key) cannot change what the thread gets, now or
+  // at a restart. The snapshot is the proxy's own copy; its binary data is
+  // zeroed when the proxy stops for good.
   const input = options?.input;
-  if (input !== undefined) pool.encode(input, `${parent.path}/${options?.name ?? spec.exportName}`, 'input');
-  const proxy = new WorkerProxy(pool, spec, input, options?.host);
+  const wireInput =
+    input === undefined
+      ? undefined
+      : structuredClone(pool.encode(input, `${parent.path}/${options?.name ?? spec.exportName}`, 'input'));
+  const proxy = new WorkerProxy(pool, spec, wireInput, options?.host);
   resolveMailboxOptions(options?.mailbox, `spawnWorker ${spec.exportName}`);
   const { host: _host, ...spawnOptions } = options ?? {};
-  const cell = parent.spawnChild(proxy.definition(), spawnOptions, (c) => {
-    proxy.cell = c;
-    c.remote = proxy;
-    return new WorkerActorRef(c, proxy);
-  });
+  let cell: ActorCell;
+  try {
+    cell = parent.spawnChild(proxy.definition(), spawnOptions, (c) => {
+      proxy.cell = c;
+      c.remote = proxy;
+      return new WorkerActorRef(c, proxy);
+    });
+  } catch (error) {
+    zeroBinary(wireInput);
+    throw error;
+  }
+  cell.onTerminated(() => zeroBinary(wireInput));
   return { cell, ref: cell.ref as WorkerActorRef };
+}
+
+/**
+ * Overwrite every byte of binary data (typed arrays, ArrayBuffers) inside `value`
+ * with zeros: the proxy's snapshot of a spawn input may hold key material,
+ * and nothing else references that copy.
+ */
+function zeroBinary(value: unknown, seen = new Set<unknown>()): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if (ArrayBuffer.isView(value)) {
+    // Shared memory is not a copy: it still belongs to the caller.
+    if (!(value.buffer instanceof ArrayBuffer)) return;
+    new Uint8Array(value.buffer, value.byteOffset, value.byteLength).fill(0);
+    return;
+  }
+  if (value instanceof ArrayBuffer) {
+    new Uint8Array(value).fill(0);
+    return;
+  }
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      zeroBinary(k, seen);
+      zeroBinary(v, seen);
+    }
+    return;
+  }
+  if (value instanceof Set) {
+    for (const v of value) zeroBinary(v, seen);
+    return;
+  }
+  for (const v of Object.values(value)) zeroBinary(v, seen);
 }

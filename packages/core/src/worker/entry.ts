@@ -260,7 +260,8 @@ async function spawn(frame: SpawnFrame): Promise<void> {
     runtime,
     def,
     undefined,
-    frame.input,
+    // Refs in the input were swapped for markers at the sender, like any message's.
+    decode(frame.input, fromWire),
     defaultStrategy,
     frame.name,
     mailbox,

@@ -1,5 +1,12 @@
 import { workerActor } from '@troupe/core';
-import type { CounterMsg, EchoMsg, HashMsg, RelayMsg } from '../fixtures/workers/actors.js';
+import type {
+  CounterMsg,
+  EchoMsg,
+  HashMsg,
+  InputProbeInput,
+  InputProbeMsg,
+  RelayMsg,
+} from '../fixtures/workers/actors.js';
 
 const mod = new URL('../fixtures/workers/actors.ts', import.meta.url);
 export const EchoSpec = workerActor<EchoMsg, { tag?: string } | undefined>(mod, 'Echo');
@@ -9,6 +16,7 @@ export const RelaySpec = workerActor<RelayMsg>(mod, 'Relay');
 export const HogSpec = workerActor<{ type: 'hog' }>(mod, 'Hog');
 export const BrokenInitSpec = workerActor<{ type: 'noop' }>(mod, 'BrokenInit');
 export const JournalSpec = workerActor<{ type: 'note'; line: string }, { file: string }>(mod, 'Journal');
+export const InputProbeSpec = workerActor<InputProbeMsg, InputProbeInput>(mod, 'InputProbe');
 export const MissingSpec = workerActor<{ type: 'noop' }>(mod, 'DoesNotExist');
 
 /** The rejection of `p` (fails if it resolves), typed loosely for field assertions. */
