@@ -17,6 +17,8 @@ export interface PsiSummary {
   /** Keys in the intersection (unique). */
   intersection: number;
   threads: number;
+  /** Worker threads the run actually used: maskers start as the work needs them, up to `threads`. */
+  threadsUsed: number;
   batchSize: number;
   elapsedMs: number;
   /** Unique items masked per second, both parties together (each item is masked twice). */
@@ -88,6 +90,7 @@ const emptyProgress = (cfg: PartyConfig): SideProgress => ({
   returned: 0,
   matchedRows: 0,
   writtenRows: 0,
+  maskers: 0,
   bytesRead: 0,
   bytesTotal: cfg.fileBytes ?? 0,
   emptyKeyRows: 0,
@@ -225,6 +228,7 @@ function summary(s: JobState, input: JobInput): PsiSummary {
     right,
     intersection: left.matchedKeys,
     threads: input.left.threads,
+    threadsUsed: Math.max(s.progress.left.maskers, s.progress.right.maskers),
     batchSize: input.left.batchSize,
     elapsedMs,
     itemsPerSecond: ((left.uniqueKeys + right.uniqueKeys) / elapsedMs) * 1000,

@@ -51,6 +51,8 @@ export interface SideProgress {
   returned: number;
   matchedRows: number;
   writtenRows: number;
+  /** Masker threads this party has started (they start as the work needs them, up to `threads`). */
+  maskers: number;
   /** Bytes of the file read so far, and its size (for an ETA while reading). */
   bytesRead: number;
   bytesTotal: number;
@@ -97,6 +99,8 @@ export type ExchangerMsg =
   | { type: 'peer-end'; batches: number }
   /** From the peer: our batch `index` raised to its key (COMPARE_BYTES each), in the order we sent. */
   | { type: 'returned'; index: number; doubles: Uint8Array }
+  /** From the party: another masker, started because the exchanger asked for one (`want-masker`). */
+  | { type: 'masker-ready'; masker: ActorRef<MaskerMsg> }
   /** Internal: a masking job finished or failed. */
   | { type: 'job-done'; job: number; result: Uint8Array }
   | { type: 'job-failed'; job: number; error: unknown }
@@ -139,6 +143,8 @@ export type WriterMsg =
 /** What a party reports to the job. */
 export type PartyEvent =
   | ProgressMsg
+  /** From the exchanger to its party: work is queued beyond what the maskers it has can take; start one more. */
+  | { type: 'want-masker'; side: Side }
   | { type: 'party-written'; side: Side; rows: number; uniqueKeys: number; matchedRows: number; matchedKeys: number }
   | { type: 'party-committed'; side: Side }
   | { type: 'party-failed'; side: Side; error: unknown };
