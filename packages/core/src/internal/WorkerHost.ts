@@ -6,7 +6,10 @@
  *
  * @internal
  */
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type TransferListItem, Worker } from 'node:worker_threads';
 import type { ActorDefinition } from '../ActorDefinition.js';
 import type { ActorRef, AskOptions, Message, TellOptions } from '../ActorRef.js';
@@ -46,31 +49,52 @@ export const arity: Record<number, number> = {
   [Op.DeadLetter]: 3,
 };
 
+/** The working directory when the runtime was loaded: what `--import ./x` and `--import pkg` were resolved from. */
+const startCwd = process.cwd();
+
+/**
+ * A loader flag's value made absolute, so a thread resolves it the same after
+ * the program has `process.chdir()`ed: a bare specifier (`tsx`) or a relative
+ * path would otherwise be looked up from the new working directory.
+ */
+function absoluteLoader(flag: string, value: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value) || isAbsolute(value)) return value;
+  const relative = value.startsWith('./') || value.startsWith('../');
+  try {
+    if (flag === '--require' || flag === '-r') return createRequire(join(startCwd, 'noop.js')).resolve(value);
+    if (relative) return pathToFileURL(resolve(startCwd, value)).href;
+    return import.meta.resolve(value);
+  } catch {
+    return value;
+  }
+}
+
 /**
  * The flags a host thread needs when Troupe runs from its TypeScript sources:
  * the parent's module-resolution flags (`--conditions`, `--import`, `--require`,
- * `--loader`) plus `--conditions=source`. Only those: Node refuses V8 and
- * process-wide flags (`--expose-gc`, `--max-old-space-size`...) in a worker's
- * `execArgv`, and a worker given one would never start.
- * @returns `undefined` when the parent already resolves sources (the thread then inherits everything).
+ * `--loader`, loaders made absolute) plus `--conditions=source`. Only those: Node
+ * refuses V8 and process-wide flags (`--expose-gc`, `--max-old-space-size`...)
+ * in a worker's `execArgv`, and a worker given one would never start.
  */
-export function sourceExecArgv(execArgv: readonly string[]): string[] | undefined {
+export function sourceExecArgv(execArgv: readonly string[]): string[] {
   const has = execArgv.some(
     (a, i) => a === '--conditions=source' || ((a === '--conditions' || a === '-C') && execArgv[i + 1] === 'source'),
   );
-  if (has) return undefined;
   const kept: string[] = [];
+  const loader = /^(--import|--require|-r|--loader|--experimental-loader)$/;
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i] as string;
-    if (/^(--conditions|-C|--import|--require|-r|--loader|--experimental-loader)=/.test(a)) kept.push(a);
-    else if (
-      /^(--conditions|-C|--import|--require|-r|--loader|--experimental-loader)$/.test(a) &&
-      i + 1 < execArgv.length
-    ) {
+    const eq = /^(--conditions|-C|--import|--require|-r|--loader|--experimental-loader)=(.*)$/s.exec(a);
+    if (eq !== null) {
+      const [, flag, value] = eq as unknown as [string, string, string];
+      kept.push(loader.test(flag) ? `${flag}=${absoluteLoader(flag, value)}` : a);
+    } else if (/^(--conditions|-C)$/.test(a) && i + 1 < execArgv.length) {
       kept.push(a, execArgv[++i] as string);
+    } else if (loader.test(a) && i + 1 < execArgv.length) {
+      kept.push(a, absoluteLoader(a, execArgv[++i] as string));
     }
   }
-  return [...kept, '--conditions=source'];
+  return has ? kept : [...kept, '--conditions=source'];
 }
 
 /** Most frames per post: a bound on one clone's size and latency. */
@@ -131,9 +155,7 @@ export class WorkerHost {
     this.worker = new Worker(fromSource ? new URL('../worker/ts-boot.mjs', here) : entry, {
       workerData: data,
       // From sources, the thread must resolve `@troupe/*` to TypeScript as well.
-      ...(fromSource && sourceExecArgv(process.execArgv) !== undefined
-        ? { execArgv: sourceExecArgv(process.execArgv) as string[] }
-        : {}),
+      ...(fromSource ? { execArgv: sourceExecArgv(process.execArgv) } : {}),
       ...(resourceLimits ? { resourceLimits } : {}),
       stdout: false,
       stderr: false,
