@@ -35,7 +35,11 @@ export function keysPerSecond(p: PsiProgress): number {
 
 /**
  * The parts of the progress line, most important first (a narrow terminal
- * keeps the first ones).
+ * keeps the first ones): elapsed, stage, ETA, rate, then details.
+ *
+ * The ETA is for the whole run. While the files are still being read, the
+ * number of unique keys is estimated from the bytes read so far and the file
+ * sizes; the work left is the maskings still to do at the current rate.
  */
 export function progressParts(p: PsiProgress): string[] {
   const both = (f: (s: SideProgress) => number) => f(p.left) + f(p.right);
@@ -45,26 +49,30 @@ export function progressParts(p: PsiProgress): string[] {
   const readDone = p.left.readDone && p.right.readDone;
   const unique = both((s) => s.uniqueKeys);
   const masked = both((s) => s.ownMasked + s.peerMasked);
+  const read = both((s) => s.bytesRead);
+  const total = both((s) => s.bytesTotal);
+  const estimated = readDone ? unique : read > 0 && total > 0 ? (unique * total) / read : 0;
+  const perSec = secs > 0 ? masked / secs : 0;
+  const eta =
+    masked > 0 && perSec > 0 && estimated > 0
+      ? `ETA ${duration(Math.max(0, 2 * estimated - masked) / perSec)}`
+      : 'ETA ?';
   if (!readDone) {
-    const read = both((s) => s.bytesRead);
-    const total = both((s) => s.bytesTotal);
-    const f = total > 0 ? read / total : 0;
-    const eta = f > 0.01 ? ` ETA ${duration((secs * (1 - f)) / f)}` : '';
     return [
       elapsed,
-      `reading ${pct(read, total)}${eta}`,
+      `reading ${pct(read, total)}`,
+      eta,
       rate,
+      `masking ${pct(masked, 2 * estimated)}`,
       `${compact(both((s) => s.rows))} rows`,
-      `masking ${compact(masked / 2)} keys`,
     ];
   }
   const exchanged = both((s) => s.returned);
   if (exchanged < unique || masked < 2 * unique) {
-    const perSec = secs > 0 ? masked / secs : 0;
-    const eta = perSec > 0 ? ` ETA ${duration((2 * unique - masked) / perSec)}` : '';
     return [
       elapsed,
-      `masking ${pct(masked, 2 * unique)}${eta}`,
+      `masking ${pct(masked, 2 * unique)}`,
+      eta,
       rate,
       `exchange ${pct(exchanged, unique)}`,
       `${compact(unique)} keys`,
@@ -103,18 +111,25 @@ export function progressPrinter(stream: NodeJS.WriteStream, show = true, interva
   const tty = stream.isTTY === true;
   let last = -intervalMs;
   let current: PsiProgress | undefined;
-  let drawn = false;
+  /** Characters of the line on screen (0: none). */
+  let drawn = 0;
   let finished = false;
+  const columns = () => Math.max(10, stream.columns || 80);
+  const clear = () => {
+    if (drawn === 0) return;
+    // After a resize to fewer columns, terminals that reflow (tmux, VTE, iTerm2...) wrap the
+    // line on screen over several rows, the cursor on the last: clear each of them.
+    const rows = Math.max(1, Math.ceil(drawn / columns()));
+    stream.write(`\r\x1b[2K${'\x1b[1A\x1b[2K'.repeat(rows - 1)}`);
+    drawn = 0;
+  };
   const draw = () => {
     if (current === undefined || finished) return;
     // One column short of the width: writing the last column would wrap on some terminals.
-    const width = Math.max(10, (stream.columns || 80) - 1);
-    stream.write(`\r\x1b[2K${describeProgress(current, width)}`);
-    drawn = true;
-  };
-  const clear = () => {
-    if (drawn) stream.write('\r\x1b[2K');
-    drawn = false;
+    const line = describeProgress(current, columns() - 1);
+    clear();
+    stream.write(`\r${line}`);
+    drawn = line.length;
   };
   const onResize = () => {
     clear();
