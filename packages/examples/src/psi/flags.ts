@@ -116,6 +116,9 @@ export function helpText(): string {
     '  3        the outputs are written, but the shutdown was not clean (an actor had to be abandoned)',
     '  129/130/143  interrupted by SIGHUP / SIGINT / SIGTERM (also when sent to `npm run psi`); nothing written',
     '',
+    'environment:',
+    '  PSI_STOP_TIMEOUT_MS  how long one actor may take to stop before it is abandoned (default 5000)',
+    '',
     'Inputs are never changed. A stale temporary file (.left.csv.<pid>.<hex>.tmp) left in --out by a',
     'killed run is removed by the next run, which says so.',
   ].join('\n');

@@ -27,7 +27,7 @@ import {
   type PsiSummary,
   runPsi,
 } from '@troupe/actors';
-import { ActorSystem, type Logger } from '@troupe/core';
+import { ActorSystem, defineActor, type Logger } from '@troupe/core';
 import { UsageError } from '../shared/cli.js';
 import { helpText, type PsiFlags, parsePsiFlags } from './flags.js';
 import { type Expected, generatePsiData } from './generate.js';
@@ -78,6 +78,17 @@ function watchParent(onGone: () => void): void {
   timer.unref();
 }
 
+/** `PSI_STOP_TIMEOUT_MS`: how long one actor may take to stop before it is abandoned (the runtime's default: 5000). */
+function stopBudget(): number | undefined {
+  const raw = process.env.PSI_STOP_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`PSI_STOP_TIMEOUT_MS must be a whole number of milliseconds >= 1, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
 interface Outcome {
   code: number;
   /** For --json: the summary, or an error. */
@@ -120,16 +131,30 @@ async function main(argv: string[]): Promise<Outcome> {
   const say = (line: string) => {
     if (!flags.json) printer.line(line);
   };
+  const stopTimeoutMs = stopBudget();
   let parentGone = false;
   // The system owns the signals from here on; a run that is interrupted ends through its shutdown.
   const system = await ActorSystem.start({
     name: 'psi',
     logger: cliLogger(printer),
     workers: { size: flags.threads },
+    ...(stopTimeoutMs === undefined ? {} : { stopTimeoutMs }),
     signals: SIGNALS,
     exitOnSignal: false,
     exitCodeOnSignal: (signal) => 128 + (signalNumbers[signal] ?? 0),
   });
+  if (process.env.PSI_FAULT === 'hang-on-stop') {
+    // Fault injection (tests): an actor whose stop never finishes, so the shutdown must abandon it.
+    system.spawn(
+      defineActor({
+        name: 'psi-fault',
+        init: () => undefined,
+        receive: () => undefined,
+        afterStop: () => new Promise(() => {}),
+      }),
+      { name: 'fault-hang-on-stop' },
+    );
+  }
   watchParent(() => {
     parentGone = true;
     process.kill(process.pid, 'SIGHUP');
