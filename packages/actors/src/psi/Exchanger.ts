@@ -17,6 +17,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { type ActorRef, defineActor, type Replier } from '@troupe/core';
+import { PsiInterruptedError } from './errors.js';
 import {
   COMPARE_BYTES,
   type ExchangerMsg,
@@ -73,6 +74,8 @@ interface ExchangerState {
   dispatched: number;
   crashed: boolean;
   finished: boolean;
+  /** Aborted: the reader's next batch is refused, so it stops instead of waiting for room forever. */
+  aborted: boolean;
 }
 
 /** Own batches queued beyond this make the reader wait. */
@@ -101,12 +104,18 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
     dispatched: 0,
     crashed: false,
     finished: false,
+    aborted: false,
   }),
   receive: (s, msg, ctx) => {
     const { config, matcher, party } = ctx.input;
     const side = config.side;
     if (s.peer === undefined && msg.type !== 'peer' && msg.type !== 'abort' && isFromPeer(msg)) {
       s.early.push(msg);
+      return;
+    }
+    if (s.aborted) {
+      if (msg.type === 'own-batch') ctx.replyError(new PsiInterruptedError('aborted'));
+      else if (ctx.expectsReply) ctx.reply(true);
       return;
     }
     switch (msg.type) {
@@ -206,10 +215,12 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       }
       case 'abort':
         s.finished = true;
-        for (const w of s.waiting) w.fail(new Error('psi aborted'));
+        s.aborted = true;
+        for (const w of s.waiting) w.fail(new PsiInterruptedError('aborted'));
         s.waiting = [];
         s.ownQueue = [];
         s.peerQueue = [];
+        if (ctx.expectsReply) ctx.reply(true);
         return;
     }
     if (s.finished) return;

@@ -82,10 +82,14 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
       case 'commit':
         s.writer.tell({ type: 'commit' });
         return;
-      case 'abort':
-        s.exchanger.tell({ type: 'abort' });
-        s.writer.tell({ type: 'abort' });
+      case 'abort': {
+        // Answered (when asked) once the exchanger has stopped and the writer has dropped its temporary file.
+        const reply = ctx.expectsReply ? ctx.deferReply<boolean>() : undefined;
+        const ack = (ref: ActorRef<ExchangerMsg> | ActorRef<WriterMsg>) =>
+          ctx.ask<boolean>(ref, { type: 'abort' }, { timeoutMs: 5_000 }).catch(() => false);
+        void Promise.all([ack(s.exchanger), ack(s.writer)]).then(() => reply?.reply(true));
         return;
+      }
       case 'want-masker': {
         const { config } = ctx.input;
         if (s.key === undefined || s.maskers.length >= config.threads) return;

@@ -35,6 +35,7 @@ export const Writer = defineActor<WriterMsg, WriterState, WriterInput>({
     switch (msg.type) {
       case 'abort':
         await s.file?.abort();
+        if (ctx.expectsReply) ctx.reply(true);
         return;
       case 'commit':
         await s.file?.commit();

@@ -10,6 +10,9 @@ import { checkWorkerHosts, emptyKeyWarnings, type PsiOptions, resolvePsiOptions 
 
 let runs = 0;
 
+/** How long an aborted job may take to wind down before it is stopped regardless. */
+const ABORT_GRACE_MS = 6_000;
+
 /** How long a job's result may take: a week (a run is stopped by abort or shutdown, not by this). */
 export const JOB_RESULT_TIMEOUT_MS = 7 * 24 * 3_600_000;
 
@@ -52,8 +55,12 @@ export async function runPsi(system: ActorSystem, options: PsiOptions): Promise<
   // On shutdown, stop the run at once rather than drain hours of masking; the
   // hook waits until this function has cleaned up, so the process exits only then.
   const unhook = system.onShutdown('stop-intake', name, async () => {
-    // Abort first: the exchangers release a reader waiting for room, so the stop below is quick.
+    // Abort first: the parties stop their exchange (releasing a reader waiting for room) and
+    // drop their temporary files; then the job answers, and the finally below stops it, quickly.
     job.tell({ type: 'abort', reason: new PsiInterruptedError('the actor system is shutting down') });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, ABORT_GRACE_MS)))]);
+    clearTimeout(timer);
     await system.stop(job);
     await settled;
   });
