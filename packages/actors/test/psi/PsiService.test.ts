@@ -12,8 +12,11 @@ import { describe, expect, it } from 'vitest';
 
 const fixture = fileURLToPath(new URL('../fixtures/psi-service.ts', import.meta.url));
 
+// biome-ignore lint/suspicious/noExplicitAny: the fixture's JSON line, checked field by field below
+type Json = Record<string, any>;
+
 /** Run the fixture with `scenario`; resolves with its exit code, its JSON line and its stderr. */
-function host(scenario: string): Promise<{ code: number; out: Record<string, any>; err: string; ms: number }> {
+function host(scenario: string): Promise<{ code: number; out: Json; err: string; ms: number }> {
   const dir = mkdtempSync(join(tmpdir(), `troupe-psi-service-${scenario}-`));
   const t0 = Date.now();
   const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fixture, scenario, dir], {
@@ -29,7 +32,7 @@ function host(scenario: string): Promise<{ code: number; out: Record<string, any
   });
   return new Promise((resolve) =>
     proc.on('close', (code) => {
-      let json: Record<string, any> = {};
+      let json: Json = {};
       try {
         json = JSON.parse(out.trim().split('\n').pop() as string);
       } catch {
