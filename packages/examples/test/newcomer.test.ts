@@ -6,8 +6,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { repoRoot, start } from './helpers/psi.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { killLeftovers, repoRoot, start } from './helpers/psi.js';
+
+afterEach(killLeftovers);
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 const pnpmNoise = /Lockfile|Done in \d|Scope: all|supply-chain|Already up to date|Progress: resolved/;

@@ -6,8 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { good, inputs, psi } from './helpers/psi.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { good, inputs, killLeftovers, psi } from './helpers/psi.js';
+
+afterEach(killLeftovers);
 
 const cores = availableParallelism();
 const max = Math.max(4, 4 * cores);

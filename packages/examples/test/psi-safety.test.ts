@@ -16,8 +16,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { filesIn, good, inputs, npmRun, psi, repoRoot, rows, start } from './helpers/psi.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { filesIn, good, inputs, killLeftovers, npmRun, psi, repoRoot, rows, start } from './helpers/psi.js';
+
+afterEach(killLeftovers);
 
 const right = 'id,name\nc,x\nzz,y\na,z\n';
 

@@ -7,8 +7,10 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { childrenOf, gone, npmRun, rows } from './helpers/psi.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { childrenOf, gone, killLeftovers, npmRun, rows } from './helpers/psi.js';
+
+afterEach(killLeftovers);
 
 let d: string;
 beforeAll(() => {

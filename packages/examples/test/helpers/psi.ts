@@ -1,4 +1,4 @@
-import { execFileSync, type SpawnOptions, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +19,29 @@ export interface Run {
   waitErr: (re: RegExp, ms?: number) => Promise<void>;
 }
 
+/** Children still running, so a failed test does not leave them behind (see {@link killLeftovers}). */
+const running = new Set<ChildProcess>();
+
+/** SIGKILL every child a test started that is still running (and npm's child, psi). Use in `afterEach`. */
+export function killLeftovers(): void {
+  for (const proc of running) {
+    for (const pid of childrenOf(proc.pid as number)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    proc.kill('SIGKILL');
+  }
+  running.clear();
+}
+
 /** Run `command args` as a real child process, collecting its output. */
 export function start(command: string, args: readonly string[], options: SpawnOptions = {}): Run {
   const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  running.add(proc);
+  proc.on('close', () => running.delete(proc));
   let out = '';
   let err = '';
   proc.stdout?.on('data', (d) => {
