@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { good, inputs, killLeftovers, psi } from './helpers/psi.js';
+import { good, inputs, killLeftovers, psi, rows } from './helpers/psi.js';
 
 afterEach(killLeftovers);
 
@@ -43,7 +43,8 @@ describe('psi messages', { timeout: 120_000 }, () => {
   });
 
   it('reports a bad row once: no runtime WARN line repeats it first', async () => {
-    const { args } = inputs('id,name\na,1\nb\n');
+    // Late in the file, so the reader actor fails mid-run (the case that was logged twice before).
+    const { args } = inputs(`${rows(30_000)}broken\n`, rows(30_000));
     const run = psi(args);
     expect(await run.code).toBe(2);
     expect(run.err()).not.toMatch(/\[troupe\]/);
