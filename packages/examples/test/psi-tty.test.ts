@@ -6,6 +6,8 @@
  * say so.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { psiMain, repoRoot } from './helpers/psi.js';
 
@@ -51,6 +53,9 @@ class Terminal {
     } catch {
       // Already gone.
     }
+    // tmux leaves its socket file behind.
+    const uid = process.getuid?.() ?? 0;
+    rmSync(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${uid}`, this.socket), { force: true });
   }
 }
 
