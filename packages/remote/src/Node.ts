@@ -63,7 +63,7 @@ import { Subjects } from './Subjects.js';
 
 /** Events of a {@link Node}. */
 export interface NodeEvents {
-  /** A new peer incarnation was heard from. */
+  /** A new peer incarnation was heard from (members found during `join` are in `members()` when it resolves). */
   'member-up': (member: MemberInfo) => void;
   /** A peer incarnation is gone for good: declared dead, left, restarted (replaced) or quarantined us. */
   'member-down': (member: MemberInfo, reason: DownReason, detail: string) => void;
