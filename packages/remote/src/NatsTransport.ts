@@ -95,6 +95,7 @@ export class NatsTransport implements Transport {
   private closedWith: TransportClosed | undefined;
   /** Set when the peer closed gracefully: close once the backlog is delivered. */
   private closing: TransportClosed | undefined;
+  private closingSince = 0;
   private readonly template: Buffer;
   private readonly window: SendWindow;
   private readonly credit: ReceiveCredit;
@@ -292,10 +293,14 @@ export class NatsTransport implements Transport {
     this.settleCredit(true);
   }
 
-  /** @internal The peer closed the pair (or left): deliver what arrived, then close. */
+  /**
+   * @internal The peer closed the pair (or left): deliver what arrived, then close. A backlog
+   * nobody takes (no receiver, or paused) is waited for at most `reassemblyTimeoutMs`.
+   */
   peerClosed(detail: string): void {
     if (this.closedWith !== undefined) return;
     this.closing = { reason: 'closed', detail: `${this.label} closed the link: ${detail}` };
+    this.closingSince = this.deps.clock.now();
     this.deliver();
   }
 
@@ -320,6 +325,10 @@ export class NatsTransport implements Transport {
   /** @internal Periodic upkeep: reassembly timeout, stall SYNC, idle credit flush. */
   tick(now: number): void {
     if (this.closedWith !== undefined) return;
+    if (this.closing !== undefined && now - this.closingSince >= this.opts.reassemblyTimeoutMs) {
+      this.finish(this.closing);
+      return;
+    }
     this.dropped(this.reassembler.expire(now));
     if (!this._up) return;
     if (
