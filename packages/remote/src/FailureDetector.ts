@@ -54,6 +54,15 @@ export class FailureDetector {
     return this.lastSeen.has(incarnation);
   }
 
+  /**
+   * Checks start at `now`. Without this the first check would have no
+   * previous one to measure a stall against (a process frozen right after
+   * joining would declare everyone dead when it wakes).
+   */
+  start(now: number): void {
+    this.lastCheck = now;
+  }
+
   /** Our connection is down: no verdicts until {@link resume}. */
   suspend(): void {
     this.suspended = true;

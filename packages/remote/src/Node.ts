@@ -284,6 +284,7 @@ export class Node {
     const discovery = new Promise<void>((r) => this.o.clock.setTimeout(r, this.o.discoveryMs));
     [this.registry] = await Promise.all([registry, discovery]);
     this.heartbeatTimer = this.every(this.o.heartbeatIntervalMs, () => this.sendHeartbeat(false));
+    this.detector.start(this.o.clock.now());
     this.checkTimer = this.every(this.o.checkIntervalMs, () => this.check());
   }
 

@@ -36,6 +36,13 @@ describe('FailureDetector', () => {
     expect(deadAt(d, 'p', 13_000, 14_000)).toBe(13_250);
   });
 
+  it('takes even the first check as late when the process stalled right after starting', () => {
+    const d = new FailureDetector(3_000, 250);
+    d.heard('p', 0);
+    d.start(0);
+    expect(d.check(5_000)).toEqual([]);
+  });
+
   it('takes a late check (this process stalled) as a fresh start, not a verdict', () => {
     const d = new FailureDetector(3_000, 250);
     d.heard('p', 0);

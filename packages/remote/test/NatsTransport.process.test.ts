@@ -141,6 +141,24 @@ describe('NatsTransport across processes', () => {
     expect((await a!.report()).members).toEqual(['b']);
   });
 
+  it('quarantines a node that was declared dead but was only frozen (SIGSTOP), and it learns so when it wakes', async () => {
+    const timing = { heartbeatIntervalMs: 250, deadAfterMs: 1_500, checkIntervalMs: 125 };
+    const [a, b] = await cluster(['a', 'b'], timing);
+    await a!.call({ cmd: 'send', to: 'b', batches: 5, payloadBytes: 10 }, 'sent');
+    await eventually(async () => ((await received(b!, 'a'))?.count === 5 ? true : undefined), 10_000, 'traffic');
+    b!.kill('SIGSTOP');
+    const down = await a!.waitFor((e) => e.ev === 'member-down' && e.node === 'b', 10_000);
+    expect(down.reason).toBe('dead');
+    b!.kill('SIGCONT');
+    // b's own checks ran late (it was frozen), so b does not declare a dead; a tells b it is quarantined.
+    const q = await b!.waitFor((e) => e.ev === 'member-down' && e.node === 'a', 10_000);
+    expect(q.reason).toBe('quarantined');
+    const closed = await b!.waitFor((e) => e.ev === 'transport-closed' && e.peer === 'a');
+    expect(closed.reason).toBe('peer-dead');
+    expect(closed.detail).toContain('declared this node dead');
+    expect((await b!.report()).members).toEqual([]);
+  });
+
   it('treats a restarted node as a new incarnation and ends the old one at once', async () => {
     // A long detection time, so that only the new incarnation's heartbeat can end the old one in time.
     const timing = { deadAfterMs: 20_000 };
