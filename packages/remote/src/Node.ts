@@ -639,6 +639,8 @@ export class Node {
       closed: (closed) => {
         this.transports.delete(closed.peerIncarnation);
         this.closedPairs.add(closed.peerIncarnation);
+        // Bounded like the tombstones: the oldest closed pairs are forgotten (their peers are long gone).
+        if (this.closedPairs.size > 4096) this.closedPairs.delete(this.closedPairs.values().next().value as string);
       },
     });
     this.transports.set(member.incarnation, t);
