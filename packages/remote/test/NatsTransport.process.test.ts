@@ -216,6 +216,26 @@ describe('NatsTransport across processes', () => {
     expect([...a!.events, ...b!.events].filter((e) => e.ev === 'member-down')).toEqual([]);
   });
 
+  it('keeps a sender with a small credit window going after a server restart (credit lost in the outage is recovered)', async () => {
+    // 32 KiB window, 8 KB batches every 5 ms: the window is nearly always full, so credits die with the server.
+    const [a, b] = await cluster(['a', 'b'], { transport: { windowBytes: 32 * 1024, stallMs: 300 } });
+    a!.command({ cmd: 'stream', to: 'b', everyMs: 5, payloadBytes: 8_000 });
+    await eventually(async () => (((await received(b!, 'a'))?.count ?? 0) > 50 ? true : undefined), 10_000, 'stream');
+    await server.restart(1_000);
+    await a!.waitFor((e) => e.ev === 'node-status' && e.up === true, 15_000);
+    const atReconnect = (await received(b!, 'a'))?.count ?? 0;
+    await eventually(
+      async () => (((await received(b!, 'a'))?.count ?? 0) > atReconnect + 100 ? true : undefined),
+      15_000,
+      'traffic long after the reconnect',
+    );
+    a!.command({ cmd: 'stop-stream' });
+    const rb = await received(b!, 'a');
+    expect(rb).toMatchObject({ violations: 0, corrupt: 0 });
+    const sender = (await a!.report()).transports.b;
+    expect(sender.inFlightBytes).toBeLessThanOrEqual(32 * 1024 + 8_100);
+  });
+
   it('on a graceful leave, delivers everything sent before it and closes the pair as closed, not peer-dead', async () => {
     const [a, b] = await cluster(['a', 'b']);
     await a!.call({ cmd: 'send', to: 'b', batches: 300, payloadBytes: 1_000, bigEvery: 50, bigBytes: 300_000 }, 'sent');
