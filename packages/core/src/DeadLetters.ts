@@ -10,7 +10,13 @@ export type DeadLetterReason =
   | 'shutting-down'
   | 'late-reply'
   | 'no-reply-address'
-  | 'unserializable';
+  | 'unserializable'
+  /** The worker thread hosting the recipient died before its actor took the message. */
+  | 'worker-exited'
+  /** The link to the recipient's node was down: nothing was sent, or the message may not have arrived. */
+  | 'disconnected'
+  /** The link to the recipient's node closed for good before the message was acknowledged. */
+  | 'link-closed';
 
 /** A message that could not be delivered, and why. */
 export interface DeadLetter {

@@ -2,7 +2,9 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { ActorSystem } from './ActorSystem.js';
 import { WorkerExitedError } from './errors.js';
 import { type ActorCell, Status } from './internal/ActorCell.js';
-import { type HostPool, type WorkerHost, WorkerProxy } from './internal/WorkerHost.js';
+import type { HostPool, WorkerHost } from './internal/HostPool.js';
+import type { Link } from './internal/Link.js';
+import { RemoteProxy } from './internal/RemoteProxy.js';
 import type { ShutdownReport } from './ShutdownReport.js';
 
 /** An actor's lifecycle status, as tools show it. */
@@ -133,7 +135,7 @@ export class Introspection {
   private readonly threadsSeen = new Map<number, Set<number>>();
   private readonly watched = new WeakSet<WorkerHost>();
   private readonly elu = new Map<number, EventLoopUtilization>();
-  private readonly quantiles = new Map<string, { count: number; mean: number; p50: number; p99: number }>();
+  private readonly quantiles = new Map<string, { count: number; handlingMs: ActorNode['handlingMs'] }>();
   private readonly transitionLog: { state: string; at: number }[] = [];
   private report: ShutdownReport | undefined;
   private readonly unsubscribe: (() => void)[] = [];
@@ -181,12 +183,13 @@ export class Introspection {
     let actorCount = 0;
     let processedTotal = this.roots.retiredProcessed();
     let mailboxTotal = 0;
+    const workers = this.workers();
     const visit = (cell: ActorCell) => {
       for (const child of cell.children.values()) {
         actorCount++;
         processedTotal += child.processed;
         mailboxTotal += child.mailboxSize;
-        if (actors.length < max) actors.push(this.node(child));
+        if (actors.length < max) actors.push(this.node(child, workers.byLink));
         visit(child);
       }
     };
@@ -201,7 +204,7 @@ export class Introspection {
       processedTotal,
       mailboxTotal,
       stopped: [...this.stoppedActors],
-      workers: this.workers(),
+      workers: { size: workers.size, slots: workers.slots, exits: workers.exits },
       deadLetters: { total: this.sys.deadLetters.total, byReason: this.sys.deadLetters.byReason() },
       outstandingAsks: this.sys.outstandingAsks,
       transitions: [...this.transitionLog],
@@ -243,20 +246,21 @@ export class Introspection {
     return cell;
   }
 
-  private node(cell: ActorCell): ActorNode {
+  private node(cell: ActorCell, hostOf: ReadonlyMap<Link, number>): ActorNode {
     const remote = cell.remote;
+    const link = remote instanceof RemoteProxy ? remote.link : undefined;
     return {
       path: cell.path,
       id: cell.id,
       parent: cell.parent?.path ?? '',
       status: statusNames[cell.status] ?? 'running',
       kind: cell.def.name,
-      workerHost: remote instanceof WorkerProxy ? remote.host?.index : undefined,
+      workerHost: link === undefined ? undefined : hostOf.get(link),
       processed: cell.processed,
       failed: cell.failures,
       restarts: cell.restarts,
       mailboxDepth: cell.mailboxSize,
-      mailboxHighWater: mailboxHighWater(cell),
+      mailboxHighWater: cell.mailboxHighWater,
       busy: cell.isProcessing,
       inFlight: cell.inFlightWork,
       handlingMs: this.handling(cell),
@@ -266,62 +270,57 @@ export class Introspection {
   }
 
   /**
-   * Mean, p50 and p99 of the cell's handling-time sample. ActorCell keeps
-   * the sample private and its `metrics()` has no p50, so this is the one
-   * place that reads the ring buffer; results are cached until the sample
-   * grows, so an idle actor costs nothing per snapshot.
+   * The cell's handling-time quantiles, from `metrics()` (which sorts its
+   * sample); kept until the cell takes a new sample, so an idle actor costs
+   * no sort per snapshot.
    */
   private handling(cell: ActorCell): ActorNode['handlingMs'] {
-    const sampled = cell as unknown as SampledCell;
-    const count = sampled.sampleCount;
+    const count = cell.samplesTaken;
     const cached = this.quantiles.get(cell.path);
-    if (cached !== undefined && cached.count === count) {
-      return { mean: cached.mean, p50: cached.p50, p99: cached.p99, samples: count };
-    }
-    const n = Math.min(count, 512);
-    const s = sampled.samples === undefined ? [] : Array.from(sampled.samples.subarray(0, n)).sort((a, b) => a - b);
-    const q = (p: number) => (n === 0 ? 0 : (s[Math.min(n - 1, Math.floor(n * p))] as number));
-    const mean = n === 0 ? 0 : s.reduce((a, b) => a + b, 0) / n;
-    const result = { count, mean, p50: q(0.5), p99: q(0.99) };
-    this.quantiles.set(cell.path, result);
-    return { mean, p50: result.p50, p99: result.p99, samples: count };
+    if (cached !== undefined && cached.count === count) return cached.handlingMs;
+    const handlingMs = cell.metrics().handlingMs;
+    this.quantiles.set(cell.path, { count, handlingMs });
+    return handlingMs;
   }
 
-  private workers(): IntrospectionSnapshot['workers'] {
+  /** The pool's slots now, and which slot each worker link belongs to (to place worker actors). */
+  private workers(): IntrospectionSnapshot['workers'] & { byLink: ReadonlyMap<Link, number> } {
     const pool = this.roots.pool();
-    if (pool === undefined) return { size: 0, slots: [], exits: [] };
+    const byLink = new Map<Link, number>();
+    if (pool === undefined) return { size: 0, slots: [], exits: [], byLink };
     const slots: WorkerSlot[] = [];
     for (let index = 0; index < pool.size; index++) {
-      const host = pool.host(index);
-      if (host !== undefined) this.watch(host);
-      const seen = this.threadsSeen.get(index);
+      const slot = pool.slot(index);
+      if (slot !== undefined) this.watch(slot);
+      const host = slot?.link.isOpen ? slot : undefined;
+      if (host !== undefined) byLink.set(host.link, index);
       slots.push({
         index,
-        threadId: host?.alive ? host.threadId : undefined,
-        alive: host?.alive ?? false,
-        actors: host?.alive ? host.proxies.size : 0,
-        pendingAsks: host?.alive ? host.pending.size : 0,
-        utilization: host?.alive ? this.utilization(host) : undefined,
-        threadsStarted: seen?.size ?? 0,
+        threadId: host?.transport.threadId,
+        alive: host !== undefined,
+        actors: host?.link.channels.size ?? 0,
+        pendingAsks: host?.link.asksInFlight ?? 0,
+        utilization: host === undefined ? undefined : this.utilization(host),
+        threadsStarted: this.threadsSeen.get(index)?.size ?? 0,
       });
     }
-    return { size: pool.size, slots, exits: [...this.exits] };
+    return { size: pool.size, slots, exits: [...this.exits], byLink };
   }
 
+  /** Count a slot's thread once, and record its exit (code and cause, from its transport) when it ends. */
   private watch(host: WorkerHost): void {
     if (this.watched.has(host)) return;
     this.watched.add(host);
+    const { transport } = host;
     let seen = this.threadsSeen.get(host.index);
     if (seen === undefined) this.threadsSeen.set(host.index, (seen = new Set()));
-    seen.add(host.threadId);
-    if (!host.alive) return;
-    let cause: unknown;
-    host.worker.on('error', (e) => {
-      cause = e;
-    });
-    host.worker.once('exit', (code) => {
-      this.elu.delete(host.threadId);
-      this.recordExit({ threadId: host.threadId, exitCode: code, cause }, host.index);
+    seen.add(transport.threadId);
+    void transport.exited.then(() => {
+      this.elu.delete(transport.threadId);
+      this.recordExit(
+        { threadId: transport.threadId, exitCode: transport.exitCode, cause: transport.exitCause },
+        host.index,
+      );
     });
   }
 
@@ -343,27 +342,17 @@ export class Introspection {
   }
 
   private utilization(host: WorkerHost): number | undefined {
+    const threadId = host.transport.threadId;
     try {
-      const perf = host.worker.performance;
-      const prev = this.elu.get(host.threadId);
+      const perf = host.transport.worker.performance;
+      const prev = this.elu.get(threadId);
       const now = perf.eventLoopUtilization();
-      this.elu.set(host.threadId, now);
+      this.elu.set(threadId, now);
       return prev === undefined ? now.utilization : perf.eventLoopUtilization(now, prev).utilization;
     } catch {
       return undefined; // the thread is exiting
     }
   }
-}
-
-/** The two private fields of ActorCell that hold its handling-time sample. */
-interface SampledCell {
-  samples: Float64Array | undefined;
-  sampleCount: number;
-}
-
-function mailboxHighWater(cell: ActorCell): number {
-  // metrics() would also sort the sample; the high-water mark is all that is needed from it.
-  return (cell as unknown as { mailbox: { highWater: number } }).mailbox.highWater;
 }
 
 function push<T>(list: T[], item: T): void {

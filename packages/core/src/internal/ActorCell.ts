@@ -1,36 +1,31 @@
-import type { EventEmitter } from 'eventemitter3';
 import { nanoid } from 'nanoid';
-import type { ActorContext, Receive, Replier, Timers } from '../ActorContext.js';
+import type { Receive, Replier } from '../ActorContext.js';
 import type { ActorDefinition } from '../ActorDefinition.js';
-import type { ActorRef, AskOptions, Message, TellOptions, Terminated, TerminationReason } from '../ActorRef.js';
-import type { ActorSystem } from '../ActorSystem.js';
-import type { Clock } from '../Clock.js';
-import { type DeadLetterReason, type DeadLetters, typeOf } from '../DeadLetters.js';
+import type { ActorRef, AskOptions, Terminated, TerminationReason } from '../ActorRef.js';
+import { type DeadLetterReason, typeOf } from '../DeadLetters.js';
 import {
   ActorNameTakenError,
   ActorStoppedError,
   DeathPactError,
   describe,
-  EscalatedError,
   MailboxFullError,
-  RestartLimitExceededError,
   ShuttingDownError,
   StashOverflowError,
 } from '../errors.js';
-import type { Logger } from '../Logger.js';
 import { Mailbox, type ResolvedMailboxOptions, resolveMailboxOptions } from '../Mailbox.js';
 import type { ActorMetrics } from '../Metrics.js';
-import type { SpawnOptions, WorkerSpawnOptions } from '../SpawnOptions.js';
+import { type SpawnOptions, validateSpawnOptions } from '../SpawnOptions.js';
 import type { SupervisionStrategy } from '../SupervisionStrategy.js';
-import type { SystemEventMap } from '../SystemEvents.js';
-import type { WorkerActorSpec } from '../WorkerActor.js';
-import type { AskRegistry } from './Asks.js';
-import { REF_BRAND } from './codec.js';
+import { CellContext } from './CellContext.js';
+import { CellTimers } from './CellTimers.js';
+import { LocalActorRef } from './LocalActorRef.js';
+import { childFailed } from './Supervisor.js';
+import type { HostedHooks, RemoteAdapter, ReplyTarget, SystemInternals } from './SystemInternals.js';
 
 /**
  * Lifecycle of one actor (xstate's ProcessingStatus, extended):
- * Starting → Running ⇄ Suspended (failed, awaiting its parent's decision)
- * → Restarting → Running ... → Stopping → Stopped.
+ * Starting → Running ⇄ Suspended (failed and awaiting its parent's decision,
+ * or held while an ancestor is) → Restarting → Running ... → Stopping → Stopped.
  */
 export const Status = {
   Starting: 0,
@@ -42,66 +37,17 @@ export const Status = {
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
-/** Anything that can settle a reply: an ask, or (later) a remote reply channel. */
-export interface ReplyTarget {
-  readonly settled: boolean;
-  resolve(value: unknown): boolean;
-  reject(error: unknown): boolean;
-}
-
-/** Envelope marker for system signals (Terminated) in the mailbox; settled, so replies to it go nowhere. */
-const SIGNAL: ReplyTarget = Object.freeze({ settled: true, resolve: () => false, reject: () => false });
-
 interface Waiter {
   env: ReplyTarget | undefined;
   resolve: (() => void) | undefined;
   reject: ((e: unknown) => void) | undefined;
 }
 
-/**
- * Hooks by which a cell that stands for an actor in another thread (a worker
- * proxy) learns of supervision decisions its definition cannot see.
- * @internal
- */
-export interface RemoteAdapter {
-  /** The parent resumed the proxy after a failure: resume the real actor too. */
-  resumed(): void;
-  /** The proxy is stopping: stop the real actor (its hooks run where it lives), even if it never finished starting. */
-  stop(): Promise<void>;
-}
-
-/** What a cell needs from its system. @internal */
-export interface SystemInternals {
-  /** The system facade; absent inside a worker thread, where there is no system. */
-  readonly facade: ActorSystem | undefined;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly random: () => number;
-  readonly events: EventEmitter<SystemEventMap>;
-  readonly deadLetters: DeadLetters;
-  readonly asks: AskRegistry;
-  readonly askTimeoutMs: number;
-  readonly stopTimeoutMs: number;
-  readonly defaultStrategy: SupervisionStrategy;
-  /** False once shutdown has closed intake. */
-  intakeOpen: boolean;
-  /** The cell whose code is running synchronously right now (its sends are internal). */
-  currentCell: ActorCell | undefined;
-  /** Counts messages refused because intake was closed. */
-  refusedDuringShutdown: number;
-  /** Messages processed by actors that have since stopped. */
-  retiredProcessed: number;
-  /** A failure escalated past the top guardian. */
-  rootFailed(cell: ActorCell, error: unknown): void;
-  /** An actor's stop did not finish within `stopTimeoutMs`. */
-  stopTimedOut(cell: ActorCell, what: string): void;
-  /** Spawn a worker-thread actor under `parent` (main thread only). */
-  spawnWorker?(parent: ActorCell, spec: WorkerActorSpec, options: WorkerSpawnOptions<unknown> | undefined): ActorCell;
-}
-
 // `RESOLVED.then(fn)` schedules on the same microtask queue as queueMicrotask,
 // at about half its cost in Node 20 (measured in the core benchmark).
 const RESOLVED: Promise<void> = Promise.resolve();
+/** The default of `ActorDefinition.stashCapacity`. */
+const STASH_CAPACITY = 10_000;
 const NO_CHILDREN: ReadonlyMap<string, ActorCell> = new Map();
 let anonymous = 0;
 
@@ -144,19 +90,42 @@ export class ActorCell {
   get children(): ReadonlyMap<string, ActorCell> {
     return this.kids ?? NO_CHILDREN;
   }
-  /** Set on worker proxies. */
+  /** Set on proxies: the cell stands for an actor on the far side of a link. */
   remote: RemoteAdapter | undefined;
-  /** Called each time the actor enters Running (start and every restart); used by worker hosts. */
-  onRunning: (() => void) | undefined;
+  /** Set on cells hosted for a supervisor on the far side of a link. */
+  hosted: HostedHooks | undefined;
+  /** Local cells watching this one. */
   private watchers: Set<ActorCell> | undefined;
-  private watching: Set<ActorCell> | undefined;
-  private timers: Map<string, unknown> | undefined;
+  /**
+   * What this cell watches: a watched local cell maps to undefined (its
+   * `watchers` holds this cell), a remote ref's key to the function that
+   * cancels that watch.
+   */
+  private watching: Map<unknown, (() => void) | undefined> | undefined;
+  private timerSet: CellTimers | undefined;
   private stashBuf: unknown[] | undefined;
-  private restartTimes: number[] | undefined;
+  /**
+   * System messages (Terminated signals, as `[signal, watch key]` pairs): a
+   * queue of their own, handled before the next user message, never behind a
+   * flooded or bounded mailbox and never counted against its capacity.
+   */
+  private sysq: unknown[] | undefined;
+  /** When recent restarts happened (the parent's restart-limit bookkeeping). @internal */
+  restartTimes: number[] | undefined;
   private restartTimer: unknown;
+  /** Ends a backoff wait early (the actor is being stopped meanwhile). */
+  private endBackoff: (() => void) | undefined;
+  /** Suspended because an ancestor is (Akka suspends the whole subtree), not for a failure of its own. */
+  private held = false;
+  /** Failed, and its parent has not decided yet. */
+  private awaitingDecision = false;
+  /** A failure that happened while held (an async handler settled): reported when released. */
+  private heldFailure: { error: unknown } | undefined;
+  /** Children that failed while this cell was suspended: decided once it runs again. */
+  private deferredFailures: [ActorCell, unknown][] | undefined;
   private stopPromise: Promise<void> | undefined;
   terminationReason: TerminationReason | undefined;
-  private terminationListeners: ((r: TerminationReason) => void)[] | undefined;
+  private terminationListeners: Set<(r: TerminationReason) => void> | undefined;
 
   // metrics
   processed = 0;
@@ -191,7 +160,7 @@ export class ActorCell {
     name: string | undefined,
     mailbox: ResolvedMailboxOptions,
     makeRef?: (cell: ActorCell) => LocalActorRef,
-    /** The path, when it is not the parent's plus the name (an actor hosted in a worker keeps its main-thread path). */
+    /** The path, when it is not the parent's plus the name (a hosted actor keeps its proxy's path). */
     path?: string,
   ) {
     this.name = name ?? `$${(anonymous++).toString(36)}`;
@@ -222,6 +191,7 @@ export class ActorCell {
         `spawn under [${this.path}]: expected an actor definition (defineActor(...)), got ${describe(def)}`,
       );
     }
+    if (options !== undefined) validateSpawnOptions(options, `spawn under [${this.path}]`, false);
     const name = options?.name;
     if (name !== undefined) {
       if (typeof name !== 'string' || name.length === 0 || name.includes('/') || name.startsWith('$')) {
@@ -305,11 +275,12 @@ export class ActorCell {
 
   private running(): void {
     if (this.status !== Status.Starting && this.status !== Status.Restarting) return;
-    this.status = Status.Running;
+    // A cell that (re)starts while an ancestor is suspended starts held.
+    this.status = this.held ? Status.Suspended : Status.Running;
     const events = this.system.events;
     if (events.listenerCount('started') > 0) events.emit('started', { path: this.path, id: this.id });
-    this.onRunning?.();
-    if (this.mailbox.size > 0) this.schedule();
+    this.hosted?.running();
+    this.schedule();
   }
 
   // ---------------------------------------------------------------- sending
@@ -394,7 +365,6 @@ export class ActorCell {
 
   private undeliverable(message: unknown, env: ReplyTarget | undefined, reason: DeadLetterReason): void {
     const sys = this.system;
-    if (env === SIGNAL) return; // a watcher that is gone does not need the signal
     if (reason === 'shutting-down') sys.refusedDuringShutdown++;
     sys.deadLetters.record(this.path, message, reason);
     if (env !== undefined && !env.settled) {
@@ -420,27 +390,14 @@ export class ActorCell {
         this.undeliverable(message, env, 'mailbox-full');
         return;
       case 'drop-oldest': {
-        // Terminated signals share the mailbox but are not a sender's messages:
-        // evicting one would make a watcher miss a death without a trace (a
-        // signal is never dead-lettered). Set them aside, evict the oldest real
-        // message, and put them back in front; with nothing else to evict, the
-        // new message is the one dropped.
+        // Terminated signals are not in the mailbox (they have a queue of their
+        // own), so the oldest entry is always a sender's message.
         const mailbox = this.mailbox;
-        let signals: unknown[] | undefined;
-        while (mailbox.size > 0 && mailbox.peekEnvelope() === SIGNAL) {
-          (signals ??= []).push(mailbox.peekMessage());
-          mailbox.shift();
-        }
-        if (mailbox.size > 0) {
-          const oldMessage = mailbox.peekMessage();
-          const oldEnv = mailbox.peekEnvelope() as ReplyTarget | undefined;
-          mailbox.shift();
-          this.undeliverable(oldMessage, oldEnv, 'mailbox-full');
-          mailbox.push(message, env);
-        } else {
-          this.undeliverable(message, env, 'mailbox-full');
-        }
-        if (signals !== undefined) for (let i = signals.length - 1; i >= 0; i--) mailbox.unshift(signals[i], SIGNAL);
+        const oldMessage = mailbox.peekMessage();
+        const oldEnv = mailbox.peekEnvelope() as ReplyTarget | undefined;
+        mailbox.shift();
+        this.undeliverable(oldMessage, oldEnv, 'mailbox-full');
+        mailbox.push(message, env);
         return;
       }
       case 'reject':
@@ -486,15 +443,19 @@ export class ActorCell {
     }
   }
 
-  /** Deliver a signal (Terminated); bypasses capacity and the intake gate. */
-  private signal(message: Terminated): void {
+  /**
+   * Deliver a signal (Terminated of the watch keyed `key`) to the system
+   * queue: it bypasses capacity and the intake gate, and is handled before
+   * the next user message.
+   */
+  private signal(message: Terminated, key: unknown): void {
     if (this.status >= Status.Stopping) return;
-    this.mailbox.push(message, SIGNAL);
+    (this.sysq ??= []).push(message, key);
     this.schedule();
   }
 
   /** Deliver a message from the actor's own timers; bypasses the intake gate. */
-  private selfDeliver(message: unknown): void {
+  selfDeliver(message: unknown): void {
     const sys = this.system;
     const prev = sys.currentCell;
     sys.currentCell = this;
@@ -510,7 +471,12 @@ export class ActorCell {
   // ---------------------------------------------------------------- processing
 
   private schedule(): void {
-    if (!this.scheduled && this.status === Status.Running && !this.processing) {
+    if (
+      !this.scheduled &&
+      this.status === Status.Running &&
+      !this.processing &&
+      (this.mailbox.size > 0 || (this.sysq !== undefined && this.sysq.length > 0))
+    ) {
       this.scheduled = true;
       void RESOLVED.then(this.runBound);
     }
@@ -538,19 +504,28 @@ export class ActorCell {
     sys.currentCell = this;
     const throughput = this.mb.throughput;
     try {
-      while (this.turn < throughput && mailbox.size > 0 && this.status === Status.Running) {
-        this.turn++;
-        const message = mailbox.peekMessage();
-        const env = mailbox.peekEnvelope() as ReplyTarget | undefined;
-        mailbox.shift();
-        if (this.waiters !== undefined) this.admitWaiter();
+      while (this.turn < throughput && this.status === Status.Running) {
+        let message: unknown;
+        let env: ReplyTarget | undefined;
         // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
-        let handler: Receive<any, any, any> = this.behavior;
-        if (env === SIGNAL) {
-          const h = this.signalHandler(message as Terminated);
+        let handler: Receive<any, any, any>;
+        const sysq = this.sysq;
+        if (sysq !== undefined && sysq.length > 0) {
+          // System messages first: a death is learnt even behind a flood.
+          this.turn++;
+          message = sysq.shift();
+          const h = this.signalHandler(message as Terminated, sysq.shift());
           if (h === undefined) continue;
           handler = h;
-        }
+          env = undefined;
+        } else if (mailbox.size > 0) {
+          this.turn++;
+          message = mailbox.peekMessage();
+          env = mailbox.peekEnvelope() as ReplyTarget | undefined;
+          mailbox.shift();
+          if (this.waiters !== undefined) this.admitWaiter();
+          handler = this.behavior;
+        } else break;
         this.currentMessage = message;
         this.currentEnv = env;
         this.replyTaken = false;
@@ -579,8 +554,9 @@ export class ActorCell {
       }
     } finally {
       sys.currentCell = prev;
+      this.hosted?.progress();
     }
-    if (mailbox.size === 0) {
+    if (mailbox.size === 0 && (this.sysq === undefined || this.sysq.length === 0)) {
       this.turn = 0;
     } else if (this.status === Status.Running && !this.scheduled) {
       // Out of budget for this turn: let timers, I/O and other actors run first.
@@ -599,14 +575,20 @@ export class ActorCell {
       if (sample) this.addSample(performance.now() - t0);
     }
     this.notifyIdle();
-    if (this.mailbox.size > 0) this.schedule();
+    this.schedule();
+    this.hosted?.progress();
   }
 
   private asyncFailed(error: unknown, env: ReplyTarget | undefined): void {
     this.processing = false;
     this.notifyIdle();
+    this.hosted?.progress();
     if (this.status === Status.Running) this.fail(error, env);
-    else if (env !== undefined && !env.settled) env.reject(error);
+    else {
+      if (env !== undefined && !env.settled) env.reject(error);
+      // Held while the handler ran: the failure is the actor's, reported when it runs again.
+      if (this.held && !this.awaitingDecision) this.heldFailure ??= { error };
+    }
   }
 
   private notifyIdle(): void {
@@ -623,9 +605,8 @@ export class ActorCell {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
-  private signalHandler(t: Terminated): Receive<any, any, any> | undefined {
-    const target = (t.ref as LocalActorRef).cell;
-    if (this.watching === undefined || !this.watching.delete(target)) return undefined; // unwatched meanwhile
+  private signalHandler(t: Terminated, key: unknown): Receive<any, any, any> | undefined {
+    if (this.watching === undefined || !this.watching.delete(key)) return undefined; // unwatched meanwhile
     const onTerminated = this.def.onTerminated;
     if (onTerminated !== undefined) return (state, msg, ctx) => onTerminated(state, msg as Terminated, ctx);
     return () => {
@@ -643,106 +624,125 @@ export class ActorCell {
   /**
    * This actor failed (a handler, init or hook threw). The failed message is
    * not redelivered; an ask waiting on it rejects with the cause. The actor is
-   * suspended, its mailbox kept, and the parent decides.
+   * suspended, its mailbox kept, its children held (Akka suspends the
+   * subtree), and the parent decides (see `Supervisor.ts`).
    */
   fail(error: unknown, env: ReplyTarget | undefined): void {
-    if (env !== undefined && env !== SIGNAL && !env.settled) env.reject(error);
+    if (env !== undefined && !env.settled) env.reject(error);
     this.currentEnv = undefined;
     this.currentMessage = undefined;
-    if (this.status >= Status.Stopping || this.status === Status.Suspended) return;
+    if (this.status >= Status.Stopping || this.awaitingDecision) return;
     this.failures++;
     this.status = Status.Suspended;
-    this.timersCancelAll();
+    this.awaitingDecision = true;
+    this.timerSet?.cancelAll();
     const parent = this.parent;
-    if (parent === undefined) {
+    if (parent === undefined && this.hosted === undefined) {
+      // A guardian: the failure ends the system, whose shutdown still drains its children.
       this.system.rootFailed(this, error);
       return;
     }
-    queueMicrotask(() => parent.childFailed(this, error));
+    for (const c of this.children.values()) c.hold();
+    if (parent === undefined) {
+      this.hosted?.failed(error);
+      return;
+    }
+    queueMicrotask(() => childFailed(parent, this, error));
   }
 
-  private childFailed(child: ActorCell, error: unknown): void {
-    if (child.status !== Status.Suspended) return;
-    const strategy = child.strategy;
-    let directive: ReturnType<SupervisionStrategy['decider']>;
-    try {
-      directive = strategy.decider(error);
-    } catch (deciderError) {
-      directive = 'escalate';
-      error = deciderError;
-    }
-    const sys = this.system;
-    sys.logger.warn(`actor ${child.path} failed: ${describe(error)}; ${directive}`, {
-      restarts: child.restarts,
-    });
-    if (sys.events.listenerCount('failed') > 0) {
-      sys.events.emit('failed', { path: child.path, id: child.id, error, directive });
-    }
-    switch (directive) {
-      case 'resume':
-        child.resume();
-        return;
-      case 'stop':
-        for (const c of this.scopeOf(child, strategy)) {
-          void c.stop(c === child ? { kind: 'failed', error } : { kind: 'stopped' });
-        }
-        return;
-      case 'escalate':
-        this.fail(new EscalatedError(child.path, error), undefined);
-        return;
-      case 'restart': {
-        const now = sys.clock.now();
-        const { maxRestarts, windowMs } = strategy.limit;
-        const times = (child.restartTimes ??= []).filter((t) => now - t < windowMs);
-        child.restartTimes = times;
-        if (times.length >= maxRestarts) {
-          sys.logger.error(
-            `actor ${child.path} exceeded its restart limit (${maxRestarts} in ${windowMs} ms); stopping it and escalating to ${this.path}`,
-          );
-          void child.stop({ kind: 'failed', error });
-          this.fail(new RestartLimitExceededError(child.path, times.length, windowMs, error), undefined);
-          return;
-        }
-        times.push(now);
-        const delayMs = strategy.backoffDelay(times.length - 1, sys.random);
-        for (const c of this.scopeOf(child, strategy)) void c.restart(error, delayMs);
-        return;
-      }
-    }
+  /** True while the parent's decision on a failure of this actor is pending. @internal */
+  get isAwaitingDecision(): boolean {
+    return this.awaitingDecision;
   }
 
-  /** The children a directive applies to, per the strategy's scope. */
-  private scopeOf(child: ActorCell, strategy: SupervisionStrategy): ActorCell[] {
-    if (strategy.scope === 'one-for-one') return [child];
-    const all = [...this.children.values()];
-    if (strategy.scope === 'one-for-all') return all;
-    return all.slice(Math.max(0, all.indexOf(child)));
+  /**
+   * A child failed while this cell could not decide (it is suspended itself):
+   * keep the failure until it runs again; a restart or stop of this cell
+   * stops the child anyway.
+   * @internal
+   */
+  deferFailure(child: ActorCell, error: unknown): void {
+    (this.deferredFailures ??= []).push([child, error]);
   }
 
-  /** @internal Resume after a failure (the parent's decision, or a main-thread proxy's in a worker). */
+  /** An ancestor is suspended: stop handling messages (timers still fire and queue), and hold the subtree. @internal */
+  hold(): void {
+    if (this.held || this.status >= Status.Stopping) return;
+    this.held = true;
+    if (this.status === Status.Running) this.status = Status.Suspended;
+    this.remote?.held(true);
+    if (!this.awaitingDecision) for (const c of this.children.values()) c.hold();
+  }
+
+  /** The ancestor runs again: so does this cell, unless it awaits a decision of its own. @internal */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.status >= Status.Stopping) return;
+    this.remote?.held(false);
+    if (this.awaitingDecision) return; // its own parent decides; its children stay held by it
+    if (this.status === Status.Suspended) this.status = Status.Running;
+    for (const c of this.children.values()) c.release();
+    const failure = this.heldFailure;
+    this.heldFailure = undefined;
+    if (failure !== undefined && this.status === Status.Running) {
+      this.fail(failure.error, undefined);
+      return;
+    }
+    this.replayDeferred();
+    this.schedule();
+  }
+
+  private replayDeferred(): void {
+    const deferred = this.deferredFailures;
+    this.deferredFailures = undefined;
+    if (deferred !== undefined) for (const [child, error] of deferred) childFailed(this, child, error);
+  }
+
+  /** @internal Resume after a failure (the parent's decision, or a proxy's across a link). */
   resume(): void {
-    if (this.status !== Status.Suspended) return;
-    this.status = Status.Running;
+    if (!this.awaitingDecision || this.status !== Status.Suspended) return;
+    this.awaitingDecision = false;
     this.remote?.resumed();
-    for (const c of this.children.values()) c.resume();
+    if (this.held) return; // an ancestor is still suspended: run again when it is released
+    this.status = Status.Running;
+    for (const c of this.children.values()) c.release();
+    this.replayDeferred();
     this.schedule();
   }
 
   /**
    * Restart: wait for an in-flight message, stop children (reverse start
    * order), run `beforeRestart`, wait the backoff delay, then `init` afresh.
-   * The mailbox (and any stash, put back in front) survives.
+   * The mailbox (and any stash, put back in front) survives. A group restart
+   * (one-for-all, rest-for-one) runs the phases for all its members: see
+   * `Supervisor.ts`.
+   * @internal
    */
-  /** @internal Restart (the parent's decision, or a main-thread proxy's in a worker). */
   async restart(error: unknown, delayMs: number): Promise<void> {
-    if (this.status >= Status.Stopping || this.status === Status.Restarting) return;
+    if (!(await this.prepareRestart(error))) return;
+    await this.waitBackoff(delayMs);
+    this.reinit(error, delayMs);
+  }
+
+  /**
+   * The terminating half of a restart: in-flight message, children,
+   * `beforeRestart`, stash back in front. False if the actor is stopping or
+   * already restarting.
+   * @internal
+   */
+  async prepareRestart(error: unknown): Promise<boolean> {
+    if (this.status >= Status.Stopping || this.status === Status.Restarting) return false;
     this.status = Status.Restarting;
-    this.timersCancelAll();
+    this.awaitingDecision = false;
+    this.heldFailure = undefined;
+    this.deferredFailures = undefined;
+    this.timerSet?.cancelAll();
     await this.whenIdle();
     // An in-flight async handler (a sibling's restart under one-for-all or
     // rest-for-one) may have started timers after the cancel above; they
     // belong to the old incarnation and must not fire into the new one.
-    this.timersCancelAll();
+    this.timerSet?.cancelAll();
     await this.stopChildren();
     const hook = this.def.beforeRestart;
     if (this.initialized && hook !== undefined) {
@@ -753,14 +753,38 @@ export class ActorCell {
       }
     }
     this.unstashAll();
-    if (delayMs > 0) {
-      await new Promise<void>((resolve) => {
-        this.restartTimer = this.system.clock.setTimeout(() => {
-          this.restartTimer = undefined;
-          resolve();
-        }, delayMs);
-      });
+    return true;
+  }
+
+  /**
+   * Wait out a restart backoff. A child waiting to restart is not work in
+   * flight: when shutdown begins, or if the actor is stopped meanwhile, the
+   * wait ends at once and the actor is stopped (as OTP's supervisor does).
+   * @internal
+   */
+  async waitBackoff(delayMs: number): Promise<void> {
+    if (delayMs <= 0 || this.status !== Status.Restarting) return;
+    if (!this.system.intakeOpen) {
+      void this.stop({ kind: 'stopped' });
+      return;
     }
+    await new Promise<void>((resolve) => {
+      this.endBackoff = resolve;
+      this.restartTimer = this.system.clock.setTimeout(() => {
+        this.restartTimer = undefined;
+        this.endBackoff = undefined;
+        resolve();
+      }, delayMs);
+    });
+  }
+
+  /** True while waiting out a restart backoff. @internal */
+  get inBackoff(): boolean {
+    return this.restartTimer !== undefined;
+  }
+
+  /** The starting half of a restart: a fresh incarnation from `init`. @internal */
+  reinit(error: unknown, delayMs: number): void {
     if (this.status !== Status.Restarting) return;
     this.restarts++;
     this.initialized = false;
@@ -790,7 +814,12 @@ export class ActorCell {
       this.system.clock.clearTimeout(this.restartTimer);
       this.restartTimer = undefined;
     }
-    this.timersCancelAll();
+    // A restart waiting out its backoff goes on (and finds the actor stopping).
+    const endBackoff = this.endBackoff;
+    this.endBackoff = undefined;
+    endBackoff?.();
+    this.remote?.interrupt();
+    this.timerSet?.cancelAll();
     this.stopPromise = this.finishStop(reason);
     return this.stopPromise;
   }
@@ -813,7 +842,7 @@ export class ActorCell {
         sys.logger.error(`afterStop of ${this.path} threw: ${describe(e)}`);
       }
     }
-    this.timersCancelAll();
+    this.timerSet?.cancelAll();
     this.status = Status.Stopped;
     const rest = this.mailbox.drain();
     for (let i = 0; i < rest.length; i += 2) this.undeliverable(rest[i], rest[i + 1] as ReplyTarget, 'actor-stopped');
@@ -836,12 +865,15 @@ export class ActorCell {
       this.parent.kids?.delete(this.name);
     }
     if (this.watching !== undefined) {
-      for (const w of this.watching) w.watchers?.delete(this);
+      for (const [key, cancel] of this.watching) {
+        if (cancel === undefined) (key as ActorCell).watchers?.delete(this);
+        else cancel();
+      }
       this.watching = undefined;
     }
     if (this.watchers !== undefined) {
       const t: Terminated = { type: 'terminated', ref: this.ref, reason };
-      for (const w of this.watchers) w.signal(t);
+      for (const w of this.watchers) w.signal(t, this);
       this.watchers = undefined;
     }
     this.context = undefined;
@@ -859,9 +891,14 @@ export class ActorCell {
     for (const child of kids) await child.stop({ kind: 'stopped' });
   }
 
-  /** Wait for `p`, but no longer than `stopTimeoutMs`; on timeout, report and go on. */
+  /**
+   * Wait for `p`, but no longer than `stopTimeoutMs`; on timeout, report and
+   * go on. An infinite budget (a host runtime's: its actors' supervisors
+   * across the link bound their stops) sets no timer.
+   */
   private bounded(p: Promise<unknown>, what: string): Promise<void> {
     const sys = this.system;
+    if (!Number.isFinite(sys.stopTimeoutMs)) return p.then(() => undefined);
     return new Promise<void>((resolve, reject) => {
       const timer = sys.clock.setTimeout(() => {
         sys.stopTimedOut(this, what);
@@ -880,19 +917,28 @@ export class ActorCell {
     });
   }
 
-  /** Register a callback for the end of this actor (called at once if it has ended). */
-  onTerminated(listener: (r: TerminationReason) => void): void {
+  /**
+   * Call `listener` once when this actor ends (at once if it has ended).
+   * Returns a function that removes it.
+   */
+  onTerminated(listener: (r: TerminationReason) => void): () => void {
     if (this.status === Status.Stopped && this.terminationReason !== undefined) {
       listener(this.terminationReason);
-      return;
+      return () => {};
     }
-    (this.terminationListeners ??= []).push(listener);
+    const listeners = (this.terminationListeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   // ---------------------------------------------------------------- context services
 
   get ctx(): CellContext {
     return (this.context ??= new CellContext(this));
+  }
+
+  get timers(): CellTimers {
+    return (this.timerSet ??= new CellTimers(this));
   }
 
   /** Run `fn` as this actor: its sends count as the actor's own (they pass shutdown's intake gate). */
@@ -907,24 +953,54 @@ export class ActorCell {
     }
   }
 
-  watch(target: ActorCell): void {
+  /** Be told (a Terminated signal) when the actor behind `ref` ends, wherever it lives. */
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  watch(ref: ActorRef<any>): void {
+    const provider = this.system.provider;
+    const target = provider.local(ref);
     if (target === this) return;
-    (this.watching ??= new Set()).add(target);
-    if (target.status === Status.Stopped) {
-      this.signal({ type: 'terminated', ref: target.ref, reason: target.terminationReason ?? { kind: 'stopped' } });
+    const watching = (this.watching ??= new Map());
+    if (target !== undefined) {
+      if (watching.has(target)) return;
+      watching.set(target, undefined);
+      if (target.status === Status.Stopped) {
+        this.signal(
+          { type: 'terminated', ref: target.ref, reason: target.terminationReason ?? { kind: 'stopped' } },
+          target,
+        );
+        return;
+      }
+      (target.watchers ??= new Set()).add(this);
       return;
     }
-    (target.watchers ??= new Set()).add(this);
+    const key = provider.watchKey(ref, `ctx.watch in [${this.path}]`);
+    if (watching.has(key)) return;
+    // Set before watching: a dead ref answers at once, and the signal must find its key.
+    watching.set(key, () => {});
+    const cancel = provider.onEnd(ref, (reason) => this.signal({ type: 'terminated', ref, reason }, key));
+    if (watching.has(key)) watching.set(key, cancel);
   }
 
-  unwatch(target: ActorCell): void {
-    this.watching?.delete(target);
-    target.watchers?.delete(this);
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  unwatch(ref: ActorRef<any>): void {
+    const watching = this.watching;
+    if (watching === undefined) return;
+    const provider = this.system.provider;
+    const target = provider.local(ref);
+    if (target !== undefined) {
+      watching.delete(target);
+      target.watchers?.delete(this);
+      return;
+    }
+    const key = provider.watchKey(ref, `ctx.unwatch in [${this.path}]`);
+    const cancel = watching.get(key);
+    watching.delete(key);
+    cancel?.();
   }
 
   reply(value: unknown, isError: boolean): void {
     const env = this.currentEnv;
-    if (env === undefined || env === SIGNAL || this.replyTaken) {
+    if (env === undefined || this.replyTaken) {
       this.system.deadLetters.record(this.path, value, 'no-reply-address');
       return;
     }
@@ -932,43 +1008,48 @@ export class ActorCell {
     if (!ok) this.system.deadLetters.record(this.path, value, 'late-reply');
   }
 
-  /** Send the current message on to `target`, which will answer the original asker. */
-  forward(target: ActorCell, message: unknown): void {
-    const env = this.currentEnv === SIGNAL ? undefined : this.currentEnv;
-    this.replyTaken = true;
-    target.enqueue(message, env);
+  /** Send `message` on to `ref`, which will answer the original asker (the current message's reply address). */
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  forward(ref: ActorRef<any>, message: unknown): void {
+    const env = this.takeReplyTarget();
+    this.system.provider.deliver(ref, message, env);
   }
 
-  /** Queued plus in-flight messages: what a least-loaded router compares. */
+  /** Queued plus in-flight messages (for a proxy, also those its actor has not taken): what a least-loaded router compares. */
   get load(): number {
-    return this.mailbox.size + (this.processing ? 1 : 0) + (this.waiters?.size ?? 0);
+    const remote = this.remote;
+    return (
+      this.mailbox.size +
+      (this.processing ? 1 : 0) +
+      (this.waiters?.size ?? 0) +
+      (remote === undefined ? 0 : remote.outstanding)
+    );
   }
 
   /** Whether the current message came with a reply address (an ask) not yet taken. */
   get expectsReply(): boolean {
     const env = this.currentEnv;
-    return env !== undefined && env !== SIGNAL && !this.replyTaken && !env.settled;
+    return env !== undefined && !this.replyTaken && !env.settled;
   }
 
   /** Take the reply address of the current message (for proxies that answer later). */
   takeReplyTarget(): ReplyTarget | undefined {
     const env = this.currentEnv;
     this.replyTaken = true;
-    return env === SIGNAL ? undefined : env;
+    return env;
   }
 
   deferReply(): Replier {
-    const env = this.currentEnv;
-    this.replyTaken = true;
+    const env = this.takeReplyTarget();
     const dead = this.system.deadLetters;
     const path = this.path;
     return {
       reply(value) {
-        if (env === undefined || env === SIGNAL) dead.record(path, value, 'no-reply-address');
+        if (env === undefined) dead.record(path, value, 'no-reply-address');
         else if (!env.resolve(value)) dead.record(path, value, 'late-reply');
       },
       fail(error) {
-        if (env === undefined || env === SIGNAL) dead.record(path, error, 'no-reply-address');
+        if (env === undefined) dead.record(path, error, 'no-reply-address');
         else if (!env.reject(error)) dead.record(path, error, 'late-reply');
       },
     };
@@ -976,7 +1057,7 @@ export class ActorCell {
 
   stash(): void {
     const buf = (this.stashBuf ??= []);
-    const capacity = 10_000;
+    const capacity = this.def.stashCapacity ?? STASH_CAPACITY;
     if (buf.length / 2 >= capacity) throw new StashOverflowError(this.path, capacity);
     buf.push(this.currentMessage, this.currentEnv);
     this.replyTaken = true; // the reply now belongs to the stashed copy
@@ -998,46 +1079,11 @@ export class ActorCell {
     this.behavior = receive;
   }
 
-  timerStart(key: string, delayMs: number, message: unknown, repeat: boolean): void {
-    if (!(delayMs >= 0) || !Number.isFinite(delayMs)) {
-      throw new TypeError(`timer ${key} in [${this.path}]: delay must be a non-negative finite number, got ${delayMs}`);
-    }
-    if (this.status >= Status.Stopping) return;
-    this.timerCancel(key);
-    const timers = (this.timers ??= new Map());
-    const clock = this.system.clock;
-    const fire = () => {
-      if (repeat) timers.set(key, clock.setTimeout(fire, delayMs));
-      else timers.delete(key);
-      this.selfDeliver(message);
-    };
-    timers.set(key, clock.setTimeout(fire, delayMs));
-  }
-
-  timerCancel(key: string): void {
-    const handle = this.timers?.get(key);
-    if (handle !== undefined) {
-      this.system.clock.clearTimeout(handle);
-      this.timers?.delete(key);
-    }
-  }
-
-  timerActive(key: string): boolean {
-    return this.timers?.has(key) ?? false;
-  }
-
-  timersCancelAll(): void {
-    const timers = this.timers;
-    if (timers === undefined) return;
-    for (const h of timers.values()) this.system.clock.clearTimeout(h);
-    timers.clear();
-  }
-
   metrics(): ActorMetrics {
     const n = Math.min(this.sampleCount, 512);
     const s = this.samples ? Array.from(this.samples.subarray(0, n)).sort((a, b) => a - b) : [];
     const mean = n === 0 ? 0 : s.reduce((a, b) => a + b, 0) / n;
-    const p99 = n === 0 ? 0 : (s[Math.min(n - 1, Math.floor(n * 0.99))] as number);
+    const q = (p: number) => (n === 0 ? 0 : (s[Math.min(n - 1, Math.floor(n * p))] as number));
     return {
       path: this.path,
       id: this.id,
@@ -1046,8 +1092,23 @@ export class ActorCell {
       restarts: this.restarts,
       mailboxDepth: this.mailbox.size,
       mailboxHighWater: this.mailbox.highWater,
-      handlingMs: { mean, p99, samples: this.sampleCount },
+      handlingMs: { mean, p50: q(0.5), p99: q(0.99), samples: this.sampleCount },
     };
+  }
+
+  /**
+   * Handling-time samples taken so far: it changes only when a new sample is
+   * taken, so a tool that polls (introspection) can keep what it derived from
+   * `metrics().handlingMs` (a sort of up to 512 numbers) until it does.
+   * @internal
+   */
+  get samplesTaken(): number {
+    return this.sampleCount;
+  }
+
+  /** Deepest the mailbox has been (as `metrics().mailboxHighWater`, without the sample's sort). @internal */
+  get mailboxHighWater(): number {
+    return this.mailbox.highWater;
   }
 
   get currentMessageValue(): unknown {
@@ -1073,182 +1134,23 @@ export class ActorCell {
     return this.mailbox.size;
   }
 
+  get mailboxCapacity(): number {
+    return this.mb.capacity;
+  }
+
+  /** Terminated signals waiting in the system queue. */
+  get pendingSignals(): number {
+    return (this.sysq?.length ?? 0) >> 1;
+  }
+
+  /** Messages sent on to where the actor really lives that it has not taken yet (proxies only). */
+  get remoteOutstanding(): number {
+    return this.remote?.outstanding ?? 0;
+  }
+
   get isProcessing(): boolean {
     return this.processing;
   }
-}
-
-/** An in-process reference. @internal */
-export class LocalActorRef<M extends Message = Message> implements ActorRef<M> {
-  declare readonly [REF_BRAND]: true;
-  constructor(readonly cell: ActorCell) {}
-  get id(): string {
-    return this.cell.id;
-  }
-  get name(): string {
-    return this.cell.name;
-  }
-  get path(): string {
-    return this.cell.path;
-  }
-  get isAlive(): boolean {
-    return this.cell.status < Status.Stopping;
-  }
-  tell(message: M): void {
-    this.cell.enqueue(message, undefined);
-  }
-  send(message: M): Promise<void> {
-    return this.cell.send(message);
-  }
-  ask<R = unknown>(message: M, options?: AskOptions): Promise<R> {
-    return this.cell.ask<R>(message, options);
-  }
-  toString(): string {
-    return `ActorRef(${this.cell.path})`;
-  }
-  toJSON(): { path: string; id: string } {
-    return { path: this.cell.path, id: this.cell.id };
-  }
-}
-
-Object.defineProperty(LocalActorRef.prototype, REF_BRAND, { value: true });
-
-/** The context handed to an actor's functions. @internal */
-class CellContext implements ActorContext<Message, unknown> {
-  private timersValue: Timers<Message> | undefined = undefined;
-  constructor(private readonly cell: ActorCell) {}
-  get timers(): Timers<Message> {
-    return (this.timersValue ??= new CellTimers(this.cell));
-  }
-  get self(): ActorRef<Message> {
-    return this.cell.ref;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: parents speak any protocol
-  get parent(): ActorRef<any> {
-    return (this.cell.parent ?? this.cell).ref;
-  }
-  get system(): ActorSystem {
-    const facade = this.cell.system.facade;
-    if (facade === undefined) {
-      throw new TypeError(
-        `ctx.system in [${this.cell.path}]: this actor runs in a worker thread, and the ActorSystem lives on the main thread. ` +
-          'Use refs passed by message (or as input) to reach other actors.',
-      );
-    }
-    return facade;
-  }
-  get input(): unknown {
-    return this.cell.input;
-  }
-  get log(): Logger {
-    return this.cell.system.logger;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  spawn(definition: ActorDefinition<any, any, any>, options?: SpawnOptions<any>): ActorRef<any> {
-    return this.cell.spawnChild(definition, options).ref;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  spawnWorker(spec: WorkerActorSpec<any, any>, options?: WorkerSpawnOptions<any>): ActorRef<any> {
-    const sys = this.cell.system;
-    if (sys.spawnWorker === undefined) {
-      throw new TypeError(
-        `ctx.spawnWorker in [${this.cell.path}]: worker actors are spawned from the main thread; ` +
-          'inside a worker, spawn local children with ctx.spawn',
-      );
-    }
-    return sys.spawnWorker(this.cell, spec, options).ref;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
-  get children(): ActorRef<any>[] {
-    return [...this.cell.children.values()].map((c) => c.ref);
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
-  child(name: string): ActorRef<any> | undefined {
-    return this.cell.children.get(name)?.ref;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any child
-  stop(ref?: ActorRef<any>): Promise<void> {
-    if (ref === undefined || ref === this.cell.ref) return this.cell.stop();
-    const target = cellOf(ref);
-    if (target === undefined || target.parent !== this.cell) {
-      throw new TypeError(
-        `ctx.stop in [${this.cell.path}]: ${ref.path} is not a child; an actor may stop only itself or its children`,
-      );
-    }
-    return target.stop();
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any actor
-  watch(ref: ActorRef<any>): void {
-    const target = cellOf(ref);
-    if (target === undefined)
-      throw new TypeError(`ctx.watch in [${this.cell.path}]: ${String(ref)} is not a local actor ref`);
-    this.cell.watch(target);
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any actor
-  unwatch(ref: ActorRef<any>): void {
-    const target = cellOf(ref);
-    if (target !== undefined) this.cell.unwatch(target);
-  }
-  reply(value: unknown): void {
-    this.cell.reply(value, false);
-  }
-  replyError(error: unknown): void {
-    this.cell.reply(error, true);
-  }
-  deferReply<R = unknown>(): Replier<R> {
-    return this.cell.deferReply() as Replier<R>;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  tell(ref: ActorRef<any>, message: unknown, options?: TellOptions): void {
-    this.cell.withCurrent(() => ref.tell(message, options));
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  ask<R>(ref: ActorRef<any>, message: Message, options?: AskOptions): Promise<R> {
-    return this.cell.withCurrent(() => ref.ask<R>(message, options));
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  send(ref: ActorRef<any>, message: unknown, options?: TellOptions): Promise<void> {
-    return this.cell.withCurrent(() => ref.send(message, options));
-  }
-  inFlight<T>(work: Promise<T>): Promise<T> {
-    return this.cell.trackInFlight(work);
-  }
-  get expectsReply(): boolean {
-    return this.cell.expectsReply;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  forward(ref: ActorRef<any>, message?: unknown): void {
-    const target = cellOf(ref);
-    const m = message === undefined ? this.cell.currentMessageValue : message;
-    if (target === undefined) {
-      // A ref of another kind (a worker-local actor, a dead ref): keep the reply address by piping an ask.
-      const env = this.cell.takeReplyTarget();
-      if (env === undefined) ref.tell(m);
-      else
-        ref.ask(m).then(
-          (v) => env.resolve(v),
-          (e) => env.reject(e),
-        );
-      return;
-    }
-    this.cell.forward(target, m);
-  }
-  stash(): void {
-    this.cell.stash();
-  }
-  unstashAll(): void {
-    this.cell.unstashAll();
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
-  become(receive: Receive<any, any, any>): void {
-    this.cell.become(receive);
-  }
-}
-
-/** The cell behind a local ref, if it is one. @internal */
-// biome-ignore lint/suspicious/noExplicitAny: any protocol
-export function cellOf(ref: ActorRef<any>): ActorCell | undefined {
-  return ref instanceof LocalActorRef ? ref.cell : undefined;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -1257,27 +1159,4 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as { then?: unknown }).then === 'function'
   );
-}
-
-/** `ctx.timers`: methods on a prototype, not five closures per actor. */
-class CellTimers implements Timers<Message> {
-  constructor(private readonly cell: ActorCell) {}
-  once(key: string, delayMs: number, message: Message): void {
-    this.cell.timerStart(key, delayMs, message, false);
-  }
-  interval(key: string, everyMs: number, message: Message): void {
-    if (!(everyMs > 0)) {
-      throw new TypeError(`timer ${key} in [${this.cell.path}]: interval must be positive, got ${everyMs}`);
-    }
-    this.cell.timerStart(key, everyMs, message, true);
-  }
-  cancel(key: string): void {
-    this.cell.timerCancel(key);
-  }
-  isActive(key: string): boolean {
-    return this.cell.timerActive(key);
-  }
-  cancelAll(): void {
-    this.cell.timersCancelAll();
-  }
 }

@@ -5,13 +5,15 @@
  * late to tell the sender) and would silently strip a class instance of its
  * prototype. So every message bound for another thread is walked once at the
  * sender: functions, symbols and class instances are refused there with a
- * named error, and ActorRefs are swapped for {@link WireRef} markers that the
- * other side turns back into working refs.
+ * named error, ActorRefs are swapped for {@link WireRef} markers that the
+ * other side turns back into working refs, and errors for {@link WireError}
+ * markers that come back as instances of their (registered) class.
  *
  * @internal
  */
 import type { ActorRef } from '../ActorRef.js';
-import type { WireRef } from './wire.js';
+import { deserializeError, serializeError } from '../errors.js';
+import type { WireError, WireRef } from './wire.js';
 
 /** Brand carried by every ref implementation, so the codec can spot refs without importing them. */
 export const REF_BRAND: unique symbol = Symbol.for('troupe.actorRef') as never;
@@ -29,15 +31,38 @@ const cloneable: Function[] = [
   Map,
   Set,
   ArrayBuffer,
-  Error,
   Boolean,
   String,
   Number,
   ...(typeof SharedArrayBuffer === 'function' ? [SharedArrayBuffer] : []),
 ];
 
-/** Set by the last {@link encode} call: did the value contain refs? */
-export let encodedHadRefs = false;
+/**
+ * Encodes messages for one runtime: `toWire` names that runtime's refs, and
+ * `swapped` tells whether the last {@link Encoder.encode} replaced anything
+ * (then the receiver must decode the value).
+ */
+export class Encoder {
+  /** Whether the last `encode` swapped a ref for a marker. */
+  swapped = false;
+  // biome-ignore lint/suspicious/noExplicitAny: any ref
+  constructor(readonly toWire: (ref: ActorRef<any>) => WireRef) {}
+
+  /**
+   * Check that `value` can cross a thread, replacing refs with markers.
+   * Returns `value` itself when it holds no ref (the common case: no copy).
+   * Throws {@link DataCloneError} naming where the problem is.
+   */
+  encode(value: unknown): unknown {
+    this.swapped = false;
+    try {
+      return walk(value, this, 0);
+    } catch (e) {
+      if (e instanceof CloneFault) throw new DataCloneError(`$${e.path} ${e.what}`);
+      throw e;
+    }
+  }
+}
 
 /**
  * Thrown inside {@link walk} and caught by {@link encode}: where the problem is
@@ -57,23 +82,7 @@ function under(fault: unknown, step: string): unknown {
   return fault;
 }
 
-/**
- * Check that `value` can cross a thread, replacing refs with markers.
- * Returns `value` itself when it holds no ref (the common case: no copy).
- */
-// biome-ignore lint/suspicious/noExplicitAny: any ref
-export function encode(value: unknown, toWire: (ref: ActorRef<any>) => WireRef): unknown {
-  encodedHadRefs = false;
-  try {
-    return walk(value, toWire, 0);
-  } catch (e) {
-    if (e instanceof CloneFault) throw new DataCloneError(`$${e.path} ${e.what}`);
-    throw e;
-  }
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: any ref
-function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: number): unknown {
+function walk(value: unknown, enc: Encoder, depth: number): unknown {
   switch (typeof value) {
     case 'string':
     case 'number':
@@ -92,9 +101,9 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
   if (value === null || depth > 64) return value;
   const obj = value as Record<string | symbol, unknown>;
   if (obj[REF_BRAND] === true) {
-    encodedHadRefs = true;
+    enc.swapped = true;
     // biome-ignore lint/suspicious/noExplicitAny: any ref
-    return toWire(obj as unknown as ActorRef<any>);
+    return enc.toWire(obj as unknown as ActorRef<any>);
   }
   if (Array.isArray(obj)) {
     let copy: unknown[] | undefined;
@@ -102,7 +111,7 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
       const v = obj[i];
       let w: unknown;
       try {
-        w = walk(v, toWire, depth + 1);
+        w = walk(v, enc, depth + 1);
       } catch (e) {
         throw under(e, `[${i}]`);
       }
@@ -120,7 +129,7 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
       const v = obj[k];
       let w: unknown;
       try {
-        w = walk(v, toWire, depth + 1);
+        w = walk(v, enc, depth + 1);
       } catch (e) {
         throw under(e, `.${k}`);
       }
@@ -132,35 +141,41 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
     return copy ?? obj;
   }
   if (ArrayBuffer.isView(obj)) return obj;
+  if (obj instanceof Error) {
+    // Structured clone would keep only name, message, stack and cause: travel as a marker that keeps the class.
+    enc.swapped = true;
+    const marker: WireError = { $troupeError: serializeError(obj) };
+    return marker;
+  }
   for (const ctor of cloneable) {
     if (obj instanceof ctor) {
       if (obj instanceof Map) {
         for (const [k, v] of obj) {
           try {
-            walk(k, toWire, depth + 1);
+            walk(k, enc, depth + 1);
           } catch (e) {
             throw under(e, '<key>');
           }
           let w: unknown;
           try {
-            w = walk(v, toWire, depth + 1);
+            w = walk(v, enc, depth + 1);
           } catch (e) {
             throw under(e, `.get(${String(k)})`);
           }
           if (w !== v) {
-            throw new CloneFault('', 'is a Map holding an ActorRef; put refs in plain objects or arrays');
+            throw new CloneFault('', 'is a Map holding an ActorRef or an Error; put those in plain objects or arrays');
           }
         }
       } else if (obj instanceof Set) {
         for (const v of obj) {
           let w: unknown;
           try {
-            w = walk(v, toWire, depth + 1);
+            w = walk(v, enc, depth + 1);
           } catch (e) {
             throw under(e, '<item>');
           }
           if (w !== v) {
-            throw new CloneFault('', 'is a Set holding an ActorRef; put refs in plain objects or arrays');
+            throw new CloneFault('', 'is a Set holding an ActorRef or an Error; put those in plain objects or arrays');
           }
         }
       }
@@ -179,11 +194,12 @@ export function isWireRef(value: unknown): value is WireRef {
   return value !== null && typeof value === 'object' && '$troupeRef' in (value as object);
 }
 
-/** Turn ref markers back into refs (in place where possible: the value is a fresh clone). */
+/** Turn ref and error markers back into refs and errors (in place where possible: the value is a fresh clone). */
 // biome-ignore lint/suspicious/noExplicitAny: any ref
 export function decode(value: unknown, fromWire: (w: WireRef) => ActorRef<any>, depth = 0): unknown {
   if (value === null || typeof value !== 'object' || depth > 64) return value;
   if (isWireRef(value)) return fromWire(value);
+  if ('$troupeError' in value) return deserializeError((value as WireError).$troupeError);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = decode(value[i], fromWire, depth + 1);
     return value;
