@@ -2,7 +2,7 @@
  * A PSI job as the service keeps it: one JSON record per job on disk, also
  * what the API returns. Counts, phases, rates and bytes only: no keys, no rows.
  */
-import type { PsiProgress, PsiSummary, SideProgress } from '@troupe/actors';
+import type { EmptyKeyPolicy, PsiProgress, PsiSummary, SideProgress } from '@troupe/actors';
 
 /** Where a job is in its life. `interrupted`: the service stopped while it ran (no output was left). */
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
@@ -19,6 +19,10 @@ export interface JobRequest {
   threads: number;
   batch: number;
   delimiter: string;
+  /** Replace `left.csv` / `right.csv` if they exist in `out` (never an input). */
+  overwrite: boolean;
+  /** Rows whose key is empty: match them (default), skip them, or refuse the file. */
+  emptyKeys: EmptyKeyPolicy;
 }
 
 /** Progress as the API shows it. */
@@ -50,6 +54,8 @@ export interface JobRecord {
   result: (PsiSummary & { outputBytes: { left: number; right: number } }) | null;
   /** When failed, cancelled or interrupted: why. */
   error: { name: string; code: string | null; message: string } | null;
+  /** What the run noticed that does not stop it (rows with empty keys, stale temporary files removed). */
+  warnings: string[];
   /** A cancel was asked for while it ran; it ends as `cancelled` once the run has stopped. */
   cancelRequested: boolean;
 }

@@ -3,7 +3,7 @@
  *
  *   GET  /health                 { ok, draining, queued, running }
  *   GET  /jobs                   { jobs: [record...] }
- *   POST /jobs                   { left, right, key, out, threads?, batch?, delimiter? } → 201 { job }
+ *   POST /jobs                   { left, right, key, out, threads?, batch?, delimiter?, overwrite?, emptyKeys? } → 201 { job }
  *   GET  /jobs/:id               { job } (with live progress)
  *   POST /jobs/:id/cancel        → 202 { job }
  *   GET  /jobs/:id/result        { result } once done, else 409
@@ -15,7 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
-import { CsvInputError, CsvReader } from '@troupe/actors';
+import { CsvInputError, CsvReader, type EmptyKeyPolicy } from '@troupe/actors';
 import type { ActorRef } from '@troupe/core';
 import { finalStates, type JobRecord, type JobRequest } from './JobRecord.js';
 import { JobServiceError, type JobServiceMsg } from './JobService.js';
@@ -42,7 +42,8 @@ export interface JobApiOptions {
   hosts: ReadonlySet<string>;
 }
 
-const FIELDS = new Set(['left', 'right', 'key', 'out', 'threads', 'batch', 'delimiter']);
+const FIELDS = new Set(['left', 'right', 'key', 'out', 'threads', 'batch', 'delimiter', 'overwrite', 'emptyKeys']);
+const EMPTY_KEYS = ['match', 'skip', 'refuse'] as const;
 const ASK = { timeoutMs: 10_000 };
 
 /** The request handler of the job API. */
@@ -204,7 +205,20 @@ async function validate(
       'delimiter',
     );
   }
+  const overwrite = body.overwrite ?? false;
+  if (typeof overwrite !== 'boolean') {
+    throw new ApiError(400, `overwrite must be true or false, got ${describe(overwrite)}`, 'overwrite');
+  }
+  const emptyKeys = body.emptyKeys ?? 'match';
+  if (!EMPTY_KEYS.includes(emptyKeys as EmptyKeyPolicy)) {
+    throw new ApiError(
+      400,
+      `emptyKeys must be one of ${EMPTY_KEYS.join(', ')}, got ${describe(emptyKeys)}`,
+      'emptyKeys',
+    );
+  }
   const inputBytes = { left: 0, right: 0 };
+  const inputIds: string[] = [];
   for (const [field, file] of [
     ['left', left],
     ['right', right],
@@ -213,6 +227,7 @@ async function validate(
     if (st === undefined) throw new ApiError(400, `${field}: no such file on the server: ${file}`, field);
     if (!st.isFile()) throw new ApiError(400, `${field}: not a regular file: ${file}`, field);
     inputBytes[field] = st.size;
+    inputIds.push(`${st.dev}:${st.ino}`);
     // The key columns are checked now, so a typo is a 400 rather than a failed job later.
     let csv: CsvReader | undefined;
     try {
@@ -228,16 +243,24 @@ async function validate(
       await csv?.close();
     }
   }
-  for (const side of ['left', 'right']) {
-    const target = resolve(out, `${side}.csv`);
-    if (target === left || target === right) {
-      throw new ApiError(400, `out: writing ${target} would replace an input file; choose another folder`, 'out');
-    }
-  }
   const outStat = await stat(out).catch(() => undefined);
   if (outStat !== undefined && !outStat.isDirectory())
     throw new ApiError(400, `out: ${out} exists and is not a folder`, 'out');
-  return { request: { left, right, key, out, threads, batch, delimiter }, inputBytes };
+  // The PSI service checks all this again when the job starts; a queued job's client hears it now.
+  for (const side of ['left', 'right']) {
+    const target = resolve(out, `${side}.csv`);
+    const st = await stat(target).catch(() => undefined);
+    if (target === left || target === right || (st !== undefined && inputIds.includes(`${st.dev}:${st.ino}`))) {
+      throw new ApiError(400, `out: writing ${target} would replace an input file; choose another folder`, 'out');
+    }
+    if (st !== undefined && !overwrite) {
+      throw new ApiError(400, `out: ${target} already exists; send overwrite: true to replace it`, 'out');
+    }
+  }
+  return {
+    request: { left, right, key, out, threads, batch, delimiter, overwrite, emptyKeys: emptyKeys as EmptyKeyPolicy },
+    inputBytes,
+  };
 }
 
 function describe(v: unknown): string {

@@ -13,18 +13,16 @@
  * Prints one JSON line to stdout once listening: `{ "api": url, "inspector": url | null }`.
  */
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runPsi } from '@troupe/actors';
 import { ActorSystem, consoleLogger } from '@troupe/core';
 import { inspect } from '@troupe/inspector';
 import { jobApi } from './api.js';
 import type { JobRecord } from './JobRecord.js';
-import { JobService, type PsiRunner } from './JobService.js';
+import { JobService } from './JobService.js';
 import { JobStore } from './JobStore.js';
 import { jobsSection } from './jobsSection.js';
 
@@ -107,30 +105,13 @@ export async function serve(argv: string[], base: string): Promise<number> {
     workers: { size: threads },
   });
   let latest: readonly JobRecord[] = loaded;
-  /** The seam to the PSI library: one run with progress and an abort signal. */
-  const run: PsiRunner = async (request, { onProgress, signal }) => {
-    const summary = await runPsi(system, {
-      left: request.left,
-      right: request.right,
-      key: request.key,
-      outDir: request.out,
-      threads: request.threads,
-      batchSize: request.batch,
-      delimiter: request.delimiter,
-      onProgress,
-      progressIntervalMs: 250,
-      signal,
-    });
-    const [l, r] = await Promise.all([stat(summary.left.outFile), stat(summary.right.outFile)]);
-    return { summary, outputBytes: { left: l.size, right: r.size } };
-  };
+  // The records and the queue; the runs are its PsiService child's (/user/jobs/psi).
   const service = system.spawn(JobService, {
     name: 'jobs',
     input: {
       store,
       loaded,
       maxRunning,
-      run,
       publish: (jobs) => {
         latest = jobs;
       },

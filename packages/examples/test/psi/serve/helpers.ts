@@ -98,3 +98,12 @@ export async function inputs(rows: number): Promise<{ dir: string; left: string;
   const expected = await generatePsiData(join(dir, 'in'), { rows, overlap: 0.5, duplicates: 0.01, seed: rows }, false);
   return { dir, left: join(dir, 'in', 'left.csv'), right: join(dir, 'in', 'right.csv'), expected };
 }
+
+/** Poll `ok` until true; fail after `ms` naming `what`. */
+export async function waitFor(ok: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
