@@ -325,6 +325,7 @@ export class Cluster {
   private async doLeave(timeoutMs: number): Promise<ClusterLeaveReport> {
     const t0 = Date.now();
     const acknowledged = await this.links.acknowledged(timeoutMs / 2);
+    this.links.quiesce();
     const detail = this.system.isShuttingDown ? `shut down (system ${this.system.name})` : 'left the cluster';
     const report = await this.node.leave({ timeoutMs: Math.max(100, timeoutMs - (Date.now() - t0)), detail });
     return { ...report, acknowledged };

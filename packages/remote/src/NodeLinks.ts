@@ -117,6 +117,19 @@ export class NodeLinks {
     }
   }
 
+  /**
+   * Take no more input from peers and post what is queued (among it the
+   * acknowledgements of what was taken): the step before the pairs close, so
+   * that every tell a peer sent is either taken here and acknowledged, or
+   * never taken and counted lost by the peer, never both.
+   */
+  quiesce(): void {
+    for (const link of this.all()) {
+      link.transport.pause();
+      link.flush();
+    }
+  }
+
   private closed(label: string, reason: TransportClosed['reason'], detail: string): Link {
     return this.remoting.connect(new ClosedTransport(label, { reason, detail }), {
       address: { cluster: '', node: '', incarnation: '' },
