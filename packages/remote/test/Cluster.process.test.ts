@@ -250,6 +250,9 @@ describe('ActorRefs across three node processes', () => {
       'the oversize tell as a dead letter',
     );
     expect(letters.at(-1)).toMatchObject({ recipient: '/user/big', reason: 'unserializable' });
+    // What cannot cross at all (a function) is refused at the call, naming where it is.
+    expect(() => echo.tell({ type: 'echo', value: { fn: () => 1 } })).toThrow(UnserializableMessageError);
+    await expect(echo.ask({ type: 'echo', value: { fn: () => 1 } })).rejects.toThrow(/\$\.value\.fn is a function/);
     expect(await echo.ask({ type: 'echo', value: 'still here' })).toBe('still here');
     expect(cluster.stats().droppedTotal).toBe(0);
   });
