@@ -81,13 +81,26 @@ export interface ClusterStats extends NodeStats {
   links: LinkStats[];
 }
 
-/** A node as a status page shows it: this one, or a live peer with the age of its last heartbeat. */
+/**
+ * A node as a status page shows it: this one, or a live peer with the age of
+ * its last heartbeat. The shape is the inspector's `NodeInfo`, so
+ * `inspector.addSection(nodesSection(() => cluster.nodes()))` shows it.
+ */
 export interface NodeStatus {
-  node: string;
+  /** The node's name. */
+  id: string;
+  /** `name/incarnation`: one process start of the node. */
+  address: string;
   incarnation: string;
-  self: boolean;
+  /**
+   * This node: `up`, `down` (NATS connection lost) or `leaving` (left, or
+   * leaving). A peer: `up`, or `suspect` once silent for more than half of
+   * `deadAfterMs` (it is declared dead, and gone from the list, after all of it).
+   */
+  status: 'up' | 'suspect' | 'down' | 'leaving';
   /** Milliseconds since its last heartbeat (0 for this node). */
   heartbeatAgeMs: number | undefined;
+  self: boolean;
 }
 
 const joined = new WeakMap<ActorSystem, Cluster | 'joining'>();
@@ -277,22 +290,30 @@ export class Cluster {
 
   // ---- status ---------------------------------------------------------------
 
-  /** This node and the live peers, with the age of each one's last heartbeat. */
+  /** This node and the live peers, with the age of each one's last heartbeat (most silent first). */
   nodes(): NodeStatus[] {
+    const n = this.node;
     const self: NodeStatus = {
-      node: this.node.name,
-      incarnation: this.node.incarnation,
-      self: true,
+      id: n.name,
+      address: `${n.name}/${n.incarnation}`,
+      incarnation: n.incarnation,
+      status: this.leaving !== undefined || n.isClosed ? 'leaving' : n.up ? 'up' : 'down',
       heartbeatAgeMs: 0,
+      self: true,
     };
+    const suspectAfter = n.deadAfterMs / 2;
     return [
       self,
-      ...this.node.memberHealth().map((m: MemberHealth) => ({
-        node: m.node,
-        incarnation: m.incarnation,
-        self: false,
-        heartbeatAgeMs: m.heartbeatAgeMs,
-      })),
+      ...n.memberHealth().map(
+        (m: MemberHealth): NodeStatus => ({
+          id: m.node,
+          address: `${m.node}/${m.incarnation}`,
+          incarnation: m.incarnation,
+          status: (m.heartbeatAgeMs ?? 0) > suspectAfter ? 'suspect' : 'up',
+          heartbeatAgeMs: m.heartbeatAgeMs,
+          self: false,
+        }),
+      ),
     ];
   }
 

@@ -227,6 +227,29 @@ describe('ActorRefs across three node processes', () => {
     expect(() => cluster.spawnAt('nobody', 'Crashy')).toThrow(UnknownNodeError);
   });
 
+  it('lists this node and its live peers with the age of their last heartbeat, for a status page', () => {
+    const nodes = cluster.nodes();
+    expect(nodes[0]).toEqual({
+      id: 'a',
+      address: `a/${cluster.node.incarnation}`,
+      incarnation: cluster.node.incarnation,
+      status: 'up',
+      heartbeatAgeMs: 0,
+      self: true,
+    });
+    expect(
+      nodes
+        .slice(1)
+        .map((n) => [n.id, n.incarnation, n.status])
+        .sort(),
+    ).toEqual([
+      ['b', b.incarnation, 'up'],
+      ['c', c.incarnation, 'up'],
+    ]);
+    // Heartbeats every 500 ms: none is older than the time to be declared dead.
+    for (const n of nodes.slice(1)) expect(n.heartbeatAgeMs).toBeLessThan(3_000);
+  });
+
   it('chunks a large message under max_payload and refuses an oversize one at the sender, naming the limit', async () => {
     const echo = cluster.refOf<EchoMsg>((await done(c, { cmd: 'spawn', def: 'Echo', name: 'big' })).address);
     // 6 MB: 24 messages of 256 KiB, reassembled and checked there.
