@@ -357,7 +357,8 @@ export class Cluster {
     const registry = this.node.registry;
     if (registry === undefined || !this.node.up) return;
     try {
-      await registry.removeOwnedBy(this.node.incarnation);
+      // Bounded: a registry that does not answer must not hold the shutdown's first phase.
+      await within(registry.removeOwnedBy(this.node.incarnation), this.leaveTimeoutMs);
     } catch (e) {
       this.system.logger.warn(`remote: could not remove node ${this.node.name}'s registry entries: ${String(e)}`);
     }
@@ -369,4 +370,13 @@ export class Cluster {
       throw new TypeError(`${what}: node ${this.node.name} joined with registry: false, so it has no registry`);
     return registry;
   }
+}
+
+/** `p`, or a rejection after `ms` (the timer is cleared either way). */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

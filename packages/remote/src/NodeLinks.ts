@@ -94,6 +94,12 @@ export class NodeLinks {
       );
     const live = this.links.get(address.incarnation);
     if (live !== undefined) return live;
+    if (address.node === node.name)
+      return this.closed(
+        who,
+        'peer-dead',
+        `no route: incarnation ${address.incarnation} is an earlier run of this node (now ${node.incarnation})`,
+      );
     try {
       return this.attach(node.transport({ node: address.node, incarnation: address.incarnation }));
     } catch (e) {
