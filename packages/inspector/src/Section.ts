@@ -63,41 +63,50 @@ export interface NodeInfo {
   /** Failure-detector suspicion (phi), if the transport computes one. */
   phi?: number;
   actors?: number;
+  /** This process's own node (shown as `(this node)`). */
+  self?: boolean;
 }
 
 /**
  * The page's nodes slot, filled from `list` (a cluster transport such as
  * `@troupe/remote` supplies it): one row per node with its heartbeat age.
+ * `@troupe/remote`'s `cluster.nodes()` already has this shape.
  *
  * @example
- * inspector.addSection(nodesSection(() => remote.nodes()));
+ * const cluster = await joinCluster(system, { servers, cluster: 'shop', node: 'a' });
+ * inspector.addSection(nodesSection(() => cluster.nodes()));
  */
 export function nodesSection(list: () => readonly NodeInfo[]): InspectorSection {
   return {
     id: 'nodes',
     title: 'Nodes',
-    collect: () => ({
-      kind: 'table',
-      columns: [
+    collect: () => {
+      const nodes = list();
+      const columns: SectionColumn[] = [
         { key: 'id', label: 'node' },
         { key: 'address', label: 'address' },
         { key: 'status', label: 'status', format: 'status' },
         { key: 'heartbeat', label: 'heartbeat age', format: 'age' },
-        { key: 'phi', label: 'phi', format: 'number' },
-        { key: 'actors', label: 'actors', format: 'number' },
-      ],
-      rows: list().map((n) => ({
-        id: n.id,
-        cells: {
+      ];
+      // Columns only a transport that computes them fills (no column of dashes otherwise).
+      if (nodes.some((n) => n.phi !== undefined)) columns.push({ key: 'phi', label: 'phi', format: 'number' });
+      if (nodes.some((n) => n.actors !== undefined)) columns.push({ key: 'actors', label: 'actors', format: 'number' });
+      return {
+        kind: 'table',
+        columns,
+        rows: nodes.map((n) => ({
           id: n.id,
-          address: n.address ?? null,
-          status: n.status,
-          heartbeat: n.heartbeatAgeMs ?? null,
-          phi: n.phi ?? null,
-          actors: n.actors ?? null,
-        },
-      })),
-      empty: 'no other nodes',
-    }),
+          cells: {
+            id: n.self === true ? `${n.id} (this node)` : n.id,
+            address: n.address ?? null,
+            status: n.status,
+            heartbeat: n.heartbeatAgeMs ?? null,
+            phi: n.phi ?? null,
+            actors: n.actors ?? null,
+          },
+        })),
+        empty: 'no other nodes',
+      };
+    },
   };
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineActor, restart } from '@troupe/core';
-import { type InspectorSection, inspect, nodesSection, revealPayloads } from '@troupe/inspector';
+import { type InspectorSection, inspect, nodesSection, revealPayloads, type SectionView } from '@troupe/inspector';
 import { afterEach, describe, expect, it } from 'vitest';
 import { frames, post, readFeed, request } from './helpers/http.js';
 import { useSystem, waitFor } from './helpers/system.js';
@@ -236,6 +236,12 @@ describe('inspect', () => {
     const f = inspector.frame();
     expect(f.sections.map((s) => s.id)).toEqual(['jobs', 'nodes']);
     expect(f.sections[1]?.view).toMatchObject({ kind: 'table', rows: [{ id: 'node-b', cells: { heartbeat: 420 } }] });
+    // No column of dashes: phi and actors show only when the transport fills them.
+    const columnsOf = (view: SectionView) => (view.kind === 'table' ? view.columns.map((c) => c.key) : []);
+    expect(columnsOf(f.sections[1]?.view as SectionView)).toEqual(['id', 'address', 'status', 'heartbeat']);
+    const withPhi = nodesSection(() => [{ id: 'me', self: true, status: 'up', heartbeatAgeMs: 0, phi: 0.4 }]).collect();
+    expect(columnsOf(withPhi)).toEqual(['id', 'address', 'status', 'heartbeat', 'phi']);
+    expect(withPhi).toMatchObject({ rows: [{ id: 'me', cells: { id: 'me (this node)', phi: 0.4 } }] });
 
     expect((await post(`${base}/api/sections/jobs/actions/cancel`, { row: 'j1' })).status).toBe(401);
     expect(cancelled).toEqual([]);
