@@ -195,12 +195,12 @@ describe('inspect', () => {
     ]);
     const { system, inspector } = await setup();
     const g = system.spawn(Greeter, { name: 'greeter' });
-    inspector.frame(); // the inspector learns the opt-in from a frame while the actor lives
-    await new Promise((r) => setTimeout(r, 150));
+    // The inspector learns the opt-in from a frame while the actor lives.
+    await waitFor(() => inspector.frame().actors.some((a) => a.path === '/user/greeter'), 'a frame with the greeter');
     await system.stop(g);
     g.tell({ type: 'greet', who: 'Ada' });
     g.tell({ type: 'work', card: SECRET });
-    await new Promise((r) => setTimeout(r, 250));
+    await waitFor(() => inspector.frame().deadLetters.recent.length >= 2, 'two dead letters');
     const recent = inspector.frame().deadLetters.recent;
     expect(recent[0]).toMatchObject({ type: 'work', reason: 'actor-stopped' });
     expect(recent[0]).not.toHaveProperty('payload');
@@ -232,7 +232,7 @@ describe('inspect', () => {
     inspector.addSection(nodesSection(() => [{ id: 'node-b', status: 'up', heartbeatAgeMs: 420 }]));
     expect(() => inspector.addSection(jobs)).toThrow(/already on the page/);
     expect(() => inspector.addSection({ ...jobs, id: 'bad id' })).toThrow(/id must be/);
-    await new Promise((r) => setTimeout(r, 250));
+    await waitFor(() => inspector.frame().sections.length === 2, 'a frame with both sections');
     const f = inspector.frame();
     expect(f.sections.map((s) => s.id)).toEqual(['jobs', 'nodes']);
     expect(f.sections[1]?.view).toMatchObject({ kind: 'table', rows: [{ id: 'node-b', cells: { heartbeat: 420 } }] });
@@ -268,7 +268,7 @@ describe('inspect', () => {
     );
     slow.tell({ type: 'slow' });
     const feed = readFeed(`${base}/api/feed`, () => false, 20_000);
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor(() => inspector.clientCount === 1, 'the feed to connect');
     await system.shutdown();
     const { events, ended } = await feed;
     expect(ended).toBe(true);

@@ -2,7 +2,7 @@
 // scripts/ensure-chromium.sh), driven by playwright-core. Screenshots are kept
 // in test/artifacts/.
 import { inspect, nodesSection } from '@troupe/inspector';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cart, HasherSpec, Shop, Slow } from './fixtures/actors.js';
 import { launch, openPage, screenshot } from './helpers/browser.js';
@@ -23,6 +23,7 @@ afterAll(async () => {
 // innerText, not textContent: what a person sees, with the layout's spaces and line breaks.
 // biome-ignore lint/performance/useDomNodeTextContent: see above
 const text = (page: Page, selector: string) => page.locator(selector).first().innerText();
+const cells = (row: Locator) => row.locator('td').allInnerTexts();
 const num = async (page: Page, selector: string) => Number((await text(page, selector)).replace(/[^\d.]/g, ''));
 
 describe('the inspector page in Chromium', () => {
@@ -55,7 +56,28 @@ describe('the inspector page in Chromium', () => {
       await page.locator(`#tree li[data-path="${path}"]`).waitFor();
     }
     await waitFor(async () => (await num(page, '#kpi-actors')) === 5, 'the actor count to reach 5');
-    await page.locator('#workers-table tr[data-slot="0"]').waitFor();
+    // Worker threads: the actor's host thread in the tree, the slot with its thread id, load and restarts.
+    const chip = await text(page, '#tree li[data-path="/user/hasher"] .chip.worker');
+    const host = /thread (\d+)$/.exec(chip)?.[1];
+    expect(host, chip).toBeDefined();
+    const slot = page.locator(`#workers-table tr[data-slot="${host}"]`);
+    await slot.waitFor();
+    expect(await cells(slot)).toEqual([
+      `#${host}`,
+      expect.stringMatching(/^\d+$/),
+      'running',
+      '1',
+      '0',
+      expect.stringMatching(/^\d+%$/),
+      '0',
+    ]);
+    // Busy hashing: its thread's event-loop load shows on the page (polled while the work runs).
+    const hashing = hasher.ask({ type: 'hash', rounds: 1_000_000 }, { timeoutMs: 60_000 });
+    await waitFor(
+      async () => Number((await cells(slot))[5]?.replace('%', '')) >= 50,
+      'the hashing thread to show a load of 50 % or more',
+    );
+    await hashing;
 
     // Flood the slow payments actor: its mailbox fills, the table sorted by mailbox shows it first.
     const payments = system.select('/user/shop/payments');
@@ -88,10 +110,22 @@ describe('the inspector page in Chromium', () => {
     expect(await text(page, '#dead-recent tbody tr')).toContain('order');
 
     // A worker thread dies: the exit shows with its code, and the slot's thread restarts.
+    const threadBefore = (await cells(slot))[1];
     hasher.tell({ type: 'exit', code: 9 });
     await page.locator('#worker-exits tbody tr').first().waitFor();
-    expect(await text(page, '#worker-exits tbody tr')).toMatch(/slot #\d\)\s+9\s/);
+    const exit = await cells(page.locator('#worker-exits tbody tr').first());
+    // process.exit(9) gives no error: the code is the cause.
+    expect(exit.slice(1)).toEqual([`${threadBefore} (slot #${host})`, '9', 'none reported']);
     await waitFor(() => (system.allMetrics().find((m) => m.path === '/user/hasher')?.restarts ?? 0) >= 1, 'restart');
+    // The slot runs a new thread: another id, one restart.
+    await waitFor(async () => {
+      const now = await cells(slot);
+      return now[6] === '1' && now[1] !== threadBefore;
+    }, 'the slot to show its new thread and one restart');
+    // A thread that dies of an uncaught error: the cause is on the page (name and message), newest first.
+    hasher.tell({ type: 'throwLater', message: 'disk on fire' });
+    await page.locator('#worker-exits tbody tr').nth(1).waitFor();
+    expect((await cells(page.locator('#worker-exits tbody tr').first())).slice(3)).toEqual(['Error: disk on fire']);
 
     // The nodes slot, filled by a contributed section.
     expect(await text(page, '#nodes')).toContain('this-node');
@@ -105,7 +139,8 @@ describe('the inspector page in Chromium', () => {
     await page.locator('#token').fill('not-the-token-at-all');
     await page.locator('#actors tr[data-path="/user/shop/wishlist"] button[data-action="restart"]').click();
     await page.locator('#toast.show[data-kind="refused"]', { hasText: '403' }).waitFor();
-    await new Promise((r) => setTimeout(r, 300));
+    // A round trip through the actor: a restart, had one been ordered, would have happened before the reply.
+    await system.select('/user/shop/wishlist').ask({ type: 'ping' });
     expect(system.allMetrics().find((m) => m.path === '/user/shop/wishlist')?.restarts).toBe(before);
 
     // With the token: done, and the restart shows.
@@ -117,7 +152,11 @@ describe('the inspector page in Chromium', () => {
     // Let the charts gather a few points, then keep a picture.
     await waitFor(async () => (await page.locator('#chart-rate polyline').count()) > 0, 'the throughput chart');
     for (let i = 0; i < 2000; i++) system.select('/user/shop/wishlist').tell({ type: 'order', card: SECRET });
-    await new Promise((r) => setTimeout(r, 1500));
+    const wishlist = page.locator('#actors tr[data-path="/user/shop/wishlist"]');
+    await waitFor(
+      async () => Number((await cells(wishlist))[2]?.replace(/,/g, '')) >= 2000,
+      'the wishlist to show 2,000 handled',
+    );
     await screenshot(page, 'inspector-running');
     expect(await page.content()).not.toContain(SECRET);
     // The refused actions above are the only failed requests.
