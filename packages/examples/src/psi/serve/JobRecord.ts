@@ -58,6 +58,8 @@ export interface JobRecord {
   warnings: string[];
   /** A cancel was asked for while it ran; it ends as `cancelled` once the run has stopped. */
   cancelRequested: boolean;
+  /** Its run found no folder at `out` when it started (so PSI made it): a crash's leftovers include the folder. */
+  outFolderMade?: boolean;
 }
 
 export function queuedProgress(): JobProgress {

@@ -12,6 +12,7 @@
  * actor adds what a service needs around that: ids that survive restarts,
  * records on disk, the queue and its bound, and the drain.
  */
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
   type PsiJobError,
@@ -24,6 +25,7 @@ import {
 import { type ActorContext, type ActorRef, defineActor, stop } from '@troupe/core';
 import { finalStates, type JobRecord, type JobRequest, jobError, jobProgress, queuedProgress } from './JobRecord.js';
 import { idNumber, type JobStore } from './JobStore.js';
+import { removeLeftovers } from './leftovers.js';
 
 /** The messages of {@link JobService}: every one is an ask. */
 export type JobServiceMsg =
@@ -128,7 +130,9 @@ export const JobService = defineActor<JobServiceMsg | Internal, State, JobServic
       s.jobs.set(r.id, r);
       s.next = Math.max(s.next, idNumber(r.id) + 1);
       if (r.state === 'running') {
-        // The service stopped (crashed, was killed) while this ran; the run's outputs were never committed.
+        // The service stopped (crashed, was killed) while this ran; the run's outputs were never committed,
+        // and what it had begun to write is removed now.
+        r.warnings = [...r.warnings, ...(await removeLeftovers(r.request.out, r.outFolderMade === true))];
         r.state = 'interrupted';
         r.finishedAt = now;
         r.error = {
@@ -319,6 +323,7 @@ function pump(s: State, ctx: Ctx): void {
     record.state = 'running';
     record.startedAt = new Date().toISOString();
     record.progress = { ...queuedProgress(), phase: 'starting' };
+    record.outFolderMade = !existsSync(record.request.out);
     save(s, ctx, record);
     const self = ctx.self;
     // `submit` answers once the job runs there (its files checked), or with why it was refused.

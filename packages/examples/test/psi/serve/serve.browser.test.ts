@@ -45,7 +45,7 @@ async function shot(page: Page, name: string) {
 describe('psi serve on the inspector page', () => {
   it('shows a job progress to done, and cancels one from the page only with the token', async () => {
     // big runs for half a minute and is only ever cancelled; medium runs for seconds, to the end.
-    const [big, medium] = await Promise.all([inputs(150_000), inputs(60_000)]);
+    const [big, medium] = await Promise.all([inputs(150_000), inputs(30_000)]);
     const s = await startService([
       '--data',
       join(big.dir, 'data'),
@@ -100,7 +100,7 @@ describe('psi serve on the inspector page', () => {
       await page.waitForTimeout(100);
     }
     expect(seen, 'a progress between 0 and 100 % while running').toBeGreaterThan(0);
-    expect(await text(page, row('j-3'))).toMatch(/60,000 × 60,000/);
+    expect(await text(page, row('j-3'))).toMatch(/30,000 × 30,000/);
     await shot(page, 'psi-jobs-running');
     await page.locator(`${row('j-3')} .pill[data-state="done"]`).waitFor({ timeout: 150_000 });
     expect(await text(page, `${row('j-3')} .progress`)).toContain('100%');

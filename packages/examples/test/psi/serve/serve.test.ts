@@ -1,5 +1,5 @@
 // `psi serve` as a real child process: real files, real signals, records on disk.
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, inputs, type Service, startService, TOKEN, waitFor, waitJob } from './helpers.js';
@@ -173,13 +173,22 @@ describe('psi serve', () => {
     await waitJob(first.api, 'j-1', (j) => j.state === 'running' && j.progress.rows.left > 0);
     first.proc.kill('SIGKILL'); // a crash: nothing gets to clean up
     expect(await first.exited).toBe(137);
-    expect(record(data, 'j-1').state).toBe('running');
+    expect(record(data, 'j-1')).toMatchObject({ state: 'running', outFolderMade: true });
+    // What a writer killed mid-write leaves: its temporary file, named with its (now dead) pid.
+    mkdirSync(outA, { recursive: true });
+    const temp = `.left.csv.${first.proc.pid}.0123456789ab.tmp`;
+    writeFileSync(join(outA, temp), 'half a row,');
 
     const second = await service(['--data', data, '--threads', '2', '--max-running', '1']);
     const a = (await call(`${second.api}/jobs/j-1`)).json.job;
     expect(a).toMatchObject({ state: 'interrupted', error: { code: 'ERR_JOB_INTERRUPTED' } });
     expect(record(data, 'j-1').state).toBe('interrupted');
-    expect(existsSync(join(outA, 'left.csv')) || existsSync(join(outA, 'right.csv'))).toBe(false);
+    // No partial output: the temporary file and the folder the run made are gone, and the record says so.
+    expect(existsSync(outA)).toBe(false);
+    expect(a.warnings).toEqual([
+      expect.stringContaining(`removed ${temp}`),
+      expect.stringContaining('removed the folder'),
+    ]);
     await waitJob(second.api, 'j-2', (j) => j.state === 'done');
     // New ids continue after the old ones.
     const next = await call(`${second.api}/jobs`, { body: job(small, join(big.dir, 'out-4c')) });
@@ -202,7 +211,13 @@ describe('psi serve', () => {
     expect(s.stderr()).toMatch(/1 queued job\(s\) stay queued/);
     expect(record(data, 'j-1')).toMatchObject({ state: 'interrupted', error: { code: 'ERR_JOB_INTERRUPTED' } });
     expect(record(data, 'j-2').state).toBe('queued');
-    expect(existsSync(join(outA, 'left.csv')) || existsSync(join(outA, 'right.csv'))).toBe(false);
+    // No partial output: the interrupted run removed what it had begun, the folder it made too.
+    expect(existsSync(outA)).toBe(false);
+
+    // The records survive the stop: the next start keeps j-1 interrupted and runs the queued j-2.
+    const next = await service(['--data', data, '--threads', '2', '--max-running', '1']);
+    expect((await call(`${next.api}/jobs/j-1`)).json.job).toMatchObject({ state: 'interrupted', warnings: [] });
+    await waitJob(next.api, 'j-2', (j) => j.state === 'done');
   }, 180_000);
 
   it('on SIGTERM with --on-sigterm finish lets the running job finish and refuses new ones meanwhile', async () => {
@@ -223,7 +238,26 @@ describe('psi serve', () => {
       state: 'done',
       result: { intersection: medium.expected.intersection },
     });
-    expect(existsSync(join(out, 'left.csv')) && existsSync(join(out, 'right.csv'))).toBe(true);
+    // The whole output and nothing else: no temporary file left beside it.
+    expect(readdirSync(out).sort()).toEqual(['left.csv', 'right.csv']);
+    // Complete: a header and every matching row.
+    const lines = readFileSync(join(out, 'left.csv'), 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(record(data, 'j-1').result.left.matchedRows + 1);
+    expect(record(data, 'j-1').result.left.matchedRows).toBeGreaterThan(medium.expected.intersection * 0.99);
+  }, 180_000);
+
+  it('on SIGTERM with --on-sigterm finish interrupts a job still running when --drain-timeout runs out', async () => {
+    const data = join(big.dir, 'data-8');
+    const s = await service(['--data', data, '--threads', '2', '--on-sigterm', 'finish', '--drain-timeout', '1']);
+    const out = join(big.dir, 'out-8');
+    await call(`${s.api}/jobs`, { body: job(big, out) });
+    await waitJob(s.api, 'j-1', (j) => j.state === 'running' && j.progress.rows.left > 0);
+    s.proc.kill('SIGTERM');
+    expect(await s.exited, s.stderr()).toBe(0);
+    expect(s.stderr()).toMatch(/letting running jobs finish[\s\S]*drain timeout \(1 s\); interrupting running jobs/);
+    expect(s.stderr()).not.toMatch(/did not finish|abandon/);
+    expect(record(data, 'j-1')).toMatchObject({ state: 'interrupted', error: { code: 'ERR_JOB_INTERRUPTED' } });
+    expect(existsSync(out)).toBe(false);
   }, 180_000);
 
   it('skips a record file that is not a job, naming it, and keeps serving', async () => {
