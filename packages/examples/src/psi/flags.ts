@@ -93,6 +93,7 @@ export function helpText(): string {
     'usage:',
     '  psi --left <file> --right <file> --key <col>[,<col>...] --out <dir> [flags]',
     '  psi demo [--rows N] [--overlap F] [--dir <dir>] [flags]',
+    '  psi serve [flags]   PSI jobs over HTTP, with a live inspector page (see psi serve --help)',
     '',
     "Both parties run in this process, each with its own fresh secret key; neither sees the other's keys.",
     'The result is two files in --out:',
@@ -186,7 +187,7 @@ export function parsePsiFlags(argv: readonly string[]): PsiFlags {
   if (values.help === true) return { mode, help: true } as PsiFlags;
   if (positionals.length > 0) {
     throw new UsageError(
-      `unexpected argument ${JSON.stringify(positionals[0])}${mode === 'run' && positionals[0] !== 'demo' ? ' (only `demo` may come first; flags start with --)' : ''}`,
+      `unexpected argument ${JSON.stringify(positionals[0])}${mode === 'run' && positionals[0] !== 'demo' ? ' (only `demo` or `serve` may come first; flags start with --)' : ''}`,
     );
   }
   for (const f of FLAGS) {

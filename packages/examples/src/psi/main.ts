@@ -1,7 +1,8 @@
 /**
  * The `psi` command: two-party ECDH-PSI over two CSV files, on Troupe actors.
  * `psi --help` says what it does, every flag, the outputs and the exit codes
- * (see flags.ts).
+ * (see flags.ts). `psi serve` is the HTTP job service (serve/serve.ts; its own
+ * flags and `--help`).
  *
  * What it promises:
  * - inputs are never changed: an output that would replace an input (the
@@ -313,10 +314,19 @@ const done = (code: number) => {
   // Nothing should keep the process alive now; if something does, do not hang.
   setTimeout(() => process.exit(code), 5_000).unref();
 };
-main(argv).then(
-  (outcome) => {
-    if (wantsJson && Object.keys(outcome.json).length > 0) process.stdout.write(`${JSON.stringify(outcome.json)}\n`);
-    done(outcome.code);
-  },
-  async (error: unknown) => done(await reportError(error, wantsJson)),
-);
+if (argv[0] === 'serve') {
+  // The job service lives in its own files (serve/); this is its only hook here.
+  void import('./serve/serve.js')
+    .then(({ serveCommand }) => serveCommand(argv.slice(1), base))
+    .then((code) => {
+      process.exitCode = code;
+    });
+} else {
+  main(argv).then(
+    (outcome) => {
+      if (wantsJson && Object.keys(outcome.json).length > 0) process.stdout.write(`${JSON.stringify(outcome.json)}\n`);
+      done(outcome.code);
+    },
+    async (error: unknown) => done(await reportError(error, wantsJson)),
+  );
+}
