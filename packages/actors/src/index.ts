@@ -28,6 +28,7 @@ export {
   CsvEmptyFileError,
   CsvEncodingError,
   CsvFileNotFoundError,
+  CsvInputChangedError,
   CsvInputError,
   CsvMissingColumnError,
   CsvQuoteError,
@@ -42,7 +43,7 @@ export {
 } from './psi/errors.js';
 export { Masker, maskerSpec } from './psi/Masker.js';
 export type { PsiProgress, PsiRelayInput, PsiSummary, SideSummary } from './psi/PsiJob.js';
-export type { ExchangerMsg, MaskerInput, MaskerMsg, Side, SideProgress } from './psi/protocol.js';
+export type { ExchangerMsg, MaskerInput, MaskerMsg, PsiLimits, Side, SideProgress } from './psi/protocol.js';
 export { type PsiOptions, PsiService, type PsiServiceMsg, resolvePsiOptions, runPsi } from './psi/runPsi.js';
 export {
   clampScalar,

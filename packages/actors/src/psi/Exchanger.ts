@@ -36,17 +36,20 @@ export interface ExchangerInput {
 
 interface Job {
   id: number;
-  kind: 'own' | 'peer';
+  kind: 'own' | 'peer' | 'hash';
   index: number;
   message: MaskerMsg;
   count: number;
   attempts: number;
   masker: number;
-  firstUnique: number;
+  /** Own batches: the unique key index of each point. */
+  uids: Uint32Array | undefined;
+  /** Hash jobs: the reader waiting for the points. */
+  replier: Replier<Uint8Array> | undefined;
 }
 
 interface OwnBatch {
-  firstUnique: number;
+  uids: Uint32Array;
   perm: Uint32Array;
 }
 
@@ -56,6 +59,7 @@ interface ExchangerState {
   early: ExchangerMsg[];
   ownQueue: Job[];
   peerQueue: Job[];
+  hashQueue: Job[];
   inFlight: Map<number, Job>;
   perMasker: number[];
   nextJob: number;
@@ -83,6 +87,7 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
     early: [],
     ownQueue: [],
     peerQueue: [],
+    hashQueue: [],
     inFlight: new Map(),
     perMasker: ctx.input.maskers.map(() => 0),
     nextJob: 1,
@@ -111,11 +116,21 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         for (const m of early) ctx.self.tell(m);
         break;
       }
-      case 'own-batch': {
+      case 'hash': {
         const count = msg.offsets.length - 1;
-        s.ownQueue.push(
-          job(s, 'own', msg.index, { type: 'hash-mask', keys: msg.keys, offsets: msg.offsets }, count, msg.firstUnique),
-        );
+        const j = job(s, 'hash', 0, { type: 'hash', keys: msg.keys, offsets: msg.offsets }, count);
+        j.replier = ctx.deferReply<Uint8Array>();
+        s.hashQueue.push(j);
+        break;
+      }
+      case 'own-batch': {
+        const count = msg.uids.length;
+        if (msg.points.byteLength !== count * X25519_BYTES) {
+          throw new Error(`psi ${side}: own batch ${msg.index} has ${msg.points.byteLength} bytes for ${count} keys`);
+        }
+        const j = job(s, 'own', msg.index, { type: 'mask', points: msg.points }, count);
+        j.uids = msg.uids;
+        s.ownQueue.push(j);
         if (s.ownQueue.length < OWN_QUEUE_LIMIT) ctx.reply(true);
         else s.waiting.push(ctx.deferReply<boolean>());
         break;
@@ -126,7 +141,7 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         break;
       case 'peer-batch': {
         const count = msg.points.byteLength / X25519_BYTES;
-        s.peerQueue.push(job(s, 'peer', msg.index, { type: 'mask', points: msg.points }, count, 0));
+        s.peerQueue.push(job(s, 'peer', msg.index, { type: 'mask', points: msg.points }, count));
         break;
       }
       case 'peer-end':
@@ -148,7 +163,7 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
           const j = batch.perm[i] as number;
           ordered.set(msg.doubles.subarray(i * COMPARE_BYTES, (i + 1) * COMPARE_BYTES), j * COMPARE_BYTES);
         }
-        ctx.tell(matcher, { type: 'own-doubles', firstUnique: batch.firstUnique, doubles: ordered });
+        ctx.tell(matcher, { type: 'own-doubles', uids: batch.uids, doubles: ordered });
         s.ownReturned++;
         ctx.tell(party, { type: 'progress', side, delta: { returned: n } });
         break;
@@ -159,14 +174,16 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         s.inFlight.delete(msg.job);
         s.perMasker[done.masker] = (s.perMasker[done.masker] as number) - 1;
         const peer = s.peer as ActorRef<ExchangerMsg>;
-        if (done.kind === 'own') {
+        if (done.kind === 'hash') {
+          (done.replier as Replier<Uint8Array>).reply(msg.result);
+        } else if (done.kind === 'own') {
           const perm = shuffle(done.count);
           const shuffled = new Uint8Array(done.count * X25519_BYTES);
           for (let i = 0; i < done.count; i++) {
             const j = perm[i] as number;
             shuffled.set(msg.result.subarray(j * X25519_BYTES, (j + 1) * X25519_BYTES), i * X25519_BYTES);
           }
-          s.own.set(done.index, { firstUnique: done.firstUnique, perm });
+          s.own.set(done.index, { uids: done.uids as Uint32Array, perm });
           ctx.tell(peer, { type: 'peer-batch', index: done.index, points: shuffled }, { transfer: [shuffled.buffer] });
           ctx.tell(party, { type: 'progress', side, delta: { ownMasked: done.count } });
           // Room for the reader again?
@@ -188,17 +205,23 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         s.perMasker[failed.masker] = (s.perMasker[failed.masker] as number) - 1;
         const name = (msg.error as { name?: string } | undefined)?.name;
         const retriable = name === 'WorkerExitedError' || name === 'ActorStoppedError' || name === 'AskTimeoutError';
-        if (!retriable || failed.attempts >= MAX_ATTEMPTS) throw msg.error;
+        if (!retriable || failed.attempts >= MAX_ATTEMPTS) {
+          failed.replier?.fail(msg.error);
+          throw msg.error;
+        }
         ctx.log.warn(`psi ${side}: masking batch ${failed.index} (${failed.kind}) failed (${name}); redoing it`);
-        (failed.kind === 'peer' ? s.peerQueue : s.ownQueue).unshift(failed);
+        (failed.kind === 'peer' ? s.peerQueue : failed.kind === 'hash' ? s.hashQueue : s.ownQueue).unshift(failed);
         break;
       }
       case 'abort':
         s.finished = true;
         for (const w of s.waiting) w.fail(new Error('psi aborted'));
+        for (const j of s.hashQueue) j.replier?.fail(new Error('psi aborted'));
+        for (const j of s.inFlight.values()) j.replier?.fail(new Error('psi aborted'));
         s.waiting = [];
         s.ownQueue = [];
         s.peerQueue = [];
+        s.hashQueue = [];
         return;
     }
     if (s.finished) return;
@@ -225,22 +248,20 @@ function isFromPeer(m: ExchangerMsg): boolean {
   return m.type === 'peer-batch' || m.type === 'peer-end' || m.type === 'returned';
 }
 
-function job(
-  s: ExchangerState,
-  kind: Job['kind'],
-  index: number,
-  message: MaskerMsg,
-  count: number,
-  firstUnique: number,
-): Job {
-  return { id: s.nextJob++, kind, index, message, count, attempts: 0, masker: -1, firstUnique };
+function job(s: ExchangerState, kind: Job['kind'], index: number, message: MaskerMsg, count: number): Job {
+  return { id: s.nextJob++, kind, index, message, count, attempts: 0, masker: -1, uids: undefined, replier: undefined };
 }
 
-/** Keep every masker busy, with at most two jobs each; the peer's jobs first (they unblock the peer). */
+/**
+ * Keep every masker busy, with at most two jobs each: the peer's jobs first
+ * (they unblock the peer), then our reader's hashing, then our own masking.
+ */
 function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg, j: Job) => void): void {
   const limit = 2 * input.maskers.length;
-  while (s.inFlight.size < limit && (s.peerQueue.length > 0 || s.ownQueue.length > 0)) {
-    const j = (s.peerQueue.length > 0 ? s.peerQueue.shift() : s.ownQueue.shift()) as Job;
+  while (s.inFlight.size < limit && (s.peerQueue.length > 0 || s.hashQueue.length > 0 || s.ownQueue.length > 0)) {
+    const j = (
+      s.peerQueue.length > 0 ? s.peerQueue.shift() : s.hashQueue.length > 0 ? s.hashQueue.shift() : s.ownQueue.shift()
+    ) as Job;
     let best = 0;
     for (let i = 1; i < s.perMasker.length; i++)
       if ((s.perMasker[i] as number) < (s.perMasker[best] as number)) best = i;

@@ -30,6 +30,10 @@ export interface SideSummary {
   uniqueKeys: number;
   matchedRows: number;
   matchedKeys: number;
+  /** Bytes this party's data path wrote to its scratch folder (0 when everything fit in memory). */
+  spilledBytes: number;
+  /** Sorted runs its writer merged (0: the matched rows were sorted in memory). */
+  sortRuns: number;
 }
 
 export type JobMsg =
@@ -203,6 +207,8 @@ function summary(s: JobState, input: JobInput): PsiSummary {
       uniqueKeys: s.progress[name].uniqueKeys,
       matchedRows: w.matchedRows,
       matchedKeys: w.matchedKeys,
+      spilledBytes: w.spilledBytes,
+      sortRuns: w.sortRuns,
     };
   };
   const left = side('left');

@@ -15,6 +15,7 @@ import { maskerSpec } from './Masker.js';
 import { Matcher } from './Matcher.js';
 import type { ExchangerMsg, MaskerMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
 import { Reader } from './Reader.js';
+import { removeScratchDir } from './SpillBuckets.js';
 import { Writer } from './Writer.js';
 import { generateKey, zeroKey } from './x25519.js';
 
@@ -93,6 +94,8 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
         ctx.input.job.tell(msg);
     }
   },
+  // The stages have disposed their stores by now (children stop first): remove the folder itself.
+  afterStop: (_s, ctx) => removeScratchDir(ctx.input.config.scratchDir),
   onTerminated: (s, t: Terminated, ctx) => {
     if (t.reason.kind !== 'failed' || s.failed) return;
     s.failed = true;

@@ -1,16 +1,33 @@
 /**
- * The reader: streams one party's CSV, collects its unique keys, and feeds them
- * to the exchanger in batches of packed UTF-8 (the masker hashes them in its
- * thread). One chunk of the file per message, so the reader stays responsive
- * to a stop between chunks; the exchanger's reply to each batch is the
- * backpressure that keeps a fast file from outrunning the maskers.
+ * The reader: turns one party's CSV into its unique key points, in a random
+ * order, for the exchanger. Three passes, all in bounded memory:
+ *
+ * 1. **Scan and hash.** The file is scanned as bytes ({@link CsvRowScanner}),
+ *    and each row's key is hashed to its point `u = SHA-256(key)` on the
+ *    maskers (the worker threads), a few batches in flight. Each row's
+ *    `(u, row)` goes to one of B buckets by the first byte of `u`.
+ * 2. **Deduplicate.** Bucket by bucket, rows with the same point are one
+ *    unique key (equal points cannot be told apart by the protocol anyway):
+ *    each unique key gets an index (uid); `(row, uid)` is kept for the writer
+ *    and `(u, uid)` goes to a random one of B send buckets.
+ * 3. **Send.** Send bucket by bucket, each shuffled, the points go to the
+ *    exchanger in batches; so the order the peer sees is a uniformly random
+ *    permutation of the unique keys, independent of the file's order.
+ *
+ * Every store holds a bounded number of bytes in memory and spills the rest
+ * to the party's scratch folder ({@link SpillBuckets}); nothing here grows
+ * with the file but bitmaps. Bad input fails pass 1 with the reader's error
+ * (file, line, column). The exchanger's replies are the backpressure.
  */
+import { stat } from 'node:fs/promises';
 import { type ActorRef, defineActor } from '@troupe/core';
-import { CsvReader, type CsvRecord } from './csv.js';
+import { CsvRowScanner } from './CsvRowScanner.js';
 import type { ExchangerMsg, MatcherMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
-import { joinKeyColumns } from './x25519.js';
+import { RandomSource } from './RandomSource.js';
+import { SpillBuckets } from './SpillBuckets.js';
+import { X25519_BYTES } from './x25519.js';
 
-export type ReaderMsg = { type: 'next' };
+export type ReaderMsg = { type: 'next' } | { type: 'dedupe'; bucket: number } | { type: 'send'; bucket: number };
 
 export interface ReaderInput {
   config: PartyConfig;
@@ -20,162 +37,234 @@ export interface ReaderInput {
   party: ActorRef<PartyEvent>;
 }
 
+interface Pending {
+  firstRow: number;
+  count: number;
+  points: Promise<Uint8Array>;
+}
+
 interface ReaderState {
-  csv: CsvReader;
-  records: AsyncIterator<CsvRecord[]>;
-  keyIndices: number[];
-  /** Unique key → its index; `keys[i]` is key i. */
-  index: Map<string, number>;
-  keys: string[];
+  scanner: CsvRowScanner;
+  size: number;
+  mtimeMs: number;
+  /** Pass 1: `(u: 8 words, row)`, by the first byte of u. */
+  points: SpillBuckets;
+  /** Pass 2: `(row, uid)`, handed to the writer. */
+  rowKeys: SpillBuckets;
+  /** Pass 2: `(u: 8 words, uid)`, by a random bucket. */
+  send: SpillBuckets;
+  pending: Pending[];
   rows: number;
-  /** Per row: its unique key's index, and its bytes in the file. */
-  rowKey: Uint32Array;
-  rowOffset: Float64Array;
-  rowLength: Uint32Array;
-  batch: KeyPacker;
+  uniqueKeys: number;
+  rnd: RandomSource;
+  batchPoints: Uint8Array;
+  batchUids: Uint32Array;
+  batchFill: number;
   batches: number;
+  handedOver: boolean;
 }
 
-const encoder = new TextEncoder();
-
-/** Packs keys as UTF-8 into one buffer with offsets: one transferable message per batch. */
-class KeyPacker {
-  bytes = new Uint8Array(64 * 1024);
-  offsets: Uint32Array;
-  count = 0;
-  used = 0;
-  firstUnique = 0;
-  constructor(readonly capacity: number) {
-    this.offsets = new Uint32Array(capacity + 1);
-  }
-  add(key: string): void {
-    const need = this.used + key.length * 3;
-    if (need > this.bytes.byteLength) {
-      const grown = new Uint8Array(Math.max(need, this.bytes.byteLength * 2));
-      grown.set(this.bytes.subarray(0, this.used));
-      this.bytes = grown;
-    }
-    this.used += encoder.encodeInto(key, this.bytes.subarray(this.used)).written;
-    this.offsets[++this.count] = this.used;
-  }
-  get full(): boolean {
-    return this.count >= this.capacity;
-  }
-  /** The packed batch (copies, so the packer can be reused). */
-  take(): { keys: Uint8Array; offsets: Uint32Array; firstUnique: number } {
-    const out = {
-      keys: this.bytes.slice(0, this.used),
-      offsets: this.offsets.slice(0, this.count + 1),
-      firstUnique: this.firstUnique,
-    };
-    this.firstUnique += this.count;
-    this.count = 0;
-    this.used = 0;
-    return out;
-  }
-}
+const POINT_WORDS = X25519_BYTES / 4;
+const KEY_RECORD = POINT_WORDS + 1;
+/** Hash jobs in flight from one reader. */
+const MAX_PENDING = 6;
 
 export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
   name: 'psi-reader',
   init: async (ctx) => {
     const { config } = ctx.input;
     // Bad input (missing file, empty file, missing key column...) fails here, before any work.
-    const csv = await CsvReader.open(config.file, { delimiter: config.delimiter });
-    let keyIndices: number[];
-    try {
-      keyIndices = csv.columnIndices(config.keyColumns);
-    } catch (error) {
-      await csv.close();
-      throw error;
-    }
+    const scanner = await CsvRowScanner.open(config.file, {
+      delimiter: config.delimiter,
+      keyColumns: config.keyColumns,
+    });
+    const st = await stat(config.file);
+    const { buckets, memoryBytes } = config.limits;
+    const store = (name: string, recordWords: number) =>
+      SpillBuckets.create({ dir: config.scratchDir, name, buckets, recordWords, memoryLimit: memoryBytes / 4 });
     return {
-      csv,
-      records: csv.batches()[Symbol.asyncIterator](),
-      keyIndices,
-      index: new Map(),
-      keys: [],
+      scanner,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      points: store('points', KEY_RECORD),
+      rowKeys: store('row-keys', 2),
+      send: store('send', KEY_RECORD),
+      pending: [],
       rows: 0,
-      rowKey: new Uint32Array(1 << 16),
-      rowOffset: new Float64Array(1 << 16),
-      rowLength: new Uint32Array(1 << 16),
-      batch: new KeyPacker(config.batchSize),
+      uniqueKeys: 0,
+      rnd: new RandomSource(),
+      batchPoints: new Uint8Array(config.batchSize * X25519_BYTES),
+      batchUids: new Uint32Array(config.batchSize),
+      batchFill: 0,
       batches: 0,
+      handedOver: false,
     };
   },
   afterStart: (_s, ctx) => ctx.self.tell({ type: 'next' }),
-  receive: async (s, _msg, ctx) => {
-    const { exchanger, matcher, writer, party, config } = ctx.input;
-    const send = (m: ExchangerMsg) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 });
-    const next = await s.records.next();
-    if (next.done) {
-      if (s.batch.count > 0) await sendBatch(s, send);
-      ctx.tell(writer, {
-        type: 'rows',
-        table: {
-          keys: s.keys,
-          index: s.index,
-          rows: s.rows,
-          rowKey: s.rowKey.subarray(0, s.rows),
-          rowOffset: s.rowOffset.subarray(0, s.rows),
-          rowLength: s.rowLength.subarray(0, s.rows),
-          headerRaw: s.csv.headerRaw,
-        },
-      });
-      ctx.tell(matcher, { type: 'keys', uniqueKeys: s.keys.length });
-      ctx.tell(exchanger, { type: 'own-end', batches: s.batches, uniqueKeys: s.keys.length });
-      ctx.tell(party, { type: 'progress', side: config.side, delta: {}, readDone: true });
-      return;
-    }
-    const { keyIndices, index, keys, batch } = s;
-    const rowsBefore = s.rows;
-    const uniqueBefore = keys.length;
-    const single = keyIndices.length === 1 ? (keyIndices[0] as number) : -1;
-    const records = next.value;
-    if (s.rows + records.length > s.rowKey.length) growRows(s, s.rows + records.length);
-    for (const record of records) {
-      const fields = record.fields;
-      const key = single >= 0 ? (fields[single] as string) : joinKeyColumns(keyIndices.map((i) => fields[i] as string));
-      const row = s.rows++;
-      s.rowOffset[row] = record.byteOffset;
-      s.rowLength[row] = record.byteLength;
-      const known = index.get(key);
-      if (known !== undefined) {
-        s.rowKey[row] = known;
-        continue;
+  receive: async (s, msg, ctx) => {
+    const { config, exchanger, party } = ctx.input;
+    const B = config.limits.buckets;
+    switch (msg.type) {
+      case 'next': {
+        const batch = await s.scanner.next();
+        if (batch === undefined) {
+          while (s.pending.length > 0) await settleOldest(s);
+          await s.scanner.close();
+          ctx.tell(ctx.self, { type: 'dedupe', bucket: 0 });
+          return;
+        }
+        const n = batch.count;
+        const end = batch.keyEnds[n] as number;
+        // Copies: the scanner reuses its buffers, and these go to another thread.
+        const keys = batch.keys.slice(0, end);
+        const offsets = batch.keyEnds.slice(0, n + 1);
+        const points = ctx.ask<Uint8Array>(exchanger, { type: 'hash', keys, offsets }, { timeoutMs: 3_600_000 });
+        // Settled in order below; keep an early failure from being reported as unhandled.
+        points.catch(() => undefined);
+        s.pending.push({ firstRow: s.rows, count: n, points });
+        s.rows += n;
+        ctx.tell(party, { type: 'progress', side: config.side, delta: { rows: n } });
+        while (s.pending.length > MAX_PENDING) await settleOldest(s);
+        ctx.tell(ctx.self, { type: 'next' });
+        return;
       }
-      s.rowKey[row] = keys.length;
-      index.set(key, keys.length);
-      keys.push(key);
-      batch.add(key);
-      if (batch.full) await sendBatch(s, send);
+      case 'dedupe': {
+        const before = s.uniqueKeys;
+        await dedupe(s, msg.bucket);
+        ctx.tell(party, { type: 'progress', side: config.side, delta: { uniqueKeys: s.uniqueKeys - before } });
+        if (msg.bucket + 1 < B) ctx.tell(ctx.self, { type: 'dedupe', bucket: msg.bucket + 1 });
+        else {
+          ctx.tell(party, { type: 'progress', side: config.side, delta: {}, readDone: true });
+          ctx.tell(ctx.self, { type: 'send', bucket: 0 });
+        }
+        return;
+      }
+      case 'send': {
+        const send = (m: ExchangerMsg) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 });
+        const recs = await s.send.take(msg.bucket);
+        const count = recs.length / KEY_RECORD;
+        s.rnd.shuffleRecords(recs, count, KEY_RECORD);
+        const words = new Uint32Array(s.batchPoints.buffer);
+        for (let i = 0; i < count; i++) {
+          const r = i * KEY_RECORD;
+          const w = s.batchFill * POINT_WORDS;
+          for (let k = 0; k < POINT_WORDS; k++) words[w + k] = recs[r + k] as number;
+          s.batchUids[s.batchFill++] = recs[r + POINT_WORDS] as number;
+          if (s.batchFill === config.batchSize) await sendBatch(s, send);
+        }
+        if (msg.bucket + 1 < B) {
+          ctx.tell(ctx.self, { type: 'send', bucket: msg.bucket + 1 });
+          return;
+        }
+        if (s.batchFill > 0) await sendBatch(s, send);
+        await s.send.dispose();
+        await s.points.dispose();
+        s.handedOver = true;
+        ctx.tell(ctx.input.writer, {
+          type: 'rows',
+          table: {
+            rows: s.rows,
+            uniqueKeys: s.uniqueKeys,
+            rowKeys: s.rowKeys,
+            headerRaw: s.scanner.headerRaw,
+            size: s.size,
+            mtimeMs: s.mtimeMs,
+            spilledBytes: s.points.spilledBytes + s.send.spilledBytes + s.rowKeys.spilledBytes,
+          },
+        });
+        ctx.tell(ctx.input.matcher, { type: 'keys', uniqueKeys: s.uniqueKeys });
+        ctx.tell(exchanger, { type: 'own-end', batches: s.batches, uniqueKeys: s.uniqueKeys });
+        return;
+      }
     }
-    ctx.tell(party, {
-      type: 'progress',
-      side: config.side,
-      delta: { rows: s.rows - rowsBefore, uniqueKeys: keys.length - uniqueBefore },
-    });
-    ctx.tell(ctx.self, { type: 'next' });
   },
-  afterStop: (s) => s.csv.close(),
-  beforeRestart: (s) => s.csv.close(),
+  afterStop: (s) => release(s),
+  beforeRestart: (s) => release(s),
 });
 
-function growRows(s: ReaderState, need: number): void {
-  let n = s.rowKey.length;
-  while (n < need) n *= 2;
-  const k = new Uint32Array(n);
-  k.set(s.rowKey);
-  s.rowKey = k;
-  const o = new Float64Array(n);
-  o.set(s.rowOffset);
-  s.rowOffset = o;
-  const l = new Uint32Array(n);
-  l.set(s.rowLength);
-  s.rowLength = l;
+async function release(s: ReaderState): Promise<void> {
+  await s.scanner.close();
+  await s.points.dispose();
+  await s.send.dispose();
+  if (!s.handedOver) await s.rowKeys.dispose();
 }
 
-/** Hand a full batch to the exchanger; resolves when it has room for more. */
+/** Waits for the oldest hash job and files its rows' points into the buckets. */
+async function settleOldest(s: ReaderState): Promise<void> {
+  const p = s.pending.shift() as Pending;
+  const bytes = await p.points;
+  if (bytes.byteLength !== p.count * X25519_BYTES) {
+    throw new Error(`psi: hashing returned ${bytes.byteLength} bytes for ${p.count} keys`);
+  }
+  const u =
+    bytes.byteOffset % 4 === 0
+      ? new Uint32Array(bytes.buffer, bytes.byteOffset, p.count * POINT_WORDS)
+      : new Uint32Array(bytes.slice().buffer);
+  const mask = s.points.buckets - 1;
+  for (let i = 0; i < p.count; i++) {
+    const o = i * POINT_WORDS;
+    const at = s.points.reserve((u[o] as number) & mask);
+    const buf = s.points.cur;
+    for (let k = 0; k < POINT_WORDS; k++) buf[at + k] = u[o + k] as number;
+    buf[at + POINT_WORDS] = p.firstRow + i;
+  }
+  if (s.points.full) await s.points.spill();
+}
+
+/** One bucket of pass 2: group its rows by point; new points get the next uid and a random send bucket. */
+async function dedupe(s: ReaderState, bucket: number): Promise<void> {
+  const recs = await s.points.take(bucket);
+  const n = recs.length / KEY_RECORD;
+  let cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  const mask = cap - 1;
+  const table = new Int32Array(cap).fill(-1);
+  const uidOf = new Uint32Array(n);
+  const sendMask = s.send.buckets - 1;
+  for (let i = 0; i < n; i++) {
+    const r = i * KEY_RECORD;
+    // Word 0 chose the bucket; word 1 is just as random.
+    let h = (recs[r + 1] as number) & mask;
+    let uid = -1;
+    for (;;) {
+      const j = table[h] as number;
+      if (j === -1) break;
+      const q = j * KEY_RECORD;
+      let same = true;
+      for (let k = 0; k < POINT_WORDS; k++) {
+        if (recs[r + k] !== recs[q + k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        uid = uidOf[j] as number;
+        break;
+      }
+      h = (h + 1) & mask;
+    }
+    if (uid === -1) {
+      table[h] = i;
+      uid = s.uniqueKeys++;
+      const at = s.send.reserve(s.rnd.u32() & sendMask);
+      const buf = s.send.cur;
+      for (let k = 0; k < POINT_WORDS; k++) buf[at + k] = recs[r + k] as number;
+      buf[at + POINT_WORDS] = uid;
+    }
+    uidOf[i] = uid;
+    const rk = s.rowKeys.reserve(bucket);
+    s.rowKeys.cur[rk] = recs[r + POINT_WORDS] as number;
+    s.rowKeys.cur[rk + 1] = uid;
+  }
+  if (s.send.full) await s.send.spill();
+  if (s.rowKeys.full) await s.rowKeys.spill();
+}
+
+/** Hand the full batch to the exchanger; resolves when it has room for more. */
 async function sendBatch(s: ReaderState, send: (m: ExchangerMsg) => Promise<unknown>): Promise<void> {
-  const { keys, offsets, firstUnique } = s.batch.take();
-  await send({ type: 'own-batch', index: s.batches++, firstUnique, keys, offsets });
+  const n = s.batchFill;
+  const points = s.batchPoints.slice(0, n * X25519_BYTES);
+  const uids = s.batchUids.slice(0, n);
+  s.batchFill = 0;
+  await send({ type: 'own-batch', index: s.batches++, points, uids });
 }

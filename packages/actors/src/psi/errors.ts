@@ -215,6 +215,20 @@ export class CsvRecordTooLargeError extends CsvInputError {
   }
 }
 
+/** An input file changed while a PSI run was using it (its rows are cut from it at the end). */
+export class CsvInputChangedError extends CsvInputError {
+  constructor(file: string) {
+    super(
+      'ERR_CSV_INPUT_CHANGED',
+      file,
+      0,
+      0,
+      'the file changed during the run (its size, modification time or rows differ from when it was read), ' +
+        'so its matched rows cannot be cut from it safely. Run again on a copy that does not change.',
+    );
+  }
+}
+
 /** An {@link AtomicFileWriter} was used after it was committed or aborted. */
 export class AtomicFileClosedError extends TroupeError {
   constructor(

@@ -17,7 +17,8 @@ import {
 import { CsvReader } from './csv.js';
 import { PsiInterruptedError, PsiOptionsError } from './errors.js';
 import { type JobInput, type JobMsg, PsiJob, type PsiProgress, type PsiRelayInput, type PsiSummary } from './PsiJob.js';
-import type { ExchangerMsg, MaskerInput, MaskerMsg, PartyConfig } from './protocol.js';
+import type { ExchangerMsg, MaskerInput, MaskerMsg, PartyConfig, PsiLimits } from './protocol.js';
+import { makeScratchDir, removeScratchDir } from './SpillBuckets.js';
 
 /** Options of a PSI run. */
 export interface PsiOptions {
@@ -42,6 +43,14 @@ export interface PsiOptions {
   signal?: AbortSignal;
   /** Fault injection for tests: one masker thread exits after this many batches. */
   killMaskerAfterBatches?: number;
+  /** Fault injection for tests: the left writer's external sort throws, or the process dies (SIGKILL), mid-merge. */
+  crashInSort?: 'throw' | 'kill';
+  /**
+   * Memory bounds of each party's data path (see {@link PsiLimits}); defaults:
+   * 256 MiB per party for its stores, 64 MiB of rows sorted in memory, 256 buckets.
+   * Small values force the out-of-core paths.
+   */
+  limits?: Partial<PsiLimits>;
   /**
    * The masker worker actor of both parties; default the built-in X25519 masker.
    * For audits and tests: an instrumented masker wraps the built-in definition.
@@ -100,6 +109,7 @@ export function resolvePsiOptions(options: PsiOptions): JobInput {
   ) {
     throw new PsiOptionsError('relay', 'must be an actor definition (defineActor(...))');
   }
+  const limits = resolveLimits(options.limits);
   const outDir = resolve(options.outDir);
   const party = (side: 'left' | 'right'): PartyConfig => ({
     side,
@@ -112,14 +122,34 @@ export function resolvePsiOptions(options: PsiOptions): JobInput {
     ...(side === 'left' && options.killMaskerAfterBatches !== undefined
       ? { killMaskerAfterBatches: options.killMaskerAfterBatches }
       : {}),
+    ...(side === 'left' && options.crashInSort !== undefined ? { crashInSort: options.crashInSort } : {}),
     ...(masker !== undefined ? { masker } : {}),
+    limits,
+    // Made by prepare(), inside the output folder.
+    scratchDir: '',
   });
   return { left: party('left'), right: party('right'), ...(relay !== undefined ? { relay } : {}) };
 }
 
+/** Defaults and checks for {@link PsiOptions.limits}. */
+function resolveLimits(given: Partial<PsiLimits> | undefined): PsiLimits {
+  const limits: PsiLimits = { memoryBytes: 256 << 20, sortBytes: 64 << 20, buckets: 256, ...given };
+  for (const k of ['memoryBytes', 'sortBytes'] as const) {
+    if (!Number.isInteger(limits[k]) || limits[k] < 1) {
+      throw new PsiOptionsError(`limits.${k}`, `must be a positive integer (bytes), got ${limits[k]}`);
+    }
+  }
+  const b = limits.buckets;
+  if (!Number.isInteger(b) || b < 1 || b > 4096 || (b & (b - 1)) !== 0) {
+    throw new PsiOptionsError('limits.buckets', `must be a power of two from 1 to 4096, got ${b}`);
+  }
+  return limits;
+}
+
 /**
  * Fail fast on a missing file, an empty file or a missing key column, before
- * any work starts; then make the output folder.
+ * any work starts; then make the output folder and each party's scratch
+ * folder in it (see {@link releaseScratch}).
  */
 async function prepare(input: JobInput, outDir: string): Promise<void> {
   for (const cfg of [input.left, input.right]) {
@@ -131,6 +161,13 @@ async function prepare(input: JobInput, outDir: string): Promise<void> {
     }
   }
   await mkdir(resolve(outDir), { recursive: true });
+  input.left.scratchDir = await makeScratchDir(resolve(outDir), 'left');
+  input.right.scratchDir = await makeScratchDir(resolve(outDir), 'right');
+}
+
+/** Removes the parties' scratch folders (the parties remove their own when they stop; this covers the rest). */
+async function releaseScratch(input: JobInput): Promise<void> {
+  for (const cfg of [input.left, input.right]) if (cfg.scratchDir !== '') await removeScratchDir(cfg.scratchDir);
 }
 
 let runs = 0;
@@ -159,7 +196,13 @@ export async function runPsi(system: ActorSystem, options: PsiOptions): Promise<
   options.signal?.throwIfAborted();
   await prepare(input, options.outDir);
   const name = `psi-${++runs}`;
-  const job = system.spawn(PsiJob, { name, input });
+  let job: ActorRef<JobMsg>;
+  try {
+    job = system.spawn(PsiJob, { name, input });
+  } catch (error) {
+    await releaseScratch(input);
+    throw error;
+  }
   // On shutdown, stop the run at once rather than drain hours of masking: the writers abort.
   const unhook = system.onShutdown('stop-intake', name, () => {
     // Abort first: the exchangers release a reader waiting for room, so the stop below is quick.
@@ -187,6 +230,7 @@ export async function runPsi(system: ActorSystem, options: PsiOptions): Promise<
     options.signal?.removeEventListener('abort', onAbort);
     unhook();
     await system.stop(job);
+    await releaseScratch(input);
   }
 }
 
@@ -233,6 +277,7 @@ export const PsiService = defineActor<PsiServiceMsg, ServiceState>({
       } finally {
         s.jobs.delete(name);
         await ctx.stop(job);
+        await releaseScratch(input);
       }
     };
     void ctx.inFlight(
