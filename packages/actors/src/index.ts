@@ -37,14 +37,29 @@ export {
   CsvReadError,
   CsvRecordTooLargeError,
   LowOrderPointError,
+  OprfCacheError,
+  type OprfCacheProblem,
+  OprfKeyFileError,
   PsiInterruptedError,
   PsiOptionsError,
   X25519BackendUnavailableError,
 } from './psi/errors.js';
 export { Masker, maskerSpec } from './psi/Masker.js';
+export { OprfWorker, type OprfWorkerInput, type OprfWorkerMsg, oprfWorkerSpec } from './psi/OprfWorker.js';
+export { InvalidPointError } from './psi/oprf.js';
 export type { PsiProgress, PsiRelayInput, PsiSummary, SideSummary } from './psi/PsiJob.js';
 export type { ExchangerMsg, MaskerInput, MaskerMsg, PsiLimits, Side, SideProgress } from './psi/protocol.js';
 export { type PsiOptions, PsiService, type PsiServiceMsg, resolvePsiOptions, runPsi } from './psi/runPsi.js';
+export {
+  runUnbalancedCache,
+  runUnbalancedQuery,
+  type UnbalancedCacheOptions,
+  type UnbalancedCacheSummary,
+  type UnbalancedQueryOptions,
+  type UnbalancedQuerySummary,
+} from './psi/runUnbalanced.js';
+export type { UnbalancedRelayInput } from './psi/UnbalancedJob.js';
+export type { ToClientMsg, ToServerMsg } from './psi/unbalancedProtocol.js';
 export {
   clampScalar,
   type GenerateKeyOptions,

@@ -76,6 +76,11 @@ export abstract class CsvRowScanner {
   abstract readonly headerRaw: string;
   /** Records yielded so far. */
   rows = 0;
+  /**
+   * When set, a bitmap over row numbers: only those rows' keys are taken (the
+   * others yield an empty key). The writer's second pass uses it.
+   */
+  only: Uint32Array | undefined;
 
   /** The next batch of records, or `undefined` at the end of the file. Throws the reader's error on bad input. */
   abstract next(): Promise<RowBatch | undefined>;
@@ -484,7 +489,11 @@ class ByteScanner extends CsvRowScanner {
           this.recStart = grownU32(this.recStart, count + 1);
           this.recEnd = grownU32(this.recEnd, count + 1);
         }
-        keyAt = this.takeKey(buf, keyAt, slotCount, fStart, fEnd, fQuoted);
+        const row = this.rows + count;
+        const only = this.only;
+        if (only === undefined || ((only[row >>> 5] as number) & (1 << (row & 31))) !== 0) {
+          keyAt = this.takeKey(buf, keyAt, slotCount, fStart, fEnd, fQuoted);
+        }
         this.recStart[count] = recStart;
         this.recEnd[count] = recEnd;
         count++;

@@ -146,8 +146,9 @@ export class ExternalSorter {
         const pl = this.meta[r + 2] as number;
         hv.setUint32(0, kl, true);
         hv.setUint32(4, pl, true);
-        await out.put(head, 0, 8);
-        await out.put(this.arena, ks, ks + kl + pl);
+        out.put(head, 0, 8);
+        out.put(this.arena, ks, ks + kl + pl);
+        if (out.ready) await out.drain();
         this.spilledBytes += 8 + kl + pl;
       }
       await out.flush();
@@ -170,8 +171,9 @@ export class ExternalSorter {
       for (let i = 0; i < this.count; i++) {
         const r = (order[i] as number) * 3;
         const ps = (this.meta[r] as number) + (this.meta[r + 1] as number);
-        await out.put(this.arena, ps, ps + (this.meta[r + 2] as number));
-        await out.put(suffix, 0, suffix.length);
+        out.put(this.arena, ps, ps + (this.meta[r + 2] as number));
+        out.put(suffix, 0, suffix.length);
+        if (out.ready) await out.drain();
       }
       await out.flush();
       return;
@@ -233,14 +235,17 @@ export class ExternalSorter {
       while (heap.length > 0) {
         const top = heap[0] as number;
         const r = readers[top] as RunReader;
-        await out.put(r.buf, r.keyEnd, r.payloadEnd);
-        await out.put(suffix, 0, suffix.length);
+        out.put(r.buf, r.keyEnd, r.payloadEnd);
+        out.put(suffix, 0, suffix.length);
+        if (out.ready) await out.drain();
         if (++emitted === half && this.o.crash !== undefined) {
           await out.flush();
           if (this.o.crash === 'kill') process.kill(process.pid, 'SIGKILL');
           throw new Error('psi: injected crash in the external sort (test fault)');
         }
-        if (await r.advance()) down(0);
+        let moved = r.tryAdvance();
+        if (moved < 0) moved = (await r.advance()) ? 1 : 0;
+        if (moved === 1) down(0);
         else {
           heap[0] = heap[heap.length - 1] as number;
           heap.pop();
@@ -326,17 +331,24 @@ export class ExternalSorter {
   }
 }
 
-/** Collects bytes and hands them to a sink about 1 MiB at a time. */
+/**
+ * Collects bytes and hands them to a sink about 1 MiB at a time: `put` is
+ * synchronous (the hot path), and callers `await drain()` when `ready` is set.
+ */
 class BufferedOut {
   private buf = new Uint8Array(RUN_BUFFER);
   private at = 0;
+  private chunks: Uint8Array[] = [];
+  /** Set when full chunks wait for the sink. */
+  ready = false;
   constructor(private readonly sink: SortSink) {}
-  async put(src: Uint8Array, s: number, e: number): Promise<void> {
+  put(src: Uint8Array, s: number, e: number): void {
     const n = e - s;
     if (this.at + n > this.buf.length) {
-      await this.flush();
+      this.cut();
       if (n > this.buf.length) {
-        await this.sink(src.slice(s, e));
+        this.chunks.push(src.slice(s, e));
+        this.ready = true;
         return;
       }
     }
@@ -349,15 +361,27 @@ class BufferedOut {
     }
     this.at = at;
   }
-  async flush(): Promise<void> {
+  private cut(): void {
     if (this.at === 0) return;
-    const chunk = this.buf.slice(0, this.at);
+    this.chunks.push(this.buf.slice(0, this.at));
     this.at = 0;
-    await this.sink(chunk);
+    this.ready = true;
+  }
+  /** Hands the full chunks to the sink. */
+  async drain(): Promise<void> {
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.ready = false;
+    for (const c of chunks) await this.sink(c);
+  }
+  /** Hands everything to the sink. */
+  async flush(): Promise<void> {
+    this.cut();
+    await this.drain();
   }
 }
 
-/** Reads a run record by record through a buffer. */
+/** Reads a run record by record through a buffer (synchronously while the buffer has the record). */
 class RunReader {
   buf = new Uint8Array(RUN_BUFFER);
   private filled = 0;
@@ -372,46 +396,51 @@ class RunReader {
   }
   /** Moves to the next record; false at the end of the run. */
   async advance(): Promise<boolean> {
-    this.pos = this.payloadEnd;
-    if (!(await this.ensure(8))) return false;
+    let r = this.tryAdvance();
+    while (r < 0) {
+      await this.refill();
+      r = this.tryAdvance();
+    }
+    return r === 1;
+  }
+  /** 1: moved to the next record; 0: the run has ended; -1: the buffer must be refilled first. */
+  tryAdvance(): number {
+    const p = this.payloadEnd;
+    this.pos = p;
+    const have = this.filled - p;
+    if (have < 8) return have === 0 && this.eof ? 0 : this.short();
     const b = this.buf;
-    const p = this.pos;
     const kl =
       ((b[p] as number) | ((b[p + 1] as number) << 8) | ((b[p + 2] as number) << 16)) + (b[p + 3] as number) * 2 ** 24;
     const pl =
       ((b[p + 4] as number) | ((b[p + 5] as number) << 8) | ((b[p + 6] as number) << 16)) +
       (b[p + 7] as number) * 2 ** 24;
-    if (!(await this.ensure(8 + kl + pl))) throw new Error('psi: a sort run ended in the middle of a record');
-    this.keyStart = this.pos + 8;
+    if (have < 8 + kl + pl) return this.short();
+    this.keyStart = p + 8;
     this.keyEnd = this.keyStart + kl;
     this.payloadEnd = this.keyEnd + pl;
-    return true;
+    return 1;
   }
-  /** Makes `need` bytes available from `pos` (compacting or growing the buffer). */
-  private async ensure(need: number): Promise<boolean> {
-    if (this.filled - this.pos >= need) return true;
+  private short(): number {
+    if (this.eof) throw new Error('psi: a sort run ended in the middle of a record');
+    return -1;
+  }
+  /** Moves the unread bytes to the front and reads more (growing the buffer for a record larger than it). */
+  private async refill(): Promise<void> {
     if (this.pos > 0) {
       this.buf.copyWithin(0, this.pos, this.filled);
       this.filled -= this.pos;
-      this.payloadEnd -= this.pos;
       this.pos = 0;
+      this.payloadEnd = 0;
     }
-    if (need > this.buf.length) {
-      const b = new Uint8Array(Math.max(need, this.buf.length * 2));
-      b.set(this.buf.subarray(0, this.filled));
+    if (this.filled === this.buf.length) {
+      const b = new Uint8Array(this.buf.length * 2);
+      b.set(this.buf);
       this.buf = b;
     }
-    while (!this.eof && this.filled < need) {
-      const { bytesRead } = await this.file.read(this.buf, this.filled, this.buf.length - this.filled, null);
-      if (bytesRead === 0) this.eof = true;
-      this.filled += bytesRead;
-    }
-    if (this.filled === 0 && this.eof) return false;
-    if (this.filled < need) {
-      if (this.filled === 0) return false;
-      throw new Error('psi: a sort run ended in the middle of a record');
-    }
-    return true;
+    const { bytesRead } = await this.file.read(this.buf, this.filled, this.buf.length - this.filled, null);
+    if (bytesRead === 0) this.eof = true;
+    this.filled += bytesRead;
   }
   async close(): Promise<void> {
     await this.file.close();

@@ -29,11 +29,16 @@ import { X25519_BYTES } from './x25519.js';
 
 export type ReaderMsg = { type: 'next' } | { type: 'dedupe'; bucket: number } | { type: 'send'; bucket: number };
 
+/** What the reader sends to whoever masks its points: the exchanger, or an unbalanced-PSI role. */
+export type ReaderOutMsg = Extract<ExchangerMsg, { type: 'hash' | 'own-batch' | 'own-end' }>;
+
 export interface ReaderInput {
   config: PartyConfig;
-  exchanger: ActorRef<ExchangerMsg>;
-  matcher: ActorRef<MatcherMsg>;
-  writer: ActorRef<WriterMsg>;
+  exchanger: ActorRef<ReaderOutMsg>;
+  /** Told the number of unique keys at the end; none when nobody matches (the offline cache). */
+  matcher?: ActorRef<MatcherMsg>;
+  /** Handed the row table at the end; none when no rows are written (the offline cache). */
+  writer?: ActorRef<WriterMsg>;
   party: ActorRef<PartyEvent>;
 }
 
@@ -140,7 +145,7 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
         return;
       }
       case 'send': {
-        const send = (m: ExchangerMsg) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 });
+        const send = (m: ReaderOutMsg) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 });
         const recs = await s.send.take(msg.bucket);
         const count = recs.length / KEY_RECORD;
         s.rnd.shuffleRecords(recs, count, KEY_RECORD);
@@ -159,20 +164,23 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
         if (s.batchFill > 0) await sendBatch(s, send);
         await s.send.dispose();
         await s.points.dispose();
-        s.handedOver = true;
-        ctx.tell(ctx.input.writer, {
-          type: 'rows',
-          table: {
-            rows: s.rows,
-            uniqueKeys: s.uniqueKeys,
-            rowKeys: s.rowKeys,
-            headerRaw: s.scanner.headerRaw,
-            size: s.size,
-            mtimeMs: s.mtimeMs,
-            spilledBytes: s.points.spilledBytes + s.send.spilledBytes + s.rowKeys.spilledBytes,
-          },
-        });
-        ctx.tell(ctx.input.matcher, { type: 'keys', uniqueKeys: s.uniqueKeys });
+        const { writer, matcher } = ctx.input;
+        if (writer !== undefined) {
+          s.handedOver = true;
+          ctx.tell(writer, {
+            type: 'rows',
+            table: {
+              rows: s.rows,
+              uniqueKeys: s.uniqueKeys,
+              rowKeys: s.rowKeys,
+              headerRaw: s.scanner.headerRaw,
+              size: s.size,
+              mtimeMs: s.mtimeMs,
+              spilledBytes: s.points.spilledBytes + s.send.spilledBytes + s.rowKeys.spilledBytes,
+            },
+          });
+        } else await s.rowKeys.dispose();
+        if (matcher !== undefined) ctx.tell(matcher, { type: 'keys', uniqueKeys: s.uniqueKeys });
         ctx.tell(exchanger, { type: 'own-end', batches: s.batches, uniqueKeys: s.uniqueKeys });
         return;
       }
@@ -261,7 +269,7 @@ async function dedupe(s: ReaderState, bucket: number): Promise<void> {
 }
 
 /** Hand the full batch to the exchanger; resolves when it has room for more. */
-async function sendBatch(s: ReaderState, send: (m: ExchangerMsg) => Promise<unknown>): Promise<void> {
+async function sendBatch(s: ReaderState, send: (m: ReaderOutMsg) => Promise<unknown>): Promise<void> {
   const n = s.batchFill;
   const points = s.batchPoints.slice(0, n * X25519_BYTES);
   const uids = s.batchUids.slice(0, n);

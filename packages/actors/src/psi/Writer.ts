@@ -98,6 +98,7 @@ export const Writer = defineActor<WriterMsg, WriterState, WriterInput>({
         delimiter: config.delimiter,
         keyColumns: config.keyColumns,
       });
+      scanner.only = rowBits;
       let row = 0;
       try {
         for (let batch = await scanner.next(); batch !== undefined; batch = await scanner.next()) {

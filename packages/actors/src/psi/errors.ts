@@ -243,6 +243,41 @@ export class AtomicFileClosedError extends TroupeError {
   }
 }
 
+/** What is wrong with an unbalanced-PSI cache file (see {@link OprfCacheError}). */
+export type OprfCacheProblem = 'missing' | 'not-a-cache' | 'version' | 'mismatch' | 'tampered';
+
+/**
+ * An unbalanced-PSI cache (or a client's copy of one) is refused: missing,
+ * not a cache, another format version, made with another key or suite
+ * (`mismatch`), or modified since it was made (`tampered`).
+ */
+export class OprfCacheError extends TroupeError {
+  constructor(
+    readonly path: string,
+    readonly problem: OprfCacheProblem,
+    detail: string,
+  ) {
+    super(
+      problem === 'tampered'
+        ? 'ERR_PSI_CACHE_TAMPERED'
+        : problem === 'mismatch'
+          ? 'ERR_PSI_CACHE_MISMATCH'
+          : 'ERR_PSI_CACHE',
+      `psi cache ${path} ${detail}`,
+    );
+  }
+}
+
+/** The server's key file is missing, not a key file, or readable by others. */
+export class OprfKeyFileError extends TroupeError {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super('ERR_PSI_KEY_FILE', `psi key file ${path} ${detail}`);
+  }
+}
+
 /** A PSI run was stopped before it finished (an abort, or the system shutting down); it left no output. */
 export class PsiInterruptedError extends TroupeError {
   constructor(reason: string, options?: { cause?: unknown }) {
