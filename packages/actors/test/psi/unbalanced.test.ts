@@ -149,7 +149,10 @@ describe('unbalanced PSI', () => {
         cache,
         outDir: join(d, 'out'),
         threads: 2,
-      }).catch((e: unknown) => e as OprfCacheError);
+      }).then(
+        () => new Error('the query was not refused'),
+        (e: unknown) => e as Error,
+      );
     const variant = (name: string, bytes: Buffer) => {
       writeFileSync(join(d, name), bytes, { mode: 0o600 });
       return join(d, name);
