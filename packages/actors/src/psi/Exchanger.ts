@@ -17,6 +17,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { type ActorRef, defineActor, type Replier } from '@troupe/core';
+import { words } from './DoubleSet.js';
 import {
   COMPARE_BYTES,
   type ExchangerMsg,
@@ -157,11 +158,15 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
             `psi ${side}: peer returned ${msg.doubles.byteLength} bytes for batch ${msg.index} of ${n} items`,
           );
         }
-        // Slot i of what we sent held our item perm[i]: put each answer back in place.
+        // Slot i of what we sent held our item perm[i]: put each answer back in place (3 words each).
         const ordered = new Uint8Array(n * COMPARE_BYTES);
+        const to = new Uint32Array(ordered.buffer);
+        const from = words(msg.doubles);
         for (let i = 0; i < n; i++) {
-          const j = batch.perm[i] as number;
-          ordered.set(msg.doubles.subarray(i * COMPARE_BYTES, (i + 1) * COMPARE_BYTES), j * COMPARE_BYTES);
+          const j = (batch.perm[i] as number) * 3;
+          to[j] = from[i * 3] as number;
+          to[j + 1] = from[i * 3 + 1] as number;
+          to[j + 2] = from[i * 3 + 2] as number;
         }
         ctx.tell(matcher, { type: 'own-doubles', uids: batch.uids, doubles: ordered });
         s.ownReturned++;
@@ -179,9 +184,12 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         } else if (done.kind === 'own') {
           const perm = shuffle(done.count);
           const shuffled = new Uint8Array(done.count * X25519_BYTES);
+          const to = new Uint32Array(shuffled.buffer);
+          const from = words(msg.result);
           for (let i = 0; i < done.count; i++) {
-            const j = perm[i] as number;
-            shuffled.set(msg.result.subarray(j * X25519_BYTES, (j + 1) * X25519_BYTES), i * X25519_BYTES);
+            const j = (perm[i] as number) * 8;
+            const o = i * 8;
+            for (let k = 0; k < 8; k++) to[o + k] = from[j + k] as number;
           }
           s.own.set(done.index, { uids: done.uids as Uint32Array, perm });
           ctx.tell(peer, { type: 'peer-batch', index: done.index, points: shuffled }, { transfer: [shuffled.buffer] });
@@ -294,12 +302,15 @@ function shuffle(n: number): Uint32Array {
   return perm;
 }
 
-/** The last COMPARE_BYTES of each 32-byte value. */
+/** The last COMPARE_BYTES of each 32-byte value (words 5..7 of 8). */
 function lastBytes(values: Uint8Array, n: number): Uint8Array {
   const out = new Uint8Array(n * COMPARE_BYTES);
+  const to = new Uint32Array(out.buffer);
+  const from = words(values);
   for (let i = 0; i < n; i++) {
-    const end = (i + 1) * X25519_BYTES;
-    out.set(values.subarray(end - COMPARE_BYTES, end), i * COMPARE_BYTES);
+    to[i * 3] = from[i * 8 + 5] as number;
+    to[i * 3 + 1] = from[i * 8 + 6] as number;
+    to[i * 3 + 2] = from[i * 8 + 7] as number;
   }
   return out;
 }

@@ -16,10 +16,12 @@ import { CsvInputError, PsiInterruptedError, PsiOptionsError, type PsiSummary, r
 import { ActorSystem, consoleLogger } from '@troupe/core';
 import { type Expected, generatePsiData } from './generate.js';
 import { progressPrinter } from './progress.js';
+import { unbalancedCommand } from './unbalanced.js';
 
 const USAGE = `usage:
   psi --left <a.csv> --right <b.csv> --key <col>[,<col>...] --out <dir> [--threads N] [--batch 4096] [--delimiter ,] [--json]
-  psi demo [--rows 200000] [--overlap 0.5] [--threads N] [--dir <dir>] [--json]`;
+  psi demo [--rows 200000] [--overlap 0.5] [--threads N] [--dir <dir>] [--json]
+  psi unbalanced cache|query ...   (a small client set against a cached large server set; see psi unbalanced)`;
 
 const signalCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -41,6 +43,7 @@ function intFlag(name: string, raw: string | undefined, dflt: number, min: numbe
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'unbalanced') return unbalancedCommand(argv.slice(1));
   const demo = argv[0] === 'demo';
   const { values } = parseArgs({
     args: demo ? argv.slice(1) : argv,
