@@ -18,6 +18,15 @@ export interface MatcherInput {
 }
 
 interface MatcherState {
+  /**
+   * While everything fits in memory (`held` within the limit), the batches are
+   * kept as they came and matched with one hash set at the end; past the limit
+   * they are filed into buckets (and spilled), and matched bucket by bucket.
+   */
+  peerBatches: Uint32Array[];
+  ownBatches: { doubles: Uint32Array; uids: Uint32Array }[];
+  held: number;
+  bucketed: boolean;
   /** The peer's items: 3 words each. */
   peer: SpillBuckets;
   /** Ours: 3 words and the uid. */
@@ -42,6 +51,10 @@ export const Matcher = defineActor<MatcherMsg, MatcherState, MatcherInput>({
         memoryLimit: limits.memoryBytes / 4,
       });
     return {
+      peerBatches: [],
+      ownBatches: [],
+      held: 0,
+      bucketed: false,
       peer: store('peer-doubles', W),
       own: store('own-doubles', W + 1),
       uniqueKeys: undefined,
@@ -50,38 +63,28 @@ export const Matcher = defineActor<MatcherMsg, MatcherState, MatcherInput>({
     };
   },
   receive: async (s, msg, ctx) => {
-    const mask = s.peer.buckets - 1;
     switch (msg.type) {
       case 'peer-doubles': {
         const w = words(msg.doubles);
-        const n = w.length / W;
-        for (let i = 0; i < n; i++) {
-          const o = i * W;
-          const at = s.peer.reserve((w[o] as number) & mask);
-          const buf = s.peer.cur;
-          buf[at] = w[o] as number;
-          buf[at + 1] = w[o + 1] as number;
-          buf[at + 2] = w[o + 2] as number;
-        }
-        if (s.peer.full) await s.peer.spill();
+        if (!s.bucketed) {
+          s.peerBatches.push(w);
+          s.held += w.byteLength;
+          await maybeBucket(s, ctx.input.config.limits.memoryBytes / 2);
+        } else await filePeer(s, w);
         break;
       }
       case 'own-doubles': {
         const w = words(msg.doubles);
-        const n = msg.uids.length;
-        if (w.length !== n * W) {
-          throw new Error(`psi ${ctx.input.config.side}: ${w.length / W} double-masked values for ${n} keys`);
+        if (w.length !== msg.uids.length * W) {
+          throw new Error(
+            `psi ${ctx.input.config.side}: ${w.length / W} double-masked values for ${msg.uids.length} keys`,
+          );
         }
-        for (let i = 0; i < n; i++) {
-          const o = i * W;
-          const at = s.own.reserve((w[o] as number) & mask);
-          const buf = s.own.cur;
-          buf[at] = w[o] as number;
-          buf[at + 1] = w[o + 1] as number;
-          buf[at + 2] = w[o + 2] as number;
-          buf[at + 3] = msg.uids[i] as number;
-        }
-        if (s.own.full) await s.own.spill();
+        if (!s.bucketed) {
+          s.ownBatches.push({ doubles: w, uids: msg.uids });
+          s.held += w.byteLength + msg.uids.byteLength;
+          await maybeBucket(s, ctx.input.config.limits.memoryBytes / 2);
+        } else await fileOwn(s, w, msg.uids);
         break;
       }
       case 'keys':
@@ -95,14 +98,31 @@ export const Matcher = defineActor<MatcherMsg, MatcherState, MatcherInput>({
     s.done = true;
     const matched = new Uint8Array(s.uniqueKeys);
     let covered = 0;
-    for (let b = 0; b < s.peer.buckets; b++) {
-      const peer = await s.peer.take(b);
-      const set = new DoubleSet(peer.length / W);
-      for (let i = 0; i < peer.length; i += W) set.add(peer[i] as number, peer[i + 1] as number, peer[i + 2] as number);
-      const own = await s.own.take(b);
-      for (let i = 0; i < own.length; i += W + 1) {
-        covered++;
-        if (set.has(own[i] as number, own[i + 1] as number, own[i + 2] as number)) matched[own[i + 3] as number] = 1;
+    if (!s.bucketed) {
+      let n = 0;
+      for (const w of s.peerBatches) n += w.length / W;
+      const set = new DoubleSet(n);
+      for (const w of s.peerBatches)
+        for (let i = 0; i < w.length; i += W) set.add(w[i] as number, w[i + 1] as number, w[i + 2] as number);
+      for (const { doubles: w, uids } of s.ownBatches) {
+        for (let i = 0, k = 0; i < w.length; i += W, k++) {
+          covered++;
+          if (set.has(w[i] as number, w[i + 1] as number, w[i + 2] as number)) matched[uids[k] as number] = 1;
+        }
+      }
+      s.peerBatches = [];
+      s.ownBatches = [];
+    } else {
+      for (let b = 0; b < s.peer.buckets; b++) {
+        const peer = await s.peer.take(b);
+        const set = new DoubleSet(peer.length / W);
+        for (let i = 0; i < peer.length; i += W)
+          set.add(peer[i] as number, peer[i + 1] as number, peer[i + 2] as number);
+        const own = await s.own.take(b);
+        for (let i = 0; i < own.length; i += W + 1) {
+          covered++;
+          if (set.has(own[i] as number, own[i + 1] as number, own[i + 2] as number)) matched[own[i + 3] as number] = 1;
+        }
       }
     }
     if (covered !== s.uniqueKeys) {
@@ -115,7 +135,51 @@ export const Matcher = defineActor<MatcherMsg, MatcherState, MatcherInput>({
   afterStop: (s) => release(s),
 });
 
+/** Past `limit` bytes held as batches: file them all into the buckets, and file from now on. */
+async function maybeBucket(s: MatcherState, limit: number): Promise<void> {
+  if (s.held <= limit) return;
+  s.bucketed = true;
+  const peer = s.peerBatches;
+  const own = s.ownBatches;
+  s.peerBatches = [];
+  s.ownBatches = [];
+  s.held = 0;
+  for (const w of peer) await filePeer(s, w);
+  for (const { doubles, uids } of own) await fileOwn(s, doubles, uids);
+}
+
+async function filePeer(s: MatcherState, w: Uint32Array): Promise<void> {
+  const mask = s.peer.buckets - 1;
+  const n = w.length / W;
+  for (let i = 0; i < n; i++) {
+    const o = i * W;
+    const at = s.peer.reserve((w[o] as number) & mask);
+    const buf = s.peer.cur;
+    buf[at] = w[o] as number;
+    buf[at + 1] = w[o + 1] as number;
+    buf[at + 2] = w[o + 2] as number;
+  }
+  if (s.peer.full) await s.peer.spill();
+}
+
+async function fileOwn(s: MatcherState, w: Uint32Array, uids: Uint32Array): Promise<void> {
+  const mask = s.own.buckets - 1;
+  const n = uids.length;
+  for (let i = 0; i < n; i++) {
+    const o = i * W;
+    const at = s.own.reserve((w[o] as number) & mask);
+    const buf = s.own.cur;
+    buf[at] = w[o] as number;
+    buf[at + 1] = w[o + 1] as number;
+    buf[at + 2] = w[o + 2] as number;
+    buf[at + 3] = uids[i] as number;
+  }
+  if (s.own.full) await s.own.spill();
+}
+
 async function release(s: MatcherState): Promise<void> {
+  s.peerBatches = [];
+  s.ownBatches = [];
   await s.peer.dispose();
   await s.own.dispose();
 }
