@@ -26,6 +26,7 @@ export {
   AtomicFileClosedError,
   CsvAmbiguousColumnError,
   CsvEmptyFileError,
+  CsvEmptyKeyError,
   CsvEncodingError,
   CsvFileNotFoundError,
   CsvInputChangedError,
@@ -41,6 +42,7 @@ export {
   type OprfCacheProblem,
   OprfKeyFileError,
   PsiInterruptedError,
+  PsiJobNotFoundError,
   PsiOptionsError,
   X25519BackendUnavailableError,
 } from './psi/errors.js';
@@ -48,8 +50,33 @@ export { Masker, maskerSpec } from './psi/Masker.js';
 export { OprfWorker, type OprfWorkerInput, type OprfWorkerMsg, oprfWorkerSpec } from './psi/OprfWorker.js';
 export { InvalidPointError } from './psi/oprf.js';
 export type { PsiProgress, PsiRelayInput, PsiSummary, SideSummary } from './psi/PsiJob.js';
-export type { ExchangerMsg, MaskerInput, MaskerMsg, PsiLimits, Side, SideProgress } from './psi/protocol.js';
-export { type PsiOptions, PsiService, type PsiServiceMsg, resolvePsiOptions, runPsi } from './psi/runPsi.js';
+export {
+  maxPsiThreads,
+  type PsiOptions,
+  type PsiWarning,
+  type ResolvedPsiRun,
+  resolvePsiOptions,
+} from './psi/PsiOptions.js';
+export {
+  type PsiJobError,
+  type PsiJobEvent,
+  type PsiJobOptions,
+  type PsiJobState,
+  type PsiJobStatus,
+  PsiService,
+  type PsiServiceInput,
+  type PsiServiceMsg,
+} from './psi/PsiService.js';
+export type {
+  EmptyKeyPolicy,
+  ExchangerMsg,
+  MaskerInput,
+  MaskerMsg,
+  PsiLimits,
+  Side,
+  SideProgress,
+} from './psi/protocol.js';
+export { runPsi } from './psi/runPsi.js';
 export {
   runUnbalancedCache,
   runUnbalancedQuery,

@@ -85,6 +85,8 @@ async function runPsi(dir: string, right = 'right.csv'): Promise<TroupeRun> {
     'email',
     '--out',
     join(dir, 'out'),
+    // Each run of the same size writes over the last one's outputs.
+    '--force',
   ]);
   const s = r.summary as {
     maxRssMb: number;

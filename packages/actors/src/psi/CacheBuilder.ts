@@ -7,6 +7,7 @@
  * server file's order.
  */
 import { type ActorRef, defineActor, type Replier } from '@troupe/core';
+import { PsiInterruptedError } from './errors.js';
 import { CacheWriter, keyId } from './OprfFiles.js';
 import type { OprfWorkerMsg } from './OprfWorker.js';
 import type { ClientMsg, UnbalancedEvent } from './unbalancedProtocol.js';
@@ -40,6 +41,7 @@ interface State {
   uniqueKeys: number;
   done: number;
   finished: boolean;
+  aborted: boolean;
 }
 
 export const CacheBuilder = defineActor<ClientMsg, State, CacheBuilderInput>({
@@ -55,8 +57,24 @@ export const CacheBuilder = defineActor<ClientMsg, State, CacheBuilderInput>({
     uniqueKeys: 0,
     done: 0,
     finished: false,
+    aborted: false,
   }),
   receive: async (s, msg, ctx) => {
+    if (s.aborted || msg.type === 'abort') {
+      if (msg.type === 'abort' && !s.aborted) {
+        s.aborted = true;
+        const aborted = new PsiInterruptedError('aborted');
+        for (const w of s.waiting.splice(0)) w.fail(aborted);
+        for (const j of s.inFlight.values()) j.replier?.fail(aborted);
+        s.inFlight.clear();
+        if (!s.finished) await s.out.abort();
+        s.finished = true;
+      }
+      // The reader's asks fail (it stops quietly on this error); anything else that asks is answered.
+      if (msg.type === 'hash' || msg.type === 'own-batch') ctx.replyError(new PsiInterruptedError('aborted'));
+      else if (ctx.expectsReply) ctx.reply(true);
+      return;
+    }
     const limit = 2 * ctx.input.workers.length;
     const run = (message: OprfWorkerMsg, replier: Replier<Uint8Array> | undefined, batch: boolean) => {
       let w = 0;

@@ -30,6 +30,10 @@ export interface RowBatch {
   data: Uint8Array;
   recStart: Uint32Array;
   recEnd: Uint32Array;
+  /** `empty[i]` is 1 when every key column of record `i` is empty (`""` counts as empty). */
+  empty: Uint8Array;
+  /** Records of the batch whose key is empty. */
+  emptyCount: number;
 }
 
 /** Options of {@link CsvRowScanner.open}. */
@@ -74,8 +78,12 @@ export abstract class CsvRowScanner {
   /** The header's fields and raw text (as {@link CsvReader} has them). */
   abstract readonly header: readonly string[];
   abstract readonly headerRaw: string;
+  /** The key columns' indices in the header, in key order. */
+  abstract readonly keyIndices: readonly number[];
   /** Records yielded so far. */
   rows = 0;
+  /** Bytes of the file covered by the records yielded so far (the file's size once at its end). */
+  bytesRead = 0;
   /**
    * When set, a bitmap over row numbers: only those rows' keys are taken (the
    * others yield an empty key). The writer's second pass uses it.
@@ -85,6 +93,8 @@ export abstract class CsvRowScanner {
   /** The next batch of records, or `undefined` at the end of the file. Throws the reader's error on bad input. */
   abstract next(): Promise<RowBatch | undefined>;
   abstract close(): Promise<void>;
+  /** Where record `i` of the last batch starts in the file (bytes, a UTF-8 BOM included). */
+  abstract fileOffset(i: number): number;
 
   /**
    * Opens `file`; bad input that the header shows (empty file, missing key
@@ -117,10 +127,12 @@ export class ReaderScanner extends CsvRowScanner {
   private recStart = new Uint32Array(1 << 10);
   private recEnd = new Uint32Array(1 << 10);
   private data = new Uint8Array(1 << 16);
+  private empty = new Uint8Array(1 << 10);
+  private offsets = new Float64Array(1 << 10);
 
   constructor(
     private readonly reader: CsvReader,
-    private readonly keyIndices: number[],
+    readonly keyIndices: number[],
   ) {
     super();
     this.header = reader.header;
@@ -137,12 +149,21 @@ export class ReaderScanner extends CsvRowScanner {
     if (this.recStart.length < n) {
       this.recStart = grownU32(this.recStart, n);
       this.recEnd = grownU32(this.recEnd, n);
+      this.empty = new Uint8Array(this.recStart.length);
+      this.offsets = new Float64Array(this.recStart.length);
     }
     let k = 0;
     let d = 0;
+    let emptyCount = 0;
     for (let i = 0; i < n; i++) {
       const rec = records[i] as import('./csv.js').CsvRecord;
-      const key = joinKeyColumns(this.keyIndices.map((c) => rec.fields[c] as string));
+      const values = this.keyIndices.map((c) => rec.fields[c] as string);
+      const empty = values.every((v) => v === '') ? 1 : 0;
+      this.empty[i] = empty;
+      emptyCount += empty;
+      this.offsets[i] = rec.byteOffset;
+      this.bytesRead = rec.byteOffset + rec.byteLength;
+      const key = joinKeyColumns(values);
       const kb = encoder.encode(key);
       const rb = encoder.encode(rec.raw);
       if (k + kb.length > this.keys.length) this.keys = grown8(this.keys, k + kb.length);
@@ -164,7 +185,13 @@ export class ReaderScanner extends CsvRowScanner {
       data: this.data,
       recStart: this.recStart,
       recEnd: this.recEnd,
+      empty: this.empty,
+      emptyCount,
     };
+  }
+
+  fileOffset(i: number): number {
+    return this.offsets[i] as number;
   }
 
   close(): Promise<void> {
@@ -204,15 +231,19 @@ class ByteScanner extends CsvRowScanner {
   private keyEnds = new Uint32Array(1 << 12);
   private recStart = new Uint32Array(1 << 12);
   private recEnd = new Uint32Array(1 << 12);
+  private empty = new Uint8Array(1 << 12);
+  private emptyCount = 0;
   /** Bytes consumed from the front of `buf` by the last batch (moved out before the next read). */
   private consumed = 0;
+  /** Where `buf[0]` is in the file (3 past a UTF-8 BOM at first). */
+  private base = 0;
 
   constructor(
     private readonly file: string,
     options: ScanOptions,
     readonly header: readonly string[],
     readonly headerRaw: string,
-    keyIndices: number[],
+    readonly keyIndices: number[],
   ) {
     super();
     this.delim = options.delimiter.charCodeAt(0);
@@ -252,6 +283,7 @@ class ByteScanner extends CsvRowScanner {
       if (this.consumed > 0) {
         this.buf.copyWithin(0, this.consumed, this.filled);
         this.filled -= this.consumed;
+        this.base += this.consumed;
         this.consumed = 0;
       }
       if (!this.eof) await this.read();
@@ -283,6 +315,7 @@ class ByteScanner extends CsvRowScanner {
         throw new Error(`psi: internal error: the CSV scanner and CsvReader disagree on ${this.file}`);
       }
       this.consumed = done;
+      this.bytesRead = this.base + done;
       if (count === 0) {
         if (final) return undefined;
         continue;
@@ -295,8 +328,14 @@ class ByteScanner extends CsvRowScanner {
         data: this.buf,
         recStart: this.recStart,
         recEnd: this.recEnd,
+        empty: this.empty,
+        emptyCount: this.emptyCount,
       };
     }
+  }
+
+  fileOffset(i: number): number {
+    return this.base + (this.recStart[i] as number);
   }
 
   private async read(): Promise<void> {
@@ -322,6 +361,7 @@ class ByteScanner extends CsvRowScanner {
         if (bytesRead >= 3 && this.buf[0] === 0xef && this.buf[1] === 0xbb && this.buf[2] === 0xbf) {
           this.buf.copyWithin(0, 3, bytesRead);
           bytesRead -= 3;
+          this.base = 3;
         }
       }
       this.filled += bytesRead;
@@ -361,6 +401,7 @@ class ByteScanner extends CsvRowScanner {
     let keyAt = 0;
     let i = 0;
     let done = 0;
+    let emptyCount = 0;
     // Committed only when the scan returns: a scan that throws can be run again from the start.
     let expected = this.expected;
     let headerSeen = this.headerSeen;
@@ -488,7 +529,14 @@ class ByteScanner extends CsvRowScanner {
         if (count >= this.recStart.length) {
           this.recStart = grownU32(this.recStart, count + 1);
           this.recEnd = grownU32(this.recEnd, count + 1);
+          const e = new Uint8Array(this.recStart.length);
+          e.set(this.empty);
+          this.empty = e;
         }
+        let empty = 1;
+        for (let k = 0; k < slotCount; k++) if (fEnd[k] !== fStart[k]) empty = 0;
+        this.empty[count] = empty;
+        emptyCount += empty;
         const row = this.rows + count;
         const only = this.only;
         if (only === undefined || ((only[row >>> 5] as number) & (1 << (row & 31))) !== 0) {
@@ -503,6 +551,7 @@ class ByteScanner extends CsvRowScanner {
     }
     this.expected = expected;
     this.headerSeen = headerSeen;
+    this.emptyCount = emptyCount;
     return { count, done };
   }
 

@@ -13,11 +13,20 @@
  * arrays, so the peer could as well be in another process. Masking jobs run
  * on the worker-thread maskers with a bounded number in flight; a job whose
  * masker's thread died is redone (the masker itself is restarted by its
- * supervisor), so a crash mid-run still gives the right answer.
+ * supervisor), so a crash mid-run still gives the right answer. The party
+ * starts maskers as the work needs them: when more is queued (hashing or
+ * masking) than the maskers it has can take, the exchanger asks for one more
+ * (`want-masker`), up to `threads`.
+ *
+ * On `abort` it drops its queues and refuses the reader from then on (its
+ * waiting and later `hash` / `own-batch` asks fail with
+ * {@link PsiInterruptedError}), so a reader blocked on the backpressure or
+ * on its hashing is released at once and stops quietly.
  */
 import { randomFillSync } from 'node:crypto';
 import { type ActorRef, defineActor, type Replier } from '@troupe/core';
 import { words } from './DoubleSet.js';
+import { PsiInterruptedError } from './errors.js';
 import {
   COMPARE_BYTES,
   type ExchangerMsg,
@@ -56,6 +65,10 @@ interface OwnBatch {
 
 interface ExchangerState {
   peer: ActorRef<ExchangerMsg> | undefined;
+  /** The maskers started so far (the party starts more on `want-masker`, up to `threads`). */
+  maskers: ActorRef<MaskerMsg>[];
+  /** A `want-masker` is out and not yet answered. */
+  wanting: boolean;
   /** Peer messages that arrived before we knew where to answer (cannot happen in order, but cheap to allow). */
   early: ExchangerMsg[];
   ownQueue: Job[];
@@ -74,6 +87,8 @@ interface ExchangerState {
   dispatched: number;
   crashed: boolean;
   finished: boolean;
+  /** Aborted: the reader's next ask is refused, so it stops instead of waiting for room forever. */
+  aborted: boolean;
 }
 
 /** Own batches queued beyond this make the reader wait. */
@@ -85,6 +100,8 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
   name: 'psi-exchanger',
   init: (ctx) => ({
     peer: undefined,
+    maskers: [...ctx.input.maskers],
+    wanting: false,
     early: [],
     ownQueue: [],
     peerQueue: [],
@@ -101,10 +118,17 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
     dispatched: 0,
     crashed: false,
     finished: false,
+    aborted: false,
   }),
   receive: (s, msg, ctx) => {
     const { config, matcher, party } = ctx.input;
     const side = config.side;
+    if (s.aborted) {
+      // The reader's asks fail (it stops quietly on this error); anything else that asks is answered.
+      if (msg.type === 'own-batch' || msg.type === 'hash') ctx.replyError(new PsiInterruptedError('aborted'));
+      else if (ctx.expectsReply) ctx.reply(true);
+      return;
+    }
     if (s.peer === undefined && msg.type !== 'peer' && msg.type !== 'abort' && isFromPeer(msg)) {
       s.early.push(msg);
       return;
@@ -117,6 +141,11 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         for (const m of early) ctx.self.tell(m);
         break;
       }
+      case 'masker-ready':
+        s.maskers.push(msg.masker);
+        s.perMasker.push(0);
+        s.wanting = false;
+        break;
       case 'hash': {
         const count = msg.offsets.length - 1;
         const j = job(s, 'hash', 0, { type: 'hash', keys: msg.keys, offsets: msg.offsets }, count);
@@ -221,24 +250,38 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         (failed.kind === 'peer' ? s.peerQueue : failed.kind === 'hash' ? s.hashQueue : s.ownQueue).unshift(failed);
         break;
       }
-      case 'abort':
+      case 'abort': {
         s.finished = true;
-        for (const w of s.waiting) w.fail(new Error('psi aborted'));
-        for (const j of s.hashQueue) j.replier?.fail(new Error('psi aborted'));
-        for (const j of s.inFlight.values()) j.replier?.fail(new Error('psi aborted'));
+        s.aborted = true;
+        const aborted = new PsiInterruptedError('aborted');
+        for (const w of s.waiting) w.fail(aborted);
+        for (const j of s.hashQueue) j.replier?.fail(aborted);
+        for (const j of s.inFlight.values()) j.replier?.fail(aborted);
         s.waiting = [];
         s.ownQueue = [];
         s.peerQueue = [];
         s.hashQueue = [];
+        s.inFlight.clear();
+        if (ctx.expectsReply) ctx.reply(true);
         return;
+      }
     }
     if (s.finished) return;
     dispatch(s, ctx.input, (m, j) => {
-      ctx.ask<Uint8Array>(ctx.input.maskers[j.masker] as ActorRef<MaskerMsg>, m, { timeoutMs: 600_000 }).then(
+      ctx.ask<Uint8Array>(s.maskers[j.masker] as ActorRef<MaskerMsg>, m, { timeoutMs: 600_000 }).then(
         (result) => ctx.tell(ctx.self, { type: 'job-done', job: j.id, result }),
         (error) => ctx.tell(ctx.self, { type: 'job-failed', job: j.id, error }),
       );
     });
+    // More queued than the maskers take: ask the party for another thread (one request at a time).
+    if (
+      !s.wanting &&
+      s.maskers.length < config.threads &&
+      s.peerQueue.length + s.hashQueue.length + s.ownQueue.length > 0
+    ) {
+      s.wanting = true;
+      ctx.tell(party, { type: 'want-masker', side });
+    }
     if (
       s.ownTotal !== undefined &&
       s.peerTotal !== undefined &&
@@ -265,7 +308,7 @@ function job(s: ExchangerState, kind: Job['kind'], index: number, message: Maske
  * (they unblock the peer), then our reader's hashing, then our own masking.
  */
 function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg, j: Job) => void): void {
-  const limit = 2 * input.maskers.length;
+  const limit = 2 * s.maskers.length;
   while (s.inFlight.size < limit && (s.peerQueue.length > 0 || s.hashQueue.length > 0 || s.ownQueue.length > 0)) {
     const j = (
       s.peerQueue.length > 0 ? s.peerQueue.shift() : s.hashQueue.length > 0 ? s.hashQueue.shift() : s.ownQueue.shift()
@@ -281,7 +324,7 @@ function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg,
     const crashAfter = input.config.killMaskerAfterBatches;
     if (crashAfter !== undefined && !s.crashed && s.dispatched > crashAfter) {
       s.crashed = true;
-      (input.maskers[0] as ActorRef<MaskerMsg>).tell({ type: 'crash' });
+      (s.maskers[0] as ActorRef<MaskerMsg>).tell({ type: 'crash' });
     }
     send(j.message, j);
   }

@@ -57,6 +57,11 @@ export interface SorterOptions {
   readonly memoryLimit: number;
   /** Fault injection for tests: fail (throw) or die (SIGKILL) half-way through the merge. */
   readonly crash?: 'throw' | 'kill';
+  /**
+   * Once aborted, writing a run or emitting stops at the next chunk (about
+   * 1 MiB) and throws the signal's reason; {@link dispose} then deletes the runs.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Where sorted payloads go, in order. */
@@ -131,6 +136,7 @@ export class ExternalSorter {
   /** Sorts the arena and writes it as a run file; the arena starts over. */
   async flushRun(): Promise<void> {
     if (this.count === 0) return;
+    this.o.signal?.throwIfAborted();
     const order = this.sortArena();
     const path = join(this.o.dir, `${this.o.name}.run${this.runs.length}`);
     this.runs.push(path);
@@ -148,7 +154,7 @@ export class ExternalSorter {
         hv.setUint32(4, pl, true);
         out.put(head, 0, 8);
         out.put(this.arena, ks, ks + kl + pl);
-        if (out.ready) await out.drain();
+        if (out.ready) await this.drain(out);
         this.spilledBytes += 8 + kl + pl;
       }
       await out.flush();
@@ -173,14 +179,21 @@ export class ExternalSorter {
         const ps = (this.meta[r] as number) + (this.meta[r + 1] as number);
         out.put(this.arena, ps, ps + (this.meta[r + 2] as number));
         out.put(suffix, 0, suffix.length);
-        if (out.ready) await out.drain();
+        if (out.ready) await this.drain(out);
       }
       await out.flush();
       return;
     }
     await this.flushRun();
+    this.o.signal?.throwIfAborted();
     await this.merge(out, suffix);
     await out.flush();
+  }
+
+  /** Hands a full buffer on, unless the sort was aborted. */
+  private async drain(out: BufferedOut): Promise<void> {
+    this.o.signal?.throwIfAborted();
+    await out.drain();
   }
 
   /** Deletes the runs. Idempotent. */
@@ -237,7 +250,7 @@ export class ExternalSorter {
         const r = readers[top] as RunReader;
         out.put(r.buf, r.keyEnd, r.payloadEnd);
         out.put(suffix, 0, suffix.length);
-        if (out.ready) await out.drain();
+        if (out.ready) await this.drain(out);
         if (++emitted === half && this.o.crash !== undefined) {
           await out.flush();
           if (this.o.crash === 'kill') process.kill(process.pid, 'SIGKILL');

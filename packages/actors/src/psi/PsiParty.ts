@@ -1,21 +1,35 @@
 /**
  * One party of a PSI run: a subtree of a reader, maskers on worker threads
- * (one per host thread, holding this party's key), an exchanger, a matcher
- * and a writer. The party draws a fresh key per run, hands copies to its
- * maskers and zeroes its own; the maskers zero theirs when they stop.
+ * (holding this party's key), an exchanger, a matcher and a writer. The party
+ * draws a fresh key per run, hands copies to its maskers and zeroes its own;
+ * the maskers zero theirs when they stop.
+ *
+ * Maskers start as the work needs them: one at first, another each time the
+ * exchanger has more queued (hashing or masking) than its maskers take
+ * (`want-masker`), up to `threads`; so a small input starts one thread, not
+ * one per core. The key is kept (for the maskers still to come) until the
+ * last one has started or the party stops, then zeroed.
  *
  * A masker whose thread dies is restarted by this party (bounded), and the
  * exchanger redoes its unfinished batches. Any other child that fails (bad
  * input in the reader, a broken invariant) is stopped, and the party reports
  * the failure to its job, which aborts the run.
+ *
+ * **Abort.** The party first trips its stop signal (the reader, matcher and
+ * writer check it at every step of their long messages: a bucket, a chunk of
+ * the file, a merge), then asks each stage to abort and answers once all four
+ * have confirmed: the exchanger has dropped its queues and refused the reader,
+ * the reader, the matcher and the writer are idle and have deleted their
+ * spill files, sort runs and temporary output. So the job's stop that follows
+ * finds nothing in flight and abandons nothing.
  */
-import { type ActorRef, defineActor, restart, stop, type Terminated } from '@troupe/core';
+import { type ActorContext, type ActorRef, defineActor, restart, stop, type Terminated } from '@troupe/core';
 import { Exchanger } from './Exchanger.js';
+import { PsiInterruptedError } from './errors.js';
 import { maskerSpec } from './Masker.js';
 import { Matcher } from './Matcher.js';
-import type { ExchangerMsg, MaskerMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
-import { Reader } from './Reader.js';
-import { removeScratchDir } from './SpillBuckets.js';
+import type { ExchangerMsg, MaskerMsg, MatcherMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
+import { Reader, type ReaderMsg } from './Reader.js';
 import { Writer } from './Writer.js';
 import { generateKey, zeroKey } from './x25519.js';
 
@@ -24,6 +38,7 @@ export type PartyMsg =
   | { type: 'get-exchanger' }
   | { type: 'peer'; peer: ActorRef<ExchangerMsg> }
   | { type: 'commit' }
+  /** Answered (when asked) once every stage has wound down and dropped its files. */
   | { type: 'abort' };
 
 export interface PartyInput {
@@ -32,12 +47,20 @@ export interface PartyInput {
 }
 
 interface PartyState {
+  /** The party's key, until every masker it may start has its copy (then zeroed, and undefined). */
+  key: Uint8Array | undefined;
   exchanger: ActorRef<ExchangerMsg>;
   writer: ActorRef<WriterMsg>;
-  reader: ActorRef<{ type: 'next' }>;
+  matcher: ActorRef<MatcherMsg>;
+  reader: ActorRef<ReaderMsg>;
   maskers: ActorRef<MaskerMsg>[];
+  /** Tripped on abort: the stages' long messages check it and end early. */
+  stopping: AbortController;
   failed: boolean;
 }
+
+/** How long one stage may take to confirm an abort. */
+const STAGE_ABORT_MS = 5_000;
 
 export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
   name: 'psi-party',
@@ -47,32 +70,36 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
     const { config } = ctx.input;
     // A fresh key per party per run, from the OS CSPRNG (crypto.randomBytes).
     const key = generateKey();
-    const maskers: ActorRef<MaskerMsg>[] = [];
+    let maskers: ActorRef<MaskerMsg>[];
     try {
-      for (let i = 0; i < config.threads; i++) {
-        maskers.push(
-          // spawnWorker snapshots the input at the call (the proxy's copy is
-          // zeroed when the masker stops for good), so the key can be zeroed here.
-          ctx.spawnWorker(config.masker ?? maskerSpec, {
-            name: `masker-${i}`,
-            host: i,
-            input: { key },
-            // A thread that dies is replaced; one that keeps dying ends the run.
-            supervision: restart().withLimit(5, 60_000).withBackoff({ minMs: 10, maxMs: 500, jitter: 0.2 }),
-          }),
-        );
-      }
-    } finally {
-      // Every masker's proxy holds its own copy now; this one is no longer needed.
+      maskers = [spawnMasker(ctx, config, key, 0)];
+    } catch (error) {
       zeroKey(key);
+      throw error;
     }
+    if (config.threads === 1) zeroKey(key);
     const self = ctx.self as unknown as ActorRef<PartyEvent>;
-    const writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self } });
-    const matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self } });
+    const stopping = new AbortController();
+    const signal = stopping.signal;
+    const writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self, signal } });
+    const matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self, signal } });
     const exchanger = ctx.spawn(Exchanger, { name: 'exchanger', input: { config, maskers, matcher, party: self } });
-    const reader = ctx.spawn(Reader, { name: 'reader', input: { config, exchanger, matcher, writer, party: self } });
+    const reader = ctx.spawn(Reader, {
+      name: 'reader',
+      input: { config, exchanger, matcher, writer, party: self, signal },
+    });
     for (const child of [reader, exchanger, matcher, writer]) ctx.watch(child);
-    return { exchanger, writer, reader, maskers, failed: false };
+    ctx.tell(self, { type: 'progress', side: config.side, delta: { maskers: 1 } });
+    return {
+      key: config.threads === 1 ? undefined : key,
+      exchanger,
+      writer,
+      matcher,
+      reader,
+      maskers,
+      stopping,
+      failed: false,
+    };
   },
   receive: (s, msg, ctx) => {
     switch (msg.type) {
@@ -85,20 +112,67 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
       case 'commit':
         s.writer.tell({ type: 'commit' });
         return;
-      case 'abort':
-        s.exchanger.tell({ type: 'abort' });
-        s.writer.tell({ type: 'abort' });
+      case 'abort': {
+        s.stopping.abort(new PsiInterruptedError('aborted'));
+        const reply = ctx.expectsReply ? ctx.deferReply<boolean>() : undefined;
+        // biome-ignore lint/suspicious/noExplicitAny: every stage answers { type: 'abort' }
+        const ack = (ref: ActorRef<any>) =>
+          ctx.ask<boolean>(ref, { type: 'abort' }, { timeoutMs: STAGE_ABORT_MS }).catch(() => false);
+        // All four at once: each answers once its message in flight has ended, which the stop
+        // signal (and the exchanger refusing the reader) makes quick.
+        void Promise.all([ack(s.exchanger), ack(s.reader), ack(s.matcher), ack(s.writer)]).then(() =>
+          reply?.reply(true),
+        );
         return;
+      }
+      case 'want-masker': {
+        const { config } = ctx.input;
+        if (s.key === undefined || s.maskers.length >= config.threads || s.stopping.signal.aborted) return;
+        const masker = spawnMasker(ctx, config, s.key, s.maskers.length);
+        s.maskers.push(masker);
+        if (s.maskers.length >= config.threads) {
+          // Every masker's proxy holds its own copy now; this one is no longer needed.
+          zeroKey(s.key);
+          s.key = undefined;
+        }
+        s.exchanger.tell({ type: 'masker-ready', masker });
+        ctx.input.job.tell({ type: 'progress', side: config.side, delta: { maskers: 1 } });
+        return;
+      }
       default:
         // Progress and results go up to the job.
         ctx.input.job.tell(msg);
     }
   },
-  // The stages have disposed their stores by now (children stop first): remove the folder itself.
-  afterStop: (_s, ctx) => removeScratchDir(ctx.input.config.scratchDir),
+  afterStop: (s) => {
+    s.stopping.abort(new PsiInterruptedError('stopped'));
+    if (s.key !== undefined) zeroKey(s.key);
+    s.key = undefined;
+  },
   onTerminated: (s, t: Terminated, ctx) => {
     if (t.reason.kind !== 'failed' || s.failed) return;
     s.failed = true;
     ctx.input.job.tell({ type: 'party-failed', side: ctx.input.config.side, error: t.reason.error });
   },
 });
+
+/**
+ * Start masker `i` on host thread `i`. spawnWorker snapshots the input at the
+ * call (the proxy's copy is zeroed when the masker stops for good).
+ */
+function spawnMasker(
+  ctx: { spawnWorker: ActorContextSpawnWorker },
+  config: PartyConfig,
+  key: Uint8Array,
+  i: number,
+): ActorRef<MaskerMsg> {
+  return ctx.spawnWorker(config.masker ?? maskerSpec, {
+    name: `masker-${i}`,
+    host: i,
+    input: { key },
+    // A thread that dies is replaced; one that keeps dying ends the run.
+    supervision: restart().withLimit(5, 60_000).withBackoff({ minMs: 10, maxMs: 500, jitter: 0.2 }),
+  });
+}
+
+type ActorContextSpawnWorker = ActorContext<PartyMsg, PartyInput>['spawnWorker'];

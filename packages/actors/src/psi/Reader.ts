@@ -5,7 +5,9 @@
  * 1. **Scan and hash.** The file is scanned as bytes ({@link CsvRowScanner}),
  *    and each row's key is hashed to its point `u = SHA-256(key)` on the
  *    maskers (the worker threads), a few batches in flight. Each row's
- *    `(u, row)` goes to one of B buckets by the first byte of `u`.
+ *    `(u, row)` goes to one of B buckets by the first byte of `u`. Rows whose
+ *    key is empty are counted (and, by the party's `emptyKeys` policy, kept,
+ *    skipped, or refused with the file, line and column of the first).
  * 2. **Deduplicate.** Bucket by bucket, rows with the same point are one
  *    unique key (equal points cannot be told apart by the protocol anyway):
  *    each unique key gets an index (uid); `(row, uid)` is kept for the writer
@@ -18,16 +20,30 @@
  * to the party's scratch folder ({@link SpillBuckets}); nothing here grows
  * with the file but bitmaps. Bad input fails pass 1 with the reader's error
  * (file, line, column). The exchanger's replies are the backpressure.
+ *
+ * **Stopping.** One message covers a chunk of the file, a bucket to
+ * deduplicate or a bucket to send (which waits on the exchanger batch by
+ * batch). When the run is aborted the party's stop signal is tripped and the
+ * exchanger refuses the reader's asks ({@link PsiInterruptedError}): the
+ * message in flight ends at its next step, quietly (the job is ending; failing
+ * here would only report the abort again), and `abort` then deletes the
+ * reader's stores and confirms.
  */
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { type ActorRef, defineActor } from '@troupe/core';
-import { CsvRowScanner } from './CsvRowScanner.js';
+import { CsvRowScanner, type RowBatch } from './CsvRowScanner.js';
+import { CsvEmptyKeyError, PsiInterruptedError } from './errors.js';
 import type { ExchangerMsg, MatcherMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
 import { RandomSource } from './RandomSource.js';
 import { SpillBuckets } from './SpillBuckets.js';
 import { X25519_BYTES } from './x25519.js';
 
-export type ReaderMsg = { type: 'next' } | { type: 'dedupe'; bucket: number } | { type: 'send'; bucket: number };
+export type ReaderMsg =
+  | { type: 'next' }
+  | { type: 'dedupe'; bucket: number }
+  | { type: 'send'; bucket: number }
+  /** From the party (an ask): stop, delete the stores, confirm. */
+  | { type: 'abort' };
 
 /** What the reader sends to whoever masks its points: the exchanger, or an unbalanced-PSI role. */
 export type ReaderOutMsg = Extract<ExchangerMsg, { type: 'hash' | 'own-batch' | 'own-end' }>;
@@ -40,12 +56,16 @@ export interface ReaderInput {
   /** Handed the row table at the end; none when no rows are written (the offline cache). */
   writer?: ActorRef<WriterMsg>;
   party: ActorRef<PartyEvent>;
+  /** The party's stop signal: once aborted, the message in flight ends at its next step. */
+  signal?: AbortSignal;
 }
 
 interface Pending {
   firstRow: number;
   count: number;
   points: Promise<Uint8Array>;
+  /** Rows of the batch (offsets in it, ascending) left out: empty keys under `emptyKeys: 'skip'`. */
+  skip: Uint32Array | undefined;
 }
 
 interface ReaderState {
@@ -59,7 +79,12 @@ interface ReaderState {
   /** Pass 2: `(u: 8 words, uid)`, by a random bucket. */
   send: SpillBuckets;
   pending: Pending[];
+  /** Records of the file so far (skipped ones included: row numbers are the file's). */
   rows: number;
+  skippedRows: number;
+  emptyKeyRows: number;
+  firstEmptyKeyLine: number;
+  bytesRead: number;
   uniqueKeys: number;
   rnd: RandomSource;
   batchPoints: Uint8Array;
@@ -67,12 +92,16 @@ interface ReaderState {
   batchFill: number;
   batches: number;
   handedOver: boolean;
+  aborted: boolean;
 }
 
 const POINT_WORDS = X25519_BYTES / 4;
 const KEY_RECORD = POINT_WORDS + 1;
 /** Hash jobs in flight from one reader. */
 const MAX_PENDING = 6;
+
+/** Thrown through the reader's turn when the run was aborted; caught at its end. */
+const ABORTED = Symbol('psi-reader-aborted');
 
 export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
   name: 'psi-reader',
@@ -96,6 +125,10 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
       send: store('send', KEY_RECORD),
       pending: [],
       rows: 0,
+      skippedRows: 0,
+      emptyKeyRows: 0,
+      firstEmptyKeyLine: 0,
+      bytesRead: 0,
       uniqueKeys: 0,
       rnd: new RandomSource(),
       batchPoints: new Uint8Array(config.batchSize * X25519_BYTES),
@@ -103,98 +136,212 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
       batchFill: 0,
       batches: 0,
       handedOver: false,
+      aborted: false,
     };
   },
   afterStart: (_s, ctx) => ctx.self.tell({ type: 'next' }),
   receive: async (s, msg, ctx) => {
-    const { config, exchanger, party } = ctx.input;
-    const B = config.limits.buckets;
-    switch (msg.type) {
-      case 'next': {
-        const batch = await s.scanner.next();
-        if (batch === undefined) {
-          while (s.pending.length > 0) await settleOldest(s);
-          await s.scanner.close();
-          ctx.tell(ctx.self, { type: 'dedupe', bucket: 0 });
-          return;
-        }
-        const n = batch.count;
-        const end = batch.keyEnds[n] as number;
-        // Copies: the scanner reuses its buffers, and these go to another thread.
-        const keys = batch.keys.slice(0, end);
-        const offsets = batch.keyEnds.slice(0, n + 1);
-        const points = ctx.ask<Uint8Array>(exchanger, { type: 'hash', keys, offsets }, { timeoutMs: 3_600_000 });
-        // Settled in order below; keep an early failure from being reported as unhandled.
-        points.catch(() => undefined);
-        s.pending.push({ firstRow: s.rows, count: n, points });
-        s.rows += n;
-        ctx.tell(party, { type: 'progress', side: config.side, delta: { rows: n } });
-        while (s.pending.length > MAX_PENDING) await settleOldest(s);
-        ctx.tell(ctx.self, { type: 'next' });
-        return;
-      }
-      case 'dedupe': {
-        const before = s.uniqueKeys;
-        await dedupe(s, msg.bucket);
-        ctx.tell(party, { type: 'progress', side: config.side, delta: { uniqueKeys: s.uniqueKeys - before } });
-        if (msg.bucket + 1 < B) ctx.tell(ctx.self, { type: 'dedupe', bucket: msg.bucket + 1 });
-        else {
-          ctx.tell(party, { type: 'progress', side: config.side, delta: {}, readDone: true });
-          ctx.tell(ctx.self, { type: 'send', bucket: 0 });
-        }
-        return;
-      }
-      case 'send': {
-        const send = (m: ReaderOutMsg) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 });
-        const recs = await s.send.take(msg.bucket);
-        const count = recs.length / KEY_RECORD;
-        s.rnd.shuffleRecords(recs, count, KEY_RECORD);
-        const words = new Uint32Array(s.batchPoints.buffer);
-        for (let i = 0; i < count; i++) {
-          const r = i * KEY_RECORD;
-          const w = s.batchFill * POINT_WORDS;
-          for (let k = 0; k < POINT_WORDS; k++) words[w + k] = recs[r + k] as number;
-          s.batchUids[s.batchFill++] = recs[r + POINT_WORDS] as number;
-          if (s.batchFill === config.batchSize) await sendBatch(s, send);
-        }
-        if (msg.bucket + 1 < B) {
-          ctx.tell(ctx.self, { type: 'send', bucket: msg.bucket + 1 });
-          return;
-        }
-        if (s.batchFill > 0) await sendBatch(s, send);
-        await s.send.dispose();
-        await s.points.dispose();
-        const { writer, matcher } = ctx.input;
-        if (writer !== undefined) {
-          s.handedOver = true;
-          ctx.tell(writer, {
-            type: 'rows',
-            table: {
-              rows: s.rows,
-              uniqueKeys: s.uniqueKeys,
-              rowKeys: s.rowKeys,
-              headerRaw: s.scanner.headerRaw,
-              size: s.size,
-              mtimeMs: s.mtimeMs,
-              spilledBytes: s.points.spilledBytes + s.send.spilledBytes + s.rowKeys.spilledBytes,
-            },
-          });
-        } else await s.rowKeys.dispose();
-        if (matcher !== undefined) ctx.tell(matcher, { type: 'keys', uniqueKeys: s.uniqueKeys });
-        ctx.tell(exchanger, { type: 'own-end', batches: s.batches, uniqueKeys: s.uniqueKeys });
-        return;
-      }
+    if (msg.type === 'abort') {
+      s.aborted = true;
+      await release(s);
+      if (ctx.expectsReply) ctx.reply(true);
+      return;
+    }
+    if (s.aborted || ctx.input.signal?.aborted) return;
+    try {
+      await step(s, msg, ctx);
+    } catch (error) {
+      // Refused by an aborted exchanger, or stopped by the party's signal: the run is ending.
+      if (error === ABORTED || error instanceof PsiInterruptedError) return;
+      throw error;
     }
   },
   afterStop: (s) => release(s),
   beforeRestart: (s) => release(s),
 });
 
+type ReaderContext = Parameters<(typeof Reader)['receive']>[2];
+type WorkMsg = Exclude<ReaderMsg, { type: 'abort' }>;
+
+async function step(s: ReaderState, msg: WorkMsg, ctx: ReaderContext): Promise<void> {
+  const { config, exchanger, party, signal } = ctx.input;
+  const live = () => {
+    if (signal?.aborted) throw ABORTED;
+  };
+  const B = config.limits.buckets;
+  switch (msg.type) {
+    case 'next': {
+      const batch = await s.scanner.next();
+      live();
+      if (batch === undefined) {
+        while (s.pending.length > 0) {
+          await settleOldest(s);
+          live();
+        }
+        await s.scanner.close();
+        ctx.tell(party, { type: 'progress', side: config.side, delta: { bytesRead: s.size - s.bytesRead } });
+        s.bytesRead = s.size;
+        ctx.tell(ctx.self, { type: 'dedupe', bucket: 0 });
+        return;
+      }
+      const n = batch.count;
+      const emptyBefore = s.emptyKeyRows;
+      const firstEmptyBefore = s.firstEmptyKeyLine;
+      const skip = batch.emptyCount > 0 ? await emptyKeys(s, batch, config) : undefined;
+      const end = batch.keyEnds[n] as number;
+      // Copies: the scanner reuses its buffers, and these go to another thread.
+      const keys = batch.keys.slice(0, end);
+      const offsets = batch.keyEnds.slice(0, n + 1);
+      const points = ctx.ask<Uint8Array>(exchanger, { type: 'hash', keys, offsets }, { timeoutMs: 3_600_000 });
+      // Settled in order below; keep an early failure from being reported as unhandled.
+      points.catch(() => undefined);
+      s.pending.push({ firstRow: s.rows, count: n, points, skip });
+      s.rows += n;
+      const skipped = skip?.length ?? 0;
+      s.skippedRows += skipped;
+      const bytesRead = s.scanner.bytesRead;
+      ctx.tell(party, {
+        type: 'progress',
+        side: config.side,
+        delta: {
+          rows: n - skipped,
+          bytesRead: bytesRead - s.bytesRead,
+          emptyKeyRows: s.emptyKeyRows - emptyBefore,
+          firstEmptyKeyLine: s.firstEmptyKeyLine - firstEmptyBefore,
+        },
+      });
+      s.bytesRead = bytesRead;
+      while (s.pending.length > MAX_PENDING) {
+        await settleOldest(s);
+        live();
+      }
+      ctx.tell(ctx.self, { type: 'next' });
+      return;
+    }
+    case 'dedupe': {
+      const before = s.uniqueKeys;
+      await dedupe(s, msg.bucket);
+      live();
+      ctx.tell(party, { type: 'progress', side: config.side, delta: { uniqueKeys: s.uniqueKeys - before } });
+      if (msg.bucket + 1 < B) ctx.tell(ctx.self, { type: 'dedupe', bucket: msg.bucket + 1 });
+      else {
+        ctx.tell(party, { type: 'progress', side: config.side, delta: {}, readDone: true });
+        ctx.tell(ctx.self, { type: 'send', bucket: 0 });
+      }
+      return;
+    }
+    case 'send': {
+      const send = (m: ReaderOutMsg) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 });
+      const recs = await s.send.take(msg.bucket);
+      live();
+      const count = recs.length / KEY_RECORD;
+      s.rnd.shuffleRecords(recs, count, KEY_RECORD);
+      const words = new Uint32Array(s.batchPoints.buffer);
+      for (let i = 0; i < count; i++) {
+        const r = i * KEY_RECORD;
+        const w = s.batchFill * POINT_WORDS;
+        for (let k = 0; k < POINT_WORDS; k++) words[w + k] = recs[r + k] as number;
+        s.batchUids[s.batchFill++] = recs[r + POINT_WORDS] as number;
+        if (s.batchFill === config.batchSize) {
+          await sendBatch(s, send);
+          live();
+        }
+      }
+      if (msg.bucket + 1 < B) {
+        ctx.tell(ctx.self, { type: 'send', bucket: msg.bucket + 1 });
+        return;
+      }
+      if (s.batchFill > 0) await sendBatch(s, send);
+      live();
+      await s.send.dispose();
+      await s.points.dispose();
+      const { writer, matcher } = ctx.input;
+      if (writer !== undefined) {
+        s.handedOver = true;
+        ctx.tell(writer, {
+          type: 'rows',
+          table: {
+            rows: s.rows,
+            skippedRows: s.skippedRows,
+            uniqueKeys: s.uniqueKeys,
+            rowKeys: s.rowKeys,
+            headerRaw: s.scanner.headerRaw,
+            size: s.size,
+            mtimeMs: s.mtimeMs,
+            spilledBytes: s.points.spilledBytes + s.send.spilledBytes + s.rowKeys.spilledBytes,
+          },
+        });
+      } else await s.rowKeys.dispose();
+      if (matcher !== undefined) ctx.tell(matcher, { type: 'keys', uniqueKeys: s.uniqueKeys });
+      ctx.tell(exchanger, { type: 'own-end', batches: s.batches, uniqueKeys: s.uniqueKeys });
+      return;
+    }
+  }
+}
+
 async function release(s: ReaderState): Promise<void> {
+  s.pending = [];
   await s.scanner.close();
   await s.points.dispose();
   await s.send.dispose();
   if (!s.handedOver) await s.rowKeys.dispose();
+}
+
+/**
+ * A batch with empty keys: count them; note the line of the first one in the
+ * file; refuse it (`emptyKeys: 'refuse'`), or return the rows to leave out
+ * (`'skip'`). Under `'match'` they go on like any key (and match each other).
+ */
+async function emptyKeys(s: ReaderState, batch: RowBatch, config: PartyConfig): Promise<Uint32Array | undefined> {
+  if (s.emptyKeyRows === 0) {
+    const first = batch.empty.indexOf(1);
+    const line = await lineAt(config.file, s.scanner.fileOffset(first));
+    s.firstEmptyKeyLine = line;
+    if (config.emptyKeys === 'refuse') {
+      const raw = new TextDecoder().decode(
+        batch.data.subarray(batch.recStart[first] as number, batch.recEnd[first] as number),
+      );
+      const column = columnOf(raw, s.scanner.keyIndices[0] as number, config.delimiter);
+      throw new CsvEmptyKeyError(config.file, line, column, config.keyColumns);
+    }
+  }
+  s.emptyKeyRows += batch.emptyCount;
+  if (config.emptyKeys !== 'skip') return undefined;
+  const skip = new Uint32Array(batch.emptyCount);
+  for (let i = 0, k = 0; i < batch.count; i++) if (batch.empty[i] === 1) skip[k++] = i;
+  return skip;
+}
+
+/** The 1-based line (as {@link CsvReader} counts them: line feeds before it, plus one) of byte `offset` of `file`. */
+async function lineAt(file: string, offset: number): Promise<number> {
+  const handle = await open(file, 'r');
+  try {
+    const buf = new Uint8Array(1 << 20);
+    let line = 1;
+    for (let at = 0; at < offset; ) {
+      const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, offset - at), at);
+      if (bytesRead === 0) break;
+      const got = buf.subarray(0, bytesRead);
+      for (let i = got.indexOf(0x0a); i !== -1; i = got.indexOf(0x0a, i + 1)) line++;
+      at += bytesRead;
+    }
+    return line;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** 1-based column where field `index` starts in an unquoted-or-quoted record (best effort, for the message). */
+function columnOf(raw: string, index: number, delimiter: string): number {
+  let field = 0;
+  let quoted = false;
+  for (let i = 0; i < raw.length; i++) {
+    if (field === index) return i + 1;
+    const c = raw[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === delimiter && !quoted) field++;
+  }
+  return raw.length + 1;
 }
 
 /** Waits for the oldest hash job and files its rows' points into the buckets. */
@@ -209,11 +356,18 @@ async function settleOldest(s: ReaderState): Promise<void> {
       ? new Uint32Array(bytes.buffer, bytes.byteOffset, p.count * POINT_WORDS)
       : new Uint32Array(bytes.slice().buffer);
   const mask = s.points.buckets - 1;
+  const skip = p.skip;
+  let next = skip === undefined || skip.length === 0 ? -1 : (skip[0] as number);
+  let k = 0;
   for (let i = 0; i < p.count; i++) {
+    if (i === next) {
+      next = ++k < (skip as Uint32Array).length ? ((skip as Uint32Array)[k] as number) : -1;
+      continue;
+    }
     const o = i * POINT_WORDS;
     const at = s.points.reserve((u[o] as number) & mask);
     const buf = s.points.cur;
-    for (let k = 0; k < POINT_WORDS; k++) buf[at + k] = u[o + k] as number;
+    for (let w = 0; w < POINT_WORDS; w++) buf[at + w] = u[o + w] as number;
     buf[at + POINT_WORDS] = p.firstRow + i;
   }
   if (s.points.full) await s.points.spill();

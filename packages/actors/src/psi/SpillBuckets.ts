@@ -55,6 +55,13 @@ function track(dir: string): void {
 }
 
 /**
+ * The name of a folder made by {@link makeScratchDir}: `.psi-<label>-<pid>-<8 hex>.tmp`
+ * (group 1 the label, group 2 the pid), so a later run can tell a dead run's folder.
+ * @internal
+ */
+export const SCRATCH_DIR = /^\.psi-(left|right|client|cache)-(\d+)-[0-9a-f]{8}\.tmp$/;
+
+/**
  * A private temporary folder for a run's scratch files, inside `parent`
  * (same file system as the outputs). Its name starts with `.psi-` and ends in
  * `.tmp`, and it is removed at exit if still there.

@@ -20,7 +20,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import { type ActorRef, defineActor, type Replier } from '@troupe/core';
 import { DoubleSet, words } from './DoubleSet.js';
-import { OprfCacheError } from './errors.js';
+import { OprfCacheError, PsiInterruptedError } from './errors.js';
 import { type OpenedReplica, openReplica, ReplicaWriter, readEntries } from './OprfFiles.js';
 import type { OprfWorkerMsg } from './OprfWorker.js';
 import { OPRF_OUTPUT_BYTES, OPRF_SUITE } from './oprf.js';
@@ -82,6 +82,7 @@ interface State {
   digest: Hash;
   copy: ReplicaWriter | undefined;
   done: boolean;
+  aborted: boolean;
 }
 
 /** Batches a client keeps open at once (the reader waits beyond). */
@@ -116,9 +117,25 @@ export const UnbalancedClient = defineActor<ClientMsg, State, ClientInput>({
       digest: createHash('sha256'),
       copy: undefined,
       done: false,
+      aborted: false,
     };
   },
   receive: async (s, msg, ctx) => {
+    if (s.aborted || msg.type === 'abort') {
+      if (msg.type === 'abort' && !s.aborted) {
+        s.aborted = true;
+        const aborted = new PsiInterruptedError('aborted');
+        for (const w of s.waiting.splice(0)) w.fail(aborted);
+        for (const j of s.jobs.values()) j.replier?.fail(aborted);
+        s.jobs.clear();
+        await s.copy?.abort();
+        s.copy = undefined;
+      }
+      // The reader's asks fail (it stops quietly on this error); anything else that asks is answered.
+      if (msg.type === 'hash' || msg.type === 'own-batch') ctx.replyError(new PsiInterruptedError('aborted'));
+      else if (ctx.expectsReply) ctx.reply(true);
+      return;
+    }
     const { config, workers } = ctx.input;
     const side = 'client';
     const run = (kind: Job['kind'], index: number, message: OprfWorkerMsg, replier?: Replier<Uint8Array>) => {

@@ -9,6 +9,11 @@
  *   relay, for audits), as the balanced job introduces its exchangers. The
  *   client's output is committed once written; any failure or a stop aborts
  *   it, leaving nothing.
+ *
+ * An abort (or a failure) trips the job's stop signal (the reader and the
+ * writer end their message in flight at its next step) and tells the
+ * builder or the client to abort, which refuses the reader from then on and
+ * drops what it was writing: so the stop that follows abandons nothing.
  */
 import {
   type ActorDefinition,
@@ -93,6 +98,15 @@ export interface CacheResult {
 
 interface CacheState extends Outcome<CacheResult> {
   rows: number;
+  builder: ActorRef<ClientMsg>;
+  stopping: AbortController;
+}
+
+/** Ends the run's work at once: the stop signal for the reader (and writer), `abort` for the others. */
+function wind(stopping: AbortController, others: ActorRef<{ type: 'abort' }>[]): void {
+  if (stopping.signal.aborted) return;
+  stopping.abort(new PsiInterruptedError('aborted'));
+  for (const ref of others) ref.tell({ type: 'abort' });
 }
 
 export const CacheJob = defineActor<JobMsg, CacheState, CacheJobInput>({
@@ -106,10 +120,14 @@ export const CacheJob = defineActor<JobMsg, CacheState, CacheJobInput>({
       name: 'builder',
       input: { workers, cacheFile, key, keyColumns: [...config.keyColumns], source, job: self },
     });
-    const reader = ctx.spawn(Reader, { name: 'reader', input: { config, exchanger: builder, party: self } });
+    const stopping = new AbortController();
+    const reader = ctx.spawn(Reader, {
+      name: 'reader',
+      input: { config, exchanger: builder, party: self, signal: stopping.signal },
+    });
     ctx.watch(builder);
     ctx.watch(reader);
-    return { waiting: [], outcome: undefined, rows: 0 };
+    return { waiting: [], outcome: undefined, rows: 0, builder, stopping };
   },
   receive: (s, msg, ctx) => {
     switch (msg.type) {
@@ -123,9 +141,11 @@ export const CacheJob = defineActor<JobMsg, CacheState, CacheJobInput>({
         settle(s, { ok: { rows: s.rows, uniqueKeys: msg.uniqueKeys, count: msg.count } });
         return;
       case 'failed':
+        wind(s.stopping, [s.builder]);
         settle(s, { error: msg.error });
         return;
       case 'abort':
+        wind(s.stopping, [s.builder]);
         settle(s, { error: msg.reason ?? new PsiInterruptedError('aborted') });
         return;
       default:
@@ -133,7 +153,9 @@ export const CacheJob = defineActor<JobMsg, CacheState, CacheJobInput>({
     }
   },
   onTerminated: (s, t) => {
-    if (t.reason.kind === 'failed') settle(s, { error: t.reason.error });
+    if (t.reason.kind !== 'failed') return;
+    wind(s.stopping, [s.builder]);
+    settle(s, { error: t.reason.error });
   },
   afterStop: (s) => settle(s, { error: new PsiInterruptedError('the actor system is shutting down') }),
 });
@@ -166,6 +188,8 @@ export interface QueryResult {
 
 interface QueryState extends Outcome<QueryResult> {
   writer: ActorRef<WriterMsg>;
+  client: ActorRef<ClientMsg>;
+  stopping: AbortController;
   written: Extract<PartyEvent, { type: 'party-written' }> | undefined;
   matched: Extract<UnbalancedEvent, { type: 'client-matched' }> | undefined;
 }
@@ -179,12 +203,17 @@ export const QueryJob = defineActor<JobMsg, QueryState, QueryJobInput>({
     const serverWorkers = spawnWorkers(ctx, 'server-oprf', config.threads, { key });
     const server = ctx.spawn(UnbalancedServer, { name: 'server', input: { cache, workers: serverWorkers, job: self } });
     const clientWorkers = spawnWorkers(ctx, 'client-oprf', config.threads, {}, ctx.input.clientWorker);
-    const writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self } });
+    const stopping = new AbortController();
+    const signal = stopping.signal;
+    const writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self, signal } });
     const client = ctx.spawn(UnbalancedClient, {
       name: 'client',
       input: { config, workers: clientWorkers, writer, job: self, ...(copyFile !== undefined ? { copyFile } : {}) },
     });
-    const reader = ctx.spawn(Reader, { name: 'reader', input: { config, exchanger: client, writer, party: self } });
+    const reader = ctx.spawn(Reader, {
+      name: 'reader',
+      input: { config, exchanger: client, writer, party: self, signal },
+    });
     for (const c of [server, writer, client, reader]) ctx.watch(c);
     // Introduce the roles: each gets the other's ref (or a relay to it), and nothing else.
     const toServer = relay
@@ -195,7 +224,15 @@ export const QueryJob = defineActor<JobMsg, QueryState, QueryJobInput>({
       : (client as unknown as ActorRef<ToClientMsg>);
     (server as ActorRef<ServerMsg>).tell({ type: 'peer', peer: toClient });
     (client as ActorRef<ClientMsg>).tell({ type: 'peer', peer: toServer });
-    return { waiting: [], outcome: undefined, writer, written: undefined, matched: undefined };
+    return {
+      waiting: [],
+      outcome: undefined,
+      writer,
+      client: client as ActorRef<ClientMsg>,
+      stopping,
+      written: undefined,
+      matched: undefined,
+    };
   },
   receive: (s, msg, ctx) => {
     switch (msg.type) {
@@ -227,11 +264,11 @@ export const QueryJob = defineActor<JobMsg, QueryState, QueryJobInput>({
       }
       case 'failed':
       case 'party-failed':
-        s.writer.tell({ type: 'abort' });
+        wind(s.stopping, [s.client, s.writer]);
         settle(s, { error: msg.error });
         return;
       case 'abort':
-        s.writer.tell({ type: 'abort' });
+        wind(s.stopping, [s.client, s.writer]);
         settle(s, { error: msg.reason ?? new PsiInterruptedError('aborted') });
         return;
       default:
@@ -240,7 +277,7 @@ export const QueryJob = defineActor<JobMsg, QueryState, QueryJobInput>({
   },
   onTerminated: (s, t) => {
     if (t.reason.kind !== 'failed') return;
-    s.writer.tell({ type: 'abort' });
+    wind(s.stopping, [s.client, s.writer]);
     settle(s, { error: t.reason.error });
   },
   afterStop: (s) => settle(s, { error: new PsiInterruptedError('the actor system is shutting down') }),

@@ -2,7 +2,14 @@
  * The messages PSI actors exchange. Everything that goes to the peer party is
  * plain data (byte arrays and numbers), so the peer can live in another thread,
  * process or machine; messages inside one party may carry in-process values by
- * reference (the unique key list, a Set of matched keys).
+ * reference (the row table's spillable store, the party's stop signal).
+ *
+ * Inside a party the stages are: reader → exchanger (hashing, masking, the
+ * exchange with the peer) → matcher → writer. The matcher and the writer only
+ * need the messages typed here ({@link MatcherMsg}, {@link WriterMsg}), so a
+ * different exchange (two processes, a network session) can feed them as the
+ * in-process exchanger does. Every stage answers `{ type: 'abort' }` (an ask
+ * from its party) once it has stopped its work and deleted its files.
  */
 import type { ActorRef, WorkerActorSpec } from '@troupe/core';
 import type { SpillBuckets } from './SpillBuckets.js';
@@ -13,6 +20,9 @@ export type Side = 'left' | 'right';
 /** Bytes of a double-masked value that the parties compare (as SecretFlow does: the last 12). */
 export const COMPARE_BYTES = 12;
 
+/** What to do with rows whose key is empty (every key column empty). */
+export type EmptyKeyPolicy = 'match' | 'skip' | 'refuse';
+
 /** What one party needs. */
 export interface PartyConfig {
   side: Side;
@@ -22,6 +32,10 @@ export interface PartyConfig {
   outFile: string;
   batchSize: number;
   threads: number;
+  /** Size of `file` in bytes, when known (for progress). */
+  fileBytes?: number;
+  /** Rows with an empty key: matched like any key, skipped, or refused. */
+  emptyKeys: EmptyKeyPolicy;
   /** Fault injection for tests: the masker on host 0 exits its thread after this many batches. */
   killMaskerAfterBatches?: number;
   /** Fault injection for tests: the writer's external sort fails (throws) or dies (SIGKILL) in its merge. */
@@ -65,7 +79,17 @@ export interface SideProgress {
   returned: number;
   matchedRows: number;
   writtenRows: number;
+  /** Masker threads this party has started (they start as the work needs them, up to `threads`). */
+  maskers: number;
+  /** Bytes of the file read so far, and its size (for an ETA while reading). */
+  bytesRead: number;
+  bytesTotal: number;
+  /** Rows whose key is empty (all key columns empty), and the line of the first. */
+  emptyKeyRows: number;
+  firstEmptyKeyLine: number;
   readDone: boolean;
+  /** The writer has the intersection and is writing the output. */
+  writing: boolean;
   done: boolean;
 }
 
@@ -73,8 +97,9 @@ export interface SideProgress {
 export interface ProgressMsg {
   type: 'progress';
   side: Side;
-  delta: Partial<Omit<SideProgress, 'readDone' | 'done'>>;
+  delta: Partial<Omit<SideProgress, 'readDone' | 'writing' | 'done'>>;
   readDone?: boolean;
+  writing?: boolean;
   done?: boolean;
 }
 
@@ -109,6 +134,8 @@ export type ExchangerMsg =
   | { type: 'peer-end'; batches: number }
   /** From the peer: our batch `index` raised to its key (COMPARE_BYTES each), in the order we sent. */
   | { type: 'returned'; index: number; doubles: Uint8Array }
+  /** From the party: another masker, started because the exchanger asked for one (`want-masker`). */
+  | { type: 'masker-ready'; masker: ActorRef<MaskerMsg> }
   /** Internal: a masking job finished or failed. */
   | { type: 'job-done'; job: number; result: Uint8Array }
   | { type: 'job-failed'; job: number; error: unknown }
@@ -124,7 +151,9 @@ export type MatcherMsg =
   /** From the reader: how many unique keys there are. */
   | { type: 'keys'; uniqueKeys: number }
   /** From the exchanger: every own and peer batch is in. */
-  | { type: 'exchange-done' };
+  | { type: 'exchange-done' }
+  /** From the party (an ask): drop the stores, confirm. */
+  | { type: 'abort' };
 
 /**
  * What the reader learned of its file, for the writer (in-process, by
@@ -134,7 +163,10 @@ export type MatcherMsg =
  * sequential pass.
  */
 export interface RowTable {
+  /** Records of the file (row numbers run from 0 to rows - 1). */
   rows: number;
+  /** Of those, rows left out of the PSI (empty keys under `emptyKeys: 'skip'`): they have no uid. */
+  skippedRows: number;
   uniqueKeys: number;
   /** `(row, uid)` records, 2 words each; the writer takes and disposes it. */
   rowKeys: SpillBuckets;
@@ -147,15 +179,20 @@ export interface RowTable {
 }
 
 export type WriterMsg =
+  /** From the reader: which row has which unique key (the writer takes over the store). */
   | { type: 'rows'; table: RowTable }
   /** From the matcher: `matched[k]` is 1 when unique key k is in the intersection. */
   | { type: 'write'; matched: Uint8Array; spilledBytes: number }
+  /** From the party, once both parties have written: rename the temporary output into place. */
   | { type: 'commit' }
+  /** From the party (an ask): stop writing, delete the temporary output and the sort runs, confirm. */
   | { type: 'abort' };
 
 /** What a party reports to the job. */
 export type PartyEvent =
   | ProgressMsg
+  /** From the exchanger to its party: work is queued beyond what the maskers it has can take; start one more. */
+  | { type: 'want-masker'; side: Side }
   | {
       type: 'party-written';
       side: Side;

@@ -14,6 +14,7 @@ import { OprfKeyFileError, PsiInterruptedError, PsiOptionsError } from './errors
 import { keyId, openCache, readKeyFile, writeKeyFile } from './OprfFiles.js';
 import type { OprfWorkerInput, OprfWorkerMsg } from './OprfWorker.js';
 import { generateOprfKey, zeroSecret } from './oprf.js';
+import { resolveLimits } from './PsiOptions.js';
 import type { PartyConfig, PsiLimits } from './protocol.js';
 import { makeScratchDir, removeScratchDir } from './SpillBuckets.js';
 import { CacheJob, type CacheResult, QueryJob, type QueryResult, type UnbalancedRelayInput } from './UnbalancedJob.js';
@@ -104,7 +105,8 @@ function partyConfig(
     outFile,
     batchSize,
     threads,
-    limits: { memoryBytes: 256 << 20, sortBytes: 64 << 20, buckets: 256, ...options.limits },
+    emptyKeys: 'match',
+    limits: resolveLimits(options.limits),
     scratchDir,
   };
 }
@@ -141,9 +143,12 @@ async function runJob<T>(
   const name = `${label}-${++runs}`;
   // biome-ignore lint/suspicious/noExplicitAny: either job
   const job: ActorRef<any> = system.spawn(definition, { name, input });
-  const unhook = system.onShutdown('stop-intake', name, () => {
+  const unhook = system.onShutdown('stop-intake', name, async () => {
+    // Abort first and let the job take it (its reader and roles wind down), then stop it: a job
+    // stopped with the abort still in its mailbox would leave the reader waiting on a live role.
     job.tell({ type: 'abort', reason: new PsiInterruptedError('the actor system is shutting down') });
-    return system.stop(job);
+    await job.ask({ type: 'result' }, { timeoutMs: 5_000 }).catch(() => undefined);
+    await system.stop(job);
   });
   const onAbort = () => job.tell({ type: 'abort', reason: new PsiInterruptedError('aborted by its signal') });
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -48,8 +48,17 @@ export type ToClientMsg =
 /** What the server role accepts: the client's messages, and its peer's ref from the job. */
 export type ServerMsg = ToServerMsg | { type: 'peer'; peer: ActorRef<ToClientMsg> } | InternalDone;
 
-/** What the client role accepts: its reader's requests, the server's messages, its peer's ref. */
-export type ClientMsg = ReaderOutMsg | ToClientMsg | { type: 'peer'; peer: ActorRef<ToServerMsg> } | InternalDone;
+/**
+ * What the client role (and the cache builder) accepts: its reader's requests, the server's messages,
+ * its peer's ref; and `abort` from its job, which refuses the reader from then on (its waiting and later
+ * asks fail with `PsiInterruptedError`, so it stops quietly) and drops what was being written.
+ */
+export type ClientMsg =
+  | ReaderOutMsg
+  | ToClientMsg
+  | { type: 'peer'; peer: ActorRef<ToServerMsg> }
+  | InternalDone
+  | { type: 'abort' };
 
 /** A worker job finished (internal to a role). */
 export type InternalDone =
