@@ -138,6 +138,10 @@ export const CacheBuilder = defineActor<ClientMsg, State, CacheBuilderInput>({
   },
   afterStop: async (s) => {
     if (!s.finished) await s.out.abort();
-    for (const w of s.waiting) w.fail(new Error('psi cache builder stopped'));
+    // The reader must not wait on a builder that is gone (the runtime does not fail deferred replies).
+    const stopped = new PsiInterruptedError('the cache builder stopped');
+    for (const w of s.waiting.splice(0)) w.fail(stopped);
+    for (const j of s.inFlight.values()) j.replier?.fail(stopped);
+    s.inFlight.clear();
   },
 });

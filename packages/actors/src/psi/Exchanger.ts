@@ -250,21 +250,10 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         (failed.kind === 'peer' ? s.peerQueue : failed.kind === 'hash' ? s.hashQueue : s.ownQueue).unshift(failed);
         break;
       }
-      case 'abort': {
-        s.finished = true;
-        s.aborted = true;
-        const aborted = new PsiInterruptedError('aborted');
-        for (const w of s.waiting) w.fail(aborted);
-        for (const j of s.hashQueue) j.replier?.fail(aborted);
-        for (const j of s.inFlight.values()) j.replier?.fail(aborted);
-        s.waiting = [];
-        s.ownQueue = [];
-        s.peerQueue = [];
-        s.hashQueue = [];
-        s.inFlight.clear();
+      case 'abort':
+        refuseReader(s, new PsiInterruptedError('aborted'));
         if (ctx.expectsReply) ctx.reply(true);
         return;
-      }
     }
     if (s.finished) return;
     dispatch(s, ctx.input, (m, j) => {
@@ -293,7 +282,27 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       ctx.tell(matcher, { type: 'exchange-done' });
     }
   },
+  afterStop: (s) => refuseReader(s, new PsiInterruptedError('the exchanger stopped')),
 });
+
+/**
+ * Ends the exchange: the reader's waiting asks (room for a batch, the points
+ * of a hash job) fail with `error`, and so do its later ones. Deferred
+ * replies are not failed by the runtime when an actor stops, so a stop does
+ * this too: a reader must never be left waiting on an exchanger that is gone.
+ */
+function refuseReader(s: ExchangerState, error: PsiInterruptedError): void {
+  s.finished = true;
+  s.aborted = true;
+  for (const w of s.waiting) w.fail(error);
+  for (const j of s.hashQueue) j.replier?.fail(error);
+  for (const j of s.inFlight.values()) j.replier?.fail(error);
+  s.waiting = [];
+  s.ownQueue = [];
+  s.peerQueue = [];
+  s.hashQueue = [];
+  s.inFlight.clear();
+}
 
 function isFromPeer(m: ExchangerMsg): boolean {
   return m.type === 'peer-batch' || m.type === 'peer-end' || m.type === 'returned';

@@ -219,7 +219,7 @@ function fail(s: JobState, error: unknown, ctx: { ask: AskFn; tell: TellSelf; se
 }
 
 /** How long a party may take to confirm an abort before the job gives up waiting. */
-const ABORT_ACK_MS = 5_000;
+const ABORT_ACK_MS = 3_500;
 type AskFn = ActorContext<JobMsg, JobInput>['ask'];
 type TellSelf = ActorContext<JobMsg, JobInput>['tell'];
 

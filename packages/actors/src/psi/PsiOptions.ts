@@ -61,6 +61,12 @@ export interface PsiOptions {
   /** Fault injection for tests: the left writer's external sort throws, or the process dies (SIGKILL), mid-merge. */
   crashInSort?: 'throw' | 'kill';
   /**
+   * Fault injection for tests: both writers wait this many ms after each chunk
+   * of the file they cut rows from, so that a small run spends as long writing
+   * as a 10M-row one (an interruption then lands in the middle of the write).
+   */
+  slowWriteMs?: number;
+  /**
    * Memory bounds of each party's data path (see {@link PsiLimits}); defaults:
    * 256 MiB per party for its stores, 64 MiB of rows sorted in memory, 256
    * buckets. What does not fit goes to a scratch folder in `outDir`
@@ -172,6 +178,10 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
   if (options.crashInSort !== undefined && options.crashInSort !== 'throw' && options.crashInSort !== 'kill') {
     throw new PsiOptionsError('crashInSort', `must be 'throw' or 'kill', got ${JSON.stringify(options.crashInSort)}`);
   }
+  const slowWriteMs = options.slowWriteMs;
+  if (slowWriteMs !== undefined && (!Number.isInteger(slowWriteMs) || slowWriteMs < 0)) {
+    throw new PsiOptionsError('slowWriteMs', `must be a whole number of ms >= 0, got ${JSON.stringify(slowWriteMs)}`);
+  }
   const limits = resolveLimits(options.limits);
   const outDir = resolve(options.outDir);
   const party = (side: 'left' | 'right'): PartyConfig => ({
@@ -187,6 +197,7 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
       ? { killMaskerAfterBatches: options.killMaskerAfterBatches }
       : {}),
     ...(side === 'left' && options.crashInSort !== undefined ? { crashInSort: options.crashInSort } : {}),
+    ...(slowWriteMs !== undefined ? { slowWriteMs } : {}),
     ...(masker !== undefined ? { masker } : {}),
     limits,
     // Made by prepareRun(), inside the output folder, once the checks have passed.

@@ -21,7 +21,8 @@
  * have confirmed: the exchanger has dropped its queues and refused the reader,
  * the reader, the matcher and the writer are idle and have deleted their
  * spill files, sort runs and temporary output. So the job's stop that follows
- * finds nothing in flight and abandons nothing.
+ * finds nothing in flight and abandons nothing. A stop that comes without an
+ * abort trips the signal too, before the stages stop ({@link StopSignal}).
  */
 import { type ActorContext, type ActorRef, defineActor, restart, stop, type Terminated } from '@troupe/core';
 import { Exchanger } from './Exchanger.js';
@@ -30,6 +31,7 @@ import { maskerSpec } from './Masker.js';
 import { Matcher } from './Matcher.js';
 import type { ExchangerMsg, MaskerMsg, MatcherMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
 import { Reader, type ReaderMsg } from './Reader.js';
+import { StopSignal } from './StopSignal.js';
 import { Writer } from './Writer.js';
 import { generateKey, zeroKey } from './x25519.js';
 
@@ -59,8 +61,8 @@ interface PartyState {
   failed: boolean;
 }
 
-/** How long one stage may take to confirm an abort. */
-const STAGE_ABORT_MS = 5_000;
+/** How long one stage may take to confirm an abort (inside the job's wait for the party, inside runPsi's grace). */
+const STAGE_ABORT_MS = 3_000;
 
 export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
   name: 'psi-party',
@@ -89,6 +91,8 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
       input: { config, exchanger, matcher, writer, party: self, signal },
     });
     for (const child of [reader, exchanger, matcher, writer]) ctx.watch(child);
+    // Spawned last, stopped first: a stop without an abort trips the signal before the stages stop.
+    ctx.spawn(StopSignal, { name: 'stop-signal', input: { controller: stopping } });
     ctx.tell(self, { type: 'progress', side: config.side, delta: { maskers: 1 } });
     return {
       key: config.threads === 1 ? undefined : key,

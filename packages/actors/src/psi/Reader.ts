@@ -27,7 +27,8 @@
  * exchanger refuses the reader's asks ({@link PsiInterruptedError}): the
  * message in flight ends at its next step, quietly (the job is ending; failing
  * here would only report the abort again), and `abort` then deletes the
- * reader's stores and confirms.
+ * reader's stores and confirms. A wait on an ask ends on the signal too: a
+ * stage that is stopping never answers the asks it deferred.
  */
 import { open, stat } from 'node:fs/promises';
 import { type ActorRef, defineActor } from '@troupe/core';
@@ -175,7 +176,7 @@ async function step(s: ReaderState, msg: WorkMsg, ctx: ReaderContext): Promise<v
       live();
       if (batch === undefined) {
         while (s.pending.length > 0) {
-          await settleOldest(s);
+          await settleOldest(s, signal);
           live();
         }
         await s.scanner.close();
@@ -212,7 +213,7 @@ async function step(s: ReaderState, msg: WorkMsg, ctx: ReaderContext): Promise<v
       });
       s.bytesRead = bytesRead;
       while (s.pending.length > MAX_PENDING) {
-        await settleOldest(s);
+        await settleOldest(s, signal);
         live();
       }
       ctx.tell(ctx.self, { type: 'next' });
@@ -231,7 +232,7 @@ async function step(s: ReaderState, msg: WorkMsg, ctx: ReaderContext): Promise<v
       return;
     }
     case 'send': {
-      const send = (m: ReaderOutMsg) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 });
+      const send = (m: ReaderOutMsg) => orAborted(ctx.ask(exchanger, m, { timeoutMs: 3_600_000 }), signal);
       const recs = await s.send.take(msg.bucket);
       live();
       const count = recs.length / KEY_RECORD;
@@ -344,10 +345,34 @@ function columnOf(raw: string, index: number, delimiter: string): number {
   return raw.length + 1;
 }
 
-/** Waits for the oldest hash job and files its rows' points into the buckets. */
-async function settleOldest(s: ReaderState): Promise<void> {
+/**
+ * `p`, or a rejection with {@link ABORTED} as soon as `signal` trips: the
+ * reader's asks wait on stages that may be stopping (a stopped actor never
+ * answers the asks it deferred), so the stop signal must end the wait too.
+ */
+function orAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.reject(ABORTED);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Waits for the oldest hash job (or the stop signal) and files its rows' points into the buckets. */
+async function settleOldest(s: ReaderState, signal: AbortSignal | undefined): Promise<void> {
   const p = s.pending.shift() as Pending;
-  const bytes = await p.points;
+  const bytes = await orAborted(p.points, signal);
   if (bytes.byteLength !== p.count * X25519_BYTES) {
     throw new Error(`psi: hashing returned ${bytes.byteLength} bytes for ${p.count} keys`);
   }

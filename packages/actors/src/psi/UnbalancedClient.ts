@@ -308,7 +308,11 @@ export const UnbalancedClient = defineActor<ClientMsg, State, ClientInput>({
   },
   afterStop: async (s) => {
     await s.copy?.abort();
-    for (const w of s.waiting) w.fail(new Error('psi client stopped'));
+    // The reader must not wait on a client role that is gone (the runtime does not fail deferred replies).
+    const stopped = new PsiInterruptedError('the client role stopped');
+    for (const w of s.waiting.splice(0)) w.fail(stopped);
+    for (const j of s.jobs.values()) j.replier?.fail(stopped);
+    s.jobs.clear();
   },
 });
 

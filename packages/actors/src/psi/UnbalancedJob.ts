@@ -29,6 +29,7 @@ import type { OpenedCache } from './OprfFiles.js';
 import { type OprfWorkerInput, type OprfWorkerMsg, oprfWorkerSpec } from './OprfWorker.js';
 import type { PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
 import { Reader } from './Reader.js';
+import { StopSignal } from './StopSignal.js';
 import { UnbalancedClient } from './UnbalancedClient.js';
 import { UnbalancedServer } from './UnbalancedServer.js';
 import type { ClientMsg, ServerMsg, ToClientMsg, ToServerMsg, UnbalancedEvent } from './unbalancedProtocol.js';
@@ -127,6 +128,8 @@ export const CacheJob = defineActor<JobMsg, CacheState, CacheJobInput>({
     });
     ctx.watch(builder);
     ctx.watch(reader);
+    // Spawned last, stopped first: a stop without an abort trips the signal before the reader stops.
+    ctx.spawn(StopSignal, { name: 'stop-signal', input: { controller: stopping } });
     return { waiting: [], outcome: undefined, rows: 0, builder, stopping };
   },
   receive: (s, msg, ctx) => {
@@ -215,6 +218,7 @@ export const QueryJob = defineActor<JobMsg, QueryState, QueryJobInput>({
       input: { config, exchanger: client, writer, party: self, signal },
     });
     for (const c of [server, writer, client, reader]) ctx.watch(c);
+    ctx.spawn(StopSignal, { name: 'stop-signal', input: { controller: stopping } });
     // Introduce the roles: each gets the other's ref (or a relay to it), and nothing else.
     const toServer = relay
       ? (ctx.spawn(relay, { name: 'relay-client', input: { from: 'client', to: server } }) as ActorRef<ToServerMsg>)

@@ -23,6 +23,7 @@
  * reports `party-written` (then, on `commit`, `party-committed`) to its party.
  */
 import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ActorRef, defineActor } from '@troupe/core';
 import { AtomicFileWriter } from './AtomicFileWriter.js';
 import { CsvRowScanner } from './CsvRowScanner.js';
@@ -147,6 +148,7 @@ async function step(s: WriterState, msg: Exclude<WriterMsg, { type: 'abort' }>, 
     let row = 0;
     try {
       for (let batch = await scanner.next(); batch !== undefined; batch = await scanner.next()) {
+        if (config.slowWriteMs !== undefined) await sleep(config.slowWriteMs);
         live();
         for (let i = 0; i < batch.count; i++, row++) {
           if (((rowBits[row >>> 5] as number) & (1 << (row & 31))) === 0) continue;

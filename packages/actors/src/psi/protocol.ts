@@ -40,6 +40,8 @@ export interface PartyConfig {
   killMaskerAfterBatches?: number;
   /** Fault injection for tests: the writer's external sort fails (throws) or dies (SIGKILL) in its merge. */
   crashInSort?: 'throw' | 'kill';
+  /** Fault injection for tests: the writer waits this many ms after each chunk of the file it cuts rows from. */
+  slowWriteMs?: number;
   /** The masker worker actor; default the built-in one ({@link MaskerInput} carries the party's key). */
   masker?: WorkerActorSpec<MaskerMsg, MaskerInput>;
   /** Memory bounds and bucket counts of the data path. */

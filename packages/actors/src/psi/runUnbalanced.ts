@@ -147,7 +147,8 @@ async function runJob<T>(
     // Abort first and let the job take it (its reader and roles wind down), then stop it: a job
     // stopped with the abort still in its mailbox would leave the reader waiting on a live role.
     job.tell({ type: 'abort', reason: new PsiInterruptedError('the actor system is shutting down') });
-    await job.ask({ type: 'result' }, { timeoutMs: 5_000 }).catch(() => undefined);
+    // Inside the 5 s of the stop-intake phase, so that a role too slow to wind down is stopped by name.
+    await job.ask({ type: 'result' }, { timeoutMs: 4_000 }).catch(() => undefined);
     await system.stop(job);
   });
   const onAbort = () => job.tell({ type: 'abort', reason: new PsiInterruptedError('aborted by its signal') });

@@ -92,6 +92,15 @@ function stopBudget(): number | undefined {
 }
 
 /**
+ * `PSI_FAULT=slow-write=N` (fault injection for tests): each writer waits N ms after every
+ * chunk of its file, so that a small run writes for as long as a 10M-row one does.
+ */
+function slowWriteFromEnv(): number | undefined {
+  const m = /^slow-write=(\d+)$/.exec(process.env.PSI_FAULT ?? '');
+  return m === null ? undefined : Number(m[1]);
+}
+
+/**
  * `PSI_LIMITS=memoryBytes=N,sortBytes=N,buckets=N` (any of them): the data path's memory
  * bounds (runPsi's `limits`); small values force the out-of-core paths (tests do).
  */
@@ -161,6 +170,7 @@ async function main(argv: string[]): Promise<Outcome> {
   };
   const stopTimeoutMs = stopBudget();
   const limits = limitsFromEnv();
+  const slowWriteMs = slowWriteFromEnv();
   let parentGone = false;
   // The system owns the signals from here on; a run that is interrupted ends through its shutdown.
   const system = await ActorSystem.start({
@@ -242,6 +252,7 @@ async function main(argv: string[]): Promise<Outcome> {
       ...(flags.delimiter === undefined ? {} : { delimiter: flags.delimiter }),
       ...(flags.emptyKeys === undefined ? {} : { emptyKeys: flags.emptyKeys }),
       ...(limits === undefined ? {} : { limits }),
+      ...(slowWriteMs === undefined ? {} : { slowWriteMs }),
       onProgress: printer.onProgress,
       onWarning: (w) => printer.line(`psi: warning: ${w.message}`),
       progressIntervalMs: process.stderr.isTTY ? 250 : 500,
