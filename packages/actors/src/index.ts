@@ -29,6 +29,7 @@ export {
   CsvEmptyKeyError,
   CsvEncodingError,
   CsvFileNotFoundError,
+  CsvInputChangedError,
   CsvInputError,
   CsvMissingColumnError,
   CsvQuoteError,
@@ -37,12 +38,17 @@ export {
   CsvReadError,
   CsvRecordTooLargeError,
   LowOrderPointError,
+  OprfCacheError,
+  type OprfCacheProblem,
+  OprfKeyFileError,
   PsiInterruptedError,
   PsiJobNotFoundError,
   PsiOptionsError,
   X25519BackendUnavailableError,
 } from './psi/errors.js';
 export { Masker, maskerSpec } from './psi/Masker.js';
+export { OprfWorker, type OprfWorkerInput, type OprfWorkerMsg, oprfWorkerSpec } from './psi/OprfWorker.js';
+export { InvalidPointError } from './psi/oprf.js';
 export type { PsiProgress, PsiRelayInput, PsiSummary, SideSummary } from './psi/PsiJob.js';
 export {
   maxPsiThreads,
@@ -61,8 +67,26 @@ export {
   type PsiServiceInput,
   type PsiServiceMsg,
 } from './psi/PsiService.js';
-export type { EmptyKeyPolicy, ExchangerMsg, MaskerInput, MaskerMsg, Side, SideProgress } from './psi/protocol.js';
+export type {
+  EmptyKeyPolicy,
+  ExchangerMsg,
+  MaskerInput,
+  MaskerMsg,
+  PsiLimits,
+  Side,
+  SideProgress,
+} from './psi/protocol.js';
 export { runPsi } from './psi/runPsi.js';
+export {
+  runUnbalancedCache,
+  runUnbalancedQuery,
+  type UnbalancedCacheOptions,
+  type UnbalancedCacheSummary,
+  type UnbalancedQueryOptions,
+  type UnbalancedQuerySummary,
+} from './psi/runUnbalanced.js';
+export type { UnbalancedRelayInput } from './psi/UnbalancedJob.js';
+export type { ToClientMsg, ToServerMsg } from './psi/unbalancedProtocol.js';
 export {
   clampScalar,
   type GenerateKeyOptions,

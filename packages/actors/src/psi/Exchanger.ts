@@ -13,10 +13,19 @@
  * arrays, so the peer could as well be in another process. Masking jobs run
  * on the worker-thread maskers with a bounded number in flight; a job whose
  * masker's thread died is redone (the masker itself is restarted by its
- * supervisor), so a crash mid-run still gives the right answer.
+ * supervisor), so a crash mid-run still gives the right answer. The party
+ * starts maskers as the work needs them: when more is queued (hashing or
+ * masking) than the maskers it has can take, the exchanger asks for one more
+ * (`want-masker`), up to `threads`.
+ *
+ * On `abort` it drops its queues and refuses the reader from then on (its
+ * waiting and later `hash` / `own-batch` asks fail with
+ * {@link PsiInterruptedError}), so a reader blocked on the backpressure or
+ * on its hashing is released at once and stops quietly.
  */
 import { randomFillSync } from 'node:crypto';
 import { type ActorRef, defineActor, type Replier } from '@troupe/core';
+import { words } from './DoubleSet.js';
 import { PsiInterruptedError } from './errors.js';
 import {
   COMPARE_BYTES,
@@ -37,30 +46,34 @@ export interface ExchangerInput {
 
 interface Job {
   id: number;
-  kind: 'own' | 'peer';
+  kind: 'own' | 'peer' | 'hash';
   index: number;
   message: MaskerMsg;
   count: number;
   attempts: number;
   masker: number;
-  firstUnique: number;
+  /** Own batches: the unique key index of each point. */
+  uids: Uint32Array | undefined;
+  /** Hash jobs: the reader waiting for the points. */
+  replier: Replier<Uint8Array> | undefined;
 }
 
 interface OwnBatch {
-  firstUnique: number;
+  uids: Uint32Array;
   perm: Uint32Array;
 }
 
 interface ExchangerState {
+  peer: ActorRef<ExchangerMsg> | undefined;
   /** The maskers started so far (the party starts more on `want-masker`, up to `threads`). */
   maskers: ActorRef<MaskerMsg>[];
   /** A `want-masker` is out and not yet answered. */
   wanting: boolean;
-  peer: ActorRef<ExchangerMsg> | undefined;
   /** Peer messages that arrived before we knew where to answer (cannot happen in order, but cheap to allow). */
   early: ExchangerMsg[];
   ownQueue: Job[];
   peerQueue: Job[];
+  hashQueue: Job[];
   inFlight: Map<number, Job>;
   perMasker: number[];
   nextJob: number;
@@ -74,7 +87,7 @@ interface ExchangerState {
   dispatched: number;
   crashed: boolean;
   finished: boolean;
-  /** Aborted: the reader's next batch is refused, so it stops instead of waiting for room forever. */
+  /** Aborted: the reader's next ask is refused, so it stops instead of waiting for room forever. */
   aborted: boolean;
 }
 
@@ -86,12 +99,13 @@ const MAX_ATTEMPTS = 5;
 export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInput>({
   name: 'psi-exchanger',
   init: (ctx) => ({
+    peer: undefined,
     maskers: [...ctx.input.maskers],
     wanting: false,
-    peer: undefined,
     early: [],
     ownQueue: [],
     peerQueue: [],
+    hashQueue: [],
     inFlight: new Map(),
     perMasker: ctx.input.maskers.map(() => 0),
     nextJob: 1,
@@ -109,13 +123,14 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
   receive: (s, msg, ctx) => {
     const { config, matcher, party } = ctx.input;
     const side = config.side;
-    if (s.peer === undefined && msg.type !== 'peer' && msg.type !== 'abort' && isFromPeer(msg)) {
-      s.early.push(msg);
+    if (s.aborted) {
+      // The reader's asks fail (it stops quietly on this error); anything else that asks is answered.
+      if (msg.type === 'own-batch' || msg.type === 'hash') ctx.replyError(new PsiInterruptedError('aborted'));
+      else if (ctx.expectsReply) ctx.reply(true);
       return;
     }
-    if (s.aborted) {
-      if (msg.type === 'own-batch') ctx.replyError(new PsiInterruptedError('aborted'));
-      else if (ctx.expectsReply) ctx.reply(true);
+    if (s.peer === undefined && msg.type !== 'peer' && msg.type !== 'abort' && isFromPeer(msg)) {
+      s.early.push(msg);
       return;
     }
     switch (msg.type) {
@@ -126,11 +141,26 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         for (const m of early) ctx.self.tell(m);
         break;
       }
-      case 'own-batch': {
+      case 'masker-ready':
+        s.maskers.push(msg.masker);
+        s.perMasker.push(0);
+        s.wanting = false;
+        break;
+      case 'hash': {
         const count = msg.offsets.length - 1;
-        s.ownQueue.push(
-          job(s, 'own', msg.index, { type: 'hash-mask', keys: msg.keys, offsets: msg.offsets }, count, msg.firstUnique),
-        );
+        const j = job(s, 'hash', 0, { type: 'hash', keys: msg.keys, offsets: msg.offsets }, count);
+        j.replier = ctx.deferReply<Uint8Array>();
+        s.hashQueue.push(j);
+        break;
+      }
+      case 'own-batch': {
+        const count = msg.uids.length;
+        if (msg.points.byteLength !== count * X25519_BYTES) {
+          throw new Error(`psi ${side}: own batch ${msg.index} has ${msg.points.byteLength} bytes for ${count} keys`);
+        }
+        const j = job(s, 'own', msg.index, { type: 'mask', points: msg.points }, count);
+        j.uids = msg.uids;
+        s.ownQueue.push(j);
         if (s.ownQueue.length < OWN_QUEUE_LIMIT) ctx.reply(true);
         else s.waiting.push(ctx.deferReply<boolean>());
         break;
@@ -141,16 +171,11 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         break;
       case 'peer-batch': {
         const count = msg.points.byteLength / X25519_BYTES;
-        s.peerQueue.push(job(s, 'peer', msg.index, { type: 'mask', points: msg.points }, count, 0));
+        s.peerQueue.push(job(s, 'peer', msg.index, { type: 'mask', points: msg.points }, count));
         break;
       }
       case 'peer-end':
         s.peerTotal = msg.batches;
-        break;
-      case 'masker-ready':
-        s.maskers.push(msg.masker);
-        s.perMasker.push(0);
-        s.wanting = false;
         break;
       case 'returned': {
         const batch = s.own.get(msg.index);
@@ -162,13 +187,17 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
             `psi ${side}: peer returned ${msg.doubles.byteLength} bytes for batch ${msg.index} of ${n} items`,
           );
         }
-        // Slot i of what we sent held our item perm[i]: put each answer back in place.
+        // Slot i of what we sent held our item perm[i]: put each answer back in place (3 words each).
         const ordered = new Uint8Array(n * COMPARE_BYTES);
+        const to = new Uint32Array(ordered.buffer);
+        const from = words(msg.doubles);
         for (let i = 0; i < n; i++) {
-          const j = batch.perm[i] as number;
-          ordered.set(msg.doubles.subarray(i * COMPARE_BYTES, (i + 1) * COMPARE_BYTES), j * COMPARE_BYTES);
+          const j = (batch.perm[i] as number) * 3;
+          to[j] = from[i * 3] as number;
+          to[j + 1] = from[i * 3 + 1] as number;
+          to[j + 2] = from[i * 3 + 2] as number;
         }
-        ctx.tell(matcher, { type: 'own-doubles', firstUnique: batch.firstUnique, doubles: ordered });
+        ctx.tell(matcher, { type: 'own-doubles', uids: batch.uids, doubles: ordered });
         s.ownReturned++;
         ctx.tell(party, { type: 'progress', side, delta: { returned: n } });
         break;
@@ -179,14 +208,19 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         s.inFlight.delete(msg.job);
         s.perMasker[done.masker] = (s.perMasker[done.masker] as number) - 1;
         const peer = s.peer as ActorRef<ExchangerMsg>;
-        if (done.kind === 'own') {
+        if (done.kind === 'hash') {
+          (done.replier as Replier<Uint8Array>).reply(msg.result);
+        } else if (done.kind === 'own') {
           const perm = shuffle(done.count);
           const shuffled = new Uint8Array(done.count * X25519_BYTES);
+          const to = new Uint32Array(shuffled.buffer);
+          const from = words(msg.result);
           for (let i = 0; i < done.count; i++) {
-            const j = perm[i] as number;
-            shuffled.set(msg.result.subarray(j * X25519_BYTES, (j + 1) * X25519_BYTES), i * X25519_BYTES);
+            const j = (perm[i] as number) * 8;
+            const o = i * 8;
+            for (let k = 0; k < 8; k++) to[o + k] = from[j + k] as number;
           }
-          s.own.set(done.index, { firstUnique: done.firstUnique, perm });
+          s.own.set(done.index, { uids: done.uids as Uint32Array, perm });
           ctx.tell(peer, { type: 'peer-batch', index: done.index, points: shuffled }, { transfer: [shuffled.buffer] });
           ctx.tell(party, { type: 'progress', side, delta: { ownMasked: done.count } });
           // Room for the reader again?
@@ -208,18 +242,16 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         s.perMasker[failed.masker] = (s.perMasker[failed.masker] as number) - 1;
         const name = (msg.error as { name?: string } | undefined)?.name;
         const retriable = name === 'WorkerExitedError' || name === 'ActorStoppedError' || name === 'AskTimeoutError';
-        if (!retriable || failed.attempts >= MAX_ATTEMPTS) throw msg.error;
+        if (!retriable || failed.attempts >= MAX_ATTEMPTS) {
+          failed.replier?.fail(msg.error);
+          throw msg.error;
+        }
         ctx.log.warn(`psi ${side}: masking batch ${failed.index} (${failed.kind}) failed (${name}); redoing it`);
-        (failed.kind === 'peer' ? s.peerQueue : s.ownQueue).unshift(failed);
+        (failed.kind === 'peer' ? s.peerQueue : failed.kind === 'hash' ? s.hashQueue : s.ownQueue).unshift(failed);
         break;
       }
       case 'abort':
-        s.finished = true;
-        s.aborted = true;
-        for (const w of s.waiting) w.fail(new PsiInterruptedError('aborted'));
-        s.waiting = [];
-        s.ownQueue = [];
-        s.peerQueue = [];
+        refuseReader(s, new PsiInterruptedError('aborted'));
         if (ctx.expectsReply) ctx.reply(true);
         return;
     }
@@ -231,7 +263,11 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       );
     });
     // More queued than the maskers take: ask the party for another thread (one request at a time).
-    if (!s.wanting && s.maskers.length < config.threads && s.peerQueue.length + s.ownQueue.length > 0) {
+    if (
+      !s.wanting &&
+      s.maskers.length < config.threads &&
+      s.peerQueue.length + s.hashQueue.length + s.ownQueue.length > 0
+    ) {
       s.wanting = true;
       ctx.tell(party, { type: 'want-masker', side });
     }
@@ -246,28 +282,46 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       ctx.tell(matcher, { type: 'exchange-done' });
     }
   },
+  afterStop: (s) => refuseReader(s, new PsiInterruptedError('the exchanger stopped')),
 });
+
+/**
+ * Ends the exchange: the reader's waiting asks (room for a batch, the points
+ * of a hash job) fail with `error`, and so do its later ones. Deferred
+ * replies are not failed by the runtime when an actor stops, so a stop does
+ * this too: a reader must never be left waiting on an exchanger that is gone.
+ */
+function refuseReader(s: ExchangerState, error: PsiInterruptedError): void {
+  s.finished = true;
+  s.aborted = true;
+  for (const w of s.waiting) w.fail(error);
+  for (const j of s.hashQueue) j.replier?.fail(error);
+  for (const j of s.inFlight.values()) j.replier?.fail(error);
+  s.waiting = [];
+  s.ownQueue = [];
+  s.peerQueue = [];
+  s.hashQueue = [];
+  s.inFlight.clear();
+}
 
 function isFromPeer(m: ExchangerMsg): boolean {
   return m.type === 'peer-batch' || m.type === 'peer-end' || m.type === 'returned';
 }
 
-function job(
-  s: ExchangerState,
-  kind: Job['kind'],
-  index: number,
-  message: MaskerMsg,
-  count: number,
-  firstUnique: number,
-): Job {
-  return { id: s.nextJob++, kind, index, message, count, attempts: 0, masker: -1, firstUnique };
+function job(s: ExchangerState, kind: Job['kind'], index: number, message: MaskerMsg, count: number): Job {
+  return { id: s.nextJob++, kind, index, message, count, attempts: 0, masker: -1, uids: undefined, replier: undefined };
 }
 
-/** Keep every masker busy, with at most two jobs each; the peer's jobs first (they unblock the peer). */
+/**
+ * Keep every masker busy, with at most two jobs each: the peer's jobs first
+ * (they unblock the peer), then our reader's hashing, then our own masking.
+ */
 function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg, j: Job) => void): void {
   const limit = 2 * s.maskers.length;
-  while (s.inFlight.size < limit && (s.peerQueue.length > 0 || s.ownQueue.length > 0)) {
-    const j = (s.peerQueue.length > 0 ? s.peerQueue.shift() : s.ownQueue.shift()) as Job;
+  while (s.inFlight.size < limit && (s.peerQueue.length > 0 || s.hashQueue.length > 0 || s.ownQueue.length > 0)) {
+    const j = (
+      s.peerQueue.length > 0 ? s.peerQueue.shift() : s.hashQueue.length > 0 ? s.hashQueue.shift() : s.ownQueue.shift()
+    ) as Job;
     let best = 0;
     for (let i = 1; i < s.perMasker.length; i++)
       if ((s.perMasker[i] as number) < (s.perMasker[best] as number)) best = i;
@@ -300,12 +354,15 @@ function shuffle(n: number): Uint32Array {
   return perm;
 }
 
-/** The last COMPARE_BYTES of each 32-byte value. */
+/** The last COMPARE_BYTES of each 32-byte value (words 5..7 of 8). */
 function lastBytes(values: Uint8Array, n: number): Uint8Array {
   const out = new Uint8Array(n * COMPARE_BYTES);
+  const to = new Uint32Array(out.buffer);
+  const from = words(values);
   for (let i = 0; i < n; i++) {
-    const end = (i + 1) * X25519_BYTES;
-    out.set(values.subarray(end - COMPARE_BYTES, end), i * COMPARE_BYTES);
+    to[i * 3] = from[i * 8 + 5] as number;
+    to[i * 3 + 1] = from[i * 8 + 6] as number;
+    to[i * 3 + 2] = from[i * 8 + 7] as number;
   }
   return out;
 }

@@ -32,6 +32,10 @@ export interface SideSummary {
   uniqueKeys: number;
   matchedRows: number;
   matchedKeys: number;
+  /** Bytes this party's data path wrote to its scratch folder (0 when everything fit in memory). */
+  spilledBytes: number;
+  /** Sorted runs its writer merged (0: the matched rows were sorted in memory). */
+  sortRuns: number;
   /** Rows whose key was empty (matched, skipped or refused per `emptyKeys`). */
   emptyKeyRows: number;
   /** Line of the first such row, or 0. */
@@ -215,7 +219,7 @@ function fail(s: JobState, error: unknown, ctx: { ask: AskFn; tell: TellSelf; se
 }
 
 /** How long a party may take to confirm an abort before the job gives up waiting. */
-const ABORT_ACK_MS = 5_000;
+const ABORT_ACK_MS = 3_500;
 type AskFn = ActorContext<JobMsg, JobInput>['ask'];
 type TellSelf = ActorContext<JobMsg, JobInput>['tell'];
 
@@ -240,6 +244,8 @@ function summary(s: JobState, input: JobInput): PsiSummary {
       uniqueKeys: s.progress[name].uniqueKeys,
       matchedRows: w.matchedRows,
       matchedKeys: w.matchedKeys,
+      spilledBytes: w.spilledBytes,
+      sortRuns: w.sortRuns,
       emptyKeyRows: s.progress[name].emptyKeyRows,
       firstEmptyKeyLine: s.progress[name].firstEmptyKeyLine,
     };

@@ -216,6 +216,42 @@ describe('PSI privacy: what crosses between the parties', () => {
     }
   });
 
+  it('sends its unique keys in an order unrelated to its file: the peer cannot tell where an intersected row sits', async () => {
+    // The left file's intersected keys are its second half (rows 150..299). What the right party
+    // can link: the position, in the left party's stream, of every item that turns out to be in the
+    // intersection (its double-masked value, returned by the right party, equals one the left
+    // party returned for the right's items). With a shuffle within batches only (of 32), all of
+    // them would sit in the second half of the stream; in a uniformly random order about half do.
+    const { crossings } = await psi();
+    const rightDoubles = new Set(returned(crossings, 'left'));
+    // Positions in the order the left party made its batches (their index), whatever order they crossed in.
+    const sizes = new Map<number, number>();
+    for (const c of crossings) {
+      if (c.from === 'left' && c.msg.type === 'peer-batch')
+        sizes.set(c.msg.index, c.msg.points.byteLength / X25519_BYTES);
+    }
+    const base = new Map<number, number>();
+    let sent = 0;
+    for (const [index, n] of [...sizes].sort((x, y) => x[0] - y[0])) {
+      base.set(index, sent);
+      sent += n;
+    }
+    expect(sent).toBe(leftKeys.length);
+    const positions: number[] = [];
+    for (const c of crossings) {
+      if (c.from !== 'right' || c.msg.type !== 'returned') continue;
+      const at = base.get(c.msg.index) as number;
+      slots(c.msg.doubles, 12).forEach((d, i) => {
+        if (rightDoubles.has(d)) positions.push(at + i);
+      });
+    }
+    expect(positions.length).toBe(inter.length);
+    const early = positions.filter((p) => p < leftKeys.length / 2).length;
+    // Hypergeometric(300, 150, 150): mean 75, sd 4.3; below 40 has a probability under 1e-14.
+    expect(early).toBeGreaterThanOrEqual(40);
+    expect(early).toBeLessThanOrEqual(110);
+  });
+
   it('exchanges different values in two runs on the same files (fresh keys each run)', async () => {
     const a = await psi();
     const b = await psi();
