@@ -1,5 +1,5 @@
 /**
- * Token and NKey credentials are passed through to the NATS client (TLS with
+ * Token, NKey and .creds credentials are passed through to the NATS client (TLS with
  * user/password is in tls.process.test.ts).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
