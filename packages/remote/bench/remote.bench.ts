@@ -97,6 +97,7 @@ const ONE_WAY = 'one-way, 2 processes';
 const ACTORS = 'Troupe ActorRef';
 const SEQ = 'request/reply, sequential (median round trip)';
 const CONC = 'request/reply, 100 outstanding';
+const CONC_WIDE = 'request/reply, 1000 outstanding';
 const FRAMES_PER_BATCH = 1_000;
 
 const contenders: Contender[] = [
@@ -219,6 +220,19 @@ const contenders: Contender[] = [
     contender: `${ACTORS} ask`,
     unit: 'calls/s',
     run: (ctx, scale) => concurrentRate(Math.round(200_000 * scale), 100, () => ctx.echo.ask(message(1))),
+  },
+  {
+    case: CONC_WIDE,
+    contender: 'Moleculer 0.15 broker.call (NATS transporter)',
+    unit: 'calls/s',
+    run: (ctx, scale) =>
+      concurrentRate(Math.round(20_000 * scale), 1_000, () => ctx.broker.call('bench.echo', message(1))),
+  },
+  {
+    case: CONC_WIDE,
+    contender: `${ACTORS} ask`,
+    unit: 'calls/s',
+    run: (ctx, scale) => concurrentRate(Math.round(400_000 * scale), 1_000, () => ctx.echo.ask(message(1))),
   },
 ];
 
@@ -366,6 +380,8 @@ const x = (v: number) => `${v.toFixed(2)}×`;
 const aPub = med(ONE_WAY, ACTORS);
 const aRr = med(SEQ, ACTORS);
 const aConc = med(CONC, ACTORS);
+const aWide = med(CONC_WIDE, ACTORS);
+const molWide = med(CONC_WIDE, 'Moleculer');
 const targets: Target[] = [
   { label: 'ActorRef tells ≥ 1 M msg/s between two processes', measured: `${human(aPub)}/s`, reached: aPub >= 1e6 },
   {
@@ -382,6 +398,11 @@ const targets: Target[] = [
     label: 'ActorRef asks/s (100 outstanding) ≥ 5× Moleculer calls/s',
     measured: x(aConc / molConc),
     reached: aConc / molConc >= 5,
+  },
+  {
+    label: '(context) ActorRef asks/s vs Moleculer calls/s, both 1000 outstanding',
+    measured: x(aWide / molWide),
+    reached: undefined,
   },
   { label: '(context) ActorRef tells vs NatsTransport frames', measured: x(aPub / tPub), reached: undefined },
   { label: '(context) ActorRef ask round trip vs NatsTransport ask', measured: x(aRr / tRr), reached: undefined },
@@ -410,10 +431,11 @@ const body = [
   '',
   ...seriesTable(series),
   '',
-  '### Targets (issue 10), at the transport level',
+  '### Targets (issue 10), at the actor level',
   '',
-  "The issue's targets are for Troupe actors (tells and asks through ActorRefs). Those rows come when core's wire",
-  'seam lands; until then these are the transport under them, which must leave room for the actor layer.',
+  "The issue's targets are for Troupe actors: `ActorRef` tells and asks between two actor systems in two processes",
+  '(each joined to the cluster as its own node), against the raw client and Moleculer in the same run. The',
+  'NatsTransport rows are the layer under the actors, for context.',
   '',
   ...targetTable(targets),
   '',
@@ -423,23 +445,27 @@ const body = [
   '  that the last one arrived. Raw: 500 k publishes of 24 bytes (the size of a v8-serialised tell frame), one message',
   "  each; the client batches its socket writes, so this is the raw client's batched publish rate. NatsTransport: 2 M",
   `  frames \`[op, handle, { type: 'inc', n }]\` in batches of ${FRAMES_PER_BATCH}, a fresh array per batch, v8-serialised, flow-controlled by`,
-  '  credits (8 MiB window); both yield to I/O now and then, as a sender with an event loop does.',
+  '  credits (8 MiB window); both yield to I/O now and then, as a sender with an event loop does. ActorRef: 1 M',
+  "  `counter.tell({ type: 'inc', n })` from this process (no actor of its own needed to send) to a counting actor in",
+  "  the responder's actor system; core's link batches a turn's tells (acknowledged per batch), and the clock stops",
+  '  when the counter has taken the last one.',
   '- **request/reply, sequential**: one caller, the next request after the reply; median of 5 000 (Moleculer 2 000).',
   "  NatsTransport: `[Ask, id, msg]` posted on this side's transport, the responder posts `[Reply, id, msg]` on its own",
-  '  (so a round trip crosses two transports, as an actor ask will).',
+  '  (so a round trip crosses two transports, as an actor ask does). ActorRef: `echo.ask(msg)` to an echoing actor.',
   '- **100 outstanding**: 100 callers, each sequential, 50 k calls (Moleculer 20 k). NatsTransport twice: one batch per',
   "  ask (a NATS message each way per call, like the others), and 200 k calls with a turn's asks sharing one batch (the",
   "  responder answers a batch of asks with one batch of replies), which is what core's link does with every send.",
+  '  ActorRef: 200 k asks. **1000 outstanding**: the same with 1000 callers (Moleculer 20 k calls, ActorRef 400 k).',
   '',
   'Reading the ratios: the one-way comparison is batched frames against one raw message per tell (what a user of the',
-  'raw client who does not build batches gets); a raw client publishing pre-packed bytes would be faster still, and',
-  "NatsTransport pays v8 serialisation on both ends (the receiver's `deserialize` is the bottleneck, ≈ 0.4 µs per",
-  'frame on this machine). Raw `request()` sets a timer and routes the reply through a muxed inbox; under load that',
-  'made it slower than the plain publishes of NatsTransport and Moleculer (164 vs 140 µs), idle all three are alike.',
-  'Latency dominates two rows: on an idle machine a round trip through three processes costs ≈ 300 µs (waking idle',
-  'processes), on a busy one ≈ 140 µs (a run at load 67 measured 140 µs and 5.5× Moleculer for the batched row). With',
-  "100 callers, the batched row is bound by that latency (100 asks per round trip), Moleculer's by CPU per call; more",
-  "outstanding asks (an actor system has many senders) raise the batched rate, not Moleculer's.",
+  'raw client who does not build batches gets); a raw client publishing pre-packed bytes would be faster still.',
+  "Troupe pays v8 serialisation on both ends, and the receiver's `deserialize` and garbage collection are its",
+  'bottleneck, so the tell rate follows the CPU the receiving process gets (on a loaded 2-core machine, less). A round',
+  'trip crosses three processes (two nodes and the server), each woken from idle; on a shared 2-core machine that',
+  'wake-up varies between runs more than the contenders differ, so compare within a run. With 100 callers the actor',
+  'asks of one turn ride one batch (100 asks per NATS message each way), so that row is bound by round-trip latency and',
+  "Moleculer's by its CPU per call; the 1000-outstanding rows show how each grows with more asks in flight (an actor",
+  'system has many senders).',
 ];
 writeSection(benchmarksMd, 'remote', body.join('\n'));
 process.stdout.write(`wrote the remote section of ${benchmarksMd}\n`);

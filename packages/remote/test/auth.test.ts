@@ -1,10 +1,14 @@
 /**
- * Token and NKey credentials are passed through to the NATS client (TLS with
+ * Token, NKey and .creds credentials are passed through to the NATS client (TLS with
  * user/password is in tls.process.test.ts).
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nkeys } from '@nats-io/transport-node';
 import { ClusterJoinError, Node } from '@troupe/remote';
 import { afterEach, describe, expect, it } from 'vitest';
+import { operatorSetup } from './helpers/Creds.js';
 import { type NatsServer, startNatsServer } from './helpers/NatsServer.js';
 
 let server: NatsServer | undefined;
@@ -44,5 +48,39 @@ describe('joining with credentials', () => {
     await expect(
       Node.join({ servers: server.url, cluster: 'auth', node: 'b', nkeySeed: stranger, registry: false }),
     ).rejects.toThrow(ClusterJoinError);
+  });
+
+  it('joins with a .creds file of an account the server trusts, registry included, and fails with one it does not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-creds-'));
+    try {
+      const setup = operatorSetup(dir);
+      server = await startNatsServer({ extraConfig: setup.serverConfig });
+      const node = await Node.join({
+        servers: server.url,
+        cluster: 'auth',
+        node: 'a',
+        credentials: readFileSync(setup.credsPath, 'utf8'),
+      });
+      expect(node.up).toBe(true);
+      // JetStream works for the account, so the registry does.
+      const probe = { cluster: 'auth', node: 'a', incarnation: node.incarnation, path: '/user/probe' };
+      await node.registry!.register('creds.probe', probe);
+      expect(await node.registry!.lookup('creds.probe')).toEqual(probe);
+      await node.leave();
+      await expect(
+        Node.join({
+          servers: server.url,
+          cluster: 'auth',
+          node: 'b',
+          credentials: readFileSync(setup.strangerCredsPath, 'utf8'),
+          registry: false,
+        }),
+      ).rejects.toThrow(ClusterJoinError);
+      await expect(Node.join({ servers: server.url, cluster: 'auth', node: 'c', registry: false })).rejects.toThrow(
+        ClusterJoinError,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -40,6 +40,14 @@ export class RefProvider {
   private internalsValue: SystemInternals | undefined = undefined;
   /** Cells of this runtime whose refs crossed a link, by uid. */
   private readonly exported = new Map<string, ActorCell>();
+  /**
+   * The last wire ref resolved to a local cell by path, and that cell: a batch
+   * of frames to one actor carries one deserialised wire-ref object (the
+   * serialiser writes repeats as back-references), so the frames after the
+   * first skip the path walk. Checked by identity and by the cell being alive.
+   */
+  private lastWire: WireRef | undefined;
+  private lastCell: ActorCell | undefined;
   /** Hosted cells stand for their proxy: the proxy's wire ref, by cell. */
   private readonly hostedSelf = new Map<ActorCell, WireRef>();
   /** Where path lookups start: the guardians (`/user`, `/system`), or hosted actors by their path. */
@@ -131,6 +139,10 @@ export class RefProvider {
    * over a link, so in a worker it is never sent back up (it came from there).
    */
   resolve(w: WireRef, inbound: boolean): ActorRef<Message> {
+    if (w === this.lastWire) {
+      const cell = this.lastCell as ActorCell;
+      if (cell.status < Status.Stopped) return cell.ref;
+    }
     const r = w?.$troupeRef;
     if (r === undefined || typeof r.path !== 'string') return new RemoteRef(this, undefined, w);
     // A uid names one actor anywhere: a cell of this runtime whose ref went out (or one hosted
@@ -146,6 +158,8 @@ export class RefProvider {
       const found = this.lookup(r.path);
       if (found instanceof RemoteRef) return found.route === undefined ? found : new RemoteRef(this, found.route, w);
       if (found !== undefined && (r.uid === undefined || found.id === r.uid) && found.status < Status.Stopped) {
+        this.lastWire = w;
+        this.lastCell = found;
         return found.ref;
       }
       // Not here: the main thread may know it (in a worker), else it is gone

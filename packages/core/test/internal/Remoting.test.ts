@@ -125,6 +125,23 @@ describe('the remoting seam', () => {
     await waitFor(() => link.unacknowledged === 0, 'the acknowledgement');
   });
 
+  it('resolves one wire-ref object again to the actor now at its path once the actor it named stopped, and never a uid to a newer actor', async () => {
+    const system = await start({ name: 'a', logger: silentLogger });
+    system.remoting.setAddress({ cluster: 'test', node: 'a', incarnation: 'a1' });
+    const byPath: WireRef = { $troupeRef: { path: '/user/notes', cluster: 'test', node: 'a', incarnation: 'a1' } };
+    const first = system.spawn(Notes, { name: 'notes' });
+    const byUid: WireRef = system.remoting.toWire(first);
+    // The same objects twice, as the frames of one deserialised batch carry them.
+    expect(system.remoting.resolve(byPath)).toBe(first);
+    expect(system.remoting.resolve(byPath)).toBe(first);
+    expect(system.remoting.resolve(byUid)).toBe(first);
+    await system.stop(first);
+    const second = system.spawn(Notes, { name: 'notes' });
+    expect(system.remoting.resolve(byPath)).toBe(second);
+    expect(system.remoting.resolve(byUid)).not.toBe(second);
+    expect(system.remoting.resolve(byUid)).not.toBe(first);
+  });
+
   it('refuses a new node address while worker threads run with the old one', async () => {
     const system = await start({ name: 'a', logger: silentLogger, workers: { size: 1 } });
     const counter = system.spawnWorker(
