@@ -36,13 +36,41 @@ export {
   CsvReadError,
   CsvRecordTooLargeError,
   LowOrderPointError,
+  PsiCheckpointError,
+  PsiHandshakeError,
   PsiInterruptedError,
   PsiOptionsError,
+  PsiPeerAbortedError,
+  PsiPeerError,
+  PsiPeerLostError,
+  type PsiPeerProblem,
+  PsiPeerProtocolError,
+  PsiSideTakenError,
   X25519BackendUnavailableError,
 } from './psi/errors.js';
 export { Masker, maskerSpec } from './psi/Masker.js';
-export type { PsiProgress, PsiRelayInput, PsiSummary, SideSummary } from './psi/PsiJob.js';
-export type { ExchangerMsg, MaskerInput, MaskerMsg, Side, SideProgress } from './psi/protocol.js';
+export {
+  checkPeerMessage,
+  type Hello,
+  type PeerMsg,
+  PSI_CURVE,
+  PSI_PROTOCOL_VERSION,
+  peerMessageBytes,
+  type ResumeState,
+  type Reveal,
+} from './psi/PeerProtocol.js';
+export type { PsiProgress, PsiRelayInput, PsiSummary } from './psi/PsiJob.js';
+export {
+  PsiSession,
+  type SessionConfig,
+  type SessionInput,
+  type SessionMsg,
+  type SessionProgress,
+  type SideSummary,
+  type StageTimes,
+  sessionTimings,
+} from './psi/PsiSession.js';
+export type { ExchangerMsg, MaskerInput, MaskerMsg, PartyConfig, Side, SideProgress } from './psi/protocol.js';
 export { type PsiOptions, PsiService, type PsiServiceMsg, resolvePsiOptions, runPsi } from './psi/runPsi.js';
 export {
   clampScalar,

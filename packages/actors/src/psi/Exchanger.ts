@@ -2,29 +2,42 @@
  * The exchanger: runs one party's side of the ECDH-PSI exchange.
  *
  * - Own batches (from the reader) are hashed and masked by the maskers, then
- *   shuffled within the batch and sent to the peer's exchanger; the permutation
- *   stays here.
+ *   shuffled and handed to the session, which sends them to the peer. In the
+ *   row modes each batch is shuffled on its own and the permutation stays
+ *   here; in the cardinality mode all own items are shuffled across the whole
+ *   set first, so the peer cannot tell which batch (or part of the file) an
+ *   item came from.
  * - The peer's batches are raised to our key by the maskers; the last
- *   {@link COMPARE_BYTES} of each go to our matcher (the peer's items, as a set)
- *   and back to the peer (its items, in the order it sent them).
+ *   {@link COMPARE_BYTES} of each go to our matcher (the peer's items, as a
+ *   set) if this side learns the result, and back to the peer if it does: in
+ *   the order it sent them (row modes), or all of them shuffled across the
+ *   whole set once every batch is in (cardinality mode).
  * - The peer's answers for our batches are un-shuffled and go to our matcher.
  *
- * It talks to the peer only through the ref it was given and plain byte
- * arrays, so the peer could as well be in another process. Masking jobs run
- * on the worker-thread maskers with a bounded number in flight; a job whose
- * masker's thread died is redone (the masker itself is restarted by its
- * supervisor), so a crash mid-run still gives the right answer.
+ * It talks to the peer only through its session and plain byte arrays, so
+ * the peer can as well be in another process. Masking jobs run on the
+ * worker-thread maskers with a bounded number in flight; a job whose masker's
+ * thread died is redone (the masker itself is restarted by its supervisor), so
+ * a crash mid-run still gives the right answer. A resumed run skips what its
+ * checkpoint holds ({@link ExchangePlan}); the exchanger appends to the
+ * checkpoint as it goes.
  */
-import { randomFillSync } from 'node:crypto';
-import { type ActorRef, defineActor, type Replier } from '@troupe/core';
+import { type ActorContext, type ActorRef, defineActor, type Replier } from '@troupe/core';
+import { BatchSet } from './BatchSet.js';
+import type { Checkpoint } from './Checkpoint.js';
+import { LowOrderPointError } from './errors.js';
 import {
   COMPARE_BYTES,
+  type ExchangeOutMsg,
+  type ExchangePlan,
   type ExchangerMsg,
   type MaskerMsg,
   type MatcherMsg,
   type PartyConfig,
   type PartyEvent,
+  sideLearns,
 } from './protocol.js';
+import { randomPermutation, shuffleRecords } from './shuffle.js';
 import { X25519_BYTES } from './x25519.js';
 
 export interface ExchangerInput {
@@ -32,6 +45,12 @@ export interface ExchangerInput {
   maskers: ActorRef<MaskerMsg>[];
   matcher: ActorRef<MatcherMsg>;
   party: ActorRef<PartyEvent>;
+  /** Where what goes to the peer is sent (the session puts it on the wire). */
+  session: ActorRef<ExchangeOutMsg>;
+  /** A resumed run: what is already done. */
+  plan?: ExchangePlan;
+  /** Where progress is recorded for a later resume. */
+  checkpoint?: Checkpoint;
 }
 
 interface Job {
@@ -51,19 +70,36 @@ interface OwnBatch {
 }
 
 interface ExchangerState {
-  peer: ActorRef<ExchangerMsg> | undefined;
-  /** Peer messages that arrived before we knew where to answer (cannot happen in order, but cheap to allow). */
-  early: ExchangerMsg[];
+  learns: boolean;
+  peerLearns: boolean;
+  cardinality: boolean;
   ownQueue: Job[];
   peerQueue: Job[];
   inFlight: Map<number, Job>;
   perMasker: number[];
   nextJob: number;
+  /** Own batches sent whose returns are awaited. */
   own: Map<number, OwnBatch>;
+  /** Own batches whose returns arrived (or were in the checkpoint). */
+  ownReturnedSet: BatchSet;
+  /** A resumed run: returns the peer re-sent before the reader reached their batch. */
+  early: Map<number, Uint8Array>;
   ownTotal: number | undefined;
+  ownItems: number;
+  /** Own batches resolved on the sending side: sent, or held by the peer already. */
+  ownSent: number;
+  endSent: boolean;
   ownReturned: number;
+  /** Cardinality mode: own masked items, kept until all are in and shuffled together. */
+  ownMasked: Uint8Array[];
+  /** Cardinality mode: own items returned (shuffled) so far, and whether all are in. */
+  shuffledIn: number;
+  shuffledEnd: boolean;
   peerTotal: number | undefined;
   peerDone: number;
+  /** Cardinality mode: the peer's items raised to our key, kept until all are in and shuffled together. */
+  peerDoubles: Uint8Array[];
+  shuffledSent: boolean;
   /** Readers waiting for room (the backpressure). */
   waiting: Replier<boolean>[];
   dispatched: number;
@@ -76,43 +112,102 @@ const OWN_QUEUE_LIMIT = 8;
 /** A masker job is retried this many times after its thread died. */
 const MAX_ATTEMPTS = 5;
 
+type Ctx = ActorContext<ExchangerMsg, ExchangerInput>;
+
 export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInput>({
   name: 'psi-exchanger',
-  init: (ctx) => ({
-    peer: undefined,
-    early: [],
-    ownQueue: [],
-    peerQueue: [],
-    inFlight: new Map(),
-    perMasker: ctx.input.maskers.map(() => 0),
-    nextJob: 1,
-    own: new Map(),
-    ownTotal: undefined,
-    ownReturned: 0,
-    peerTotal: undefined,
-    peerDone: 0,
-    waiting: [],
-    dispatched: 0,
-    crashed: false,
-    finished: false,
-  }),
+  init: (ctx) => {
+    const { config } = ctx.input;
+    const peerSide = config.side === 'left' ? 'right' : 'left';
+    return {
+      learns: sideLearns(config) !== 'nothing',
+      peerLearns: sideLearns(config, peerSide) !== 'nothing',
+      cardinality: config.cardinalityOnly === true,
+      ownQueue: [],
+      peerQueue: [],
+      inFlight: new Map(),
+      perMasker: ctx.input.maskers.map(() => 0),
+      nextJob: 1,
+      own: new Map(),
+      ownReturnedSet: new BatchSet(),
+      early: new Map(),
+      ownTotal: undefined,
+      ownItems: 0,
+      ownSent: 0,
+      endSent: false,
+      ownReturned: 0,
+      ownMasked: [],
+      shuffledIn: 0,
+      shuffledEnd: false,
+      peerTotal: undefined,
+      peerDone: 0,
+      peerDoubles: [],
+      shuffledSent: false,
+      waiting: [],
+      dispatched: 0,
+      crashed: false,
+      finished: false,
+    };
+  },
+  afterStart: (s, ctx) => {
+    // A resumed run: the peer batches done before count as done, and go to the
+    // matcher (and back to the peer, where it lacks them) without masking again.
+    const plan = ctx.input.plan;
+    if (plan === undefined) return;
+    const { matcher, session, party, config } = ctx.input;
+    for (const [index, doubles] of plan.peerDoubles) {
+      if (s.learns) ctx.tell(matcher, { type: 'peer-doubles', doubles });
+      if (s.peerLearns && !plan.peerHasReturned.has(index)) {
+        ctx.tell(session, { type: 'out-returned', index, doubles: doubles.slice() });
+      }
+      s.peerDone++;
+    }
+    ctx.tell(party, {
+      type: 'progress',
+      side: config.side,
+      delta: { peerMasked: [...plan.peerDoubles.values()].reduce((n, d) => n + d.byteLength / COMPARE_BYTES, 0) },
+    });
+  },
   receive: (s, msg, ctx) => {
-    const { config, matcher, party } = ctx.input;
-    const side = config.side;
-    if (s.peer === undefined && msg.type !== 'peer' && msg.type !== 'abort' && isFromPeer(msg)) {
-      s.early.push(msg);
+    if (s.finished && msg.type !== 'abort') {
+      // Done or given up: a reader still asking for room is let go (its batches are dropped; the party is stopping).
+      if (ctx.expectsReply) ctx.reply(true);
       return;
     }
+    const { config, matcher, party, session, plan } = ctx.input;
+    const side = config.side;
     switch (msg.type) {
-      case 'peer': {
-        s.peer = msg.peer;
-        const early = s.early;
-        s.early = [];
-        for (const m of early) ctx.self.tell(m);
-        break;
-      }
       case 'own-batch': {
         const count = msg.offsets.length - 1;
+        const held = plan?.ownReturned.get(msg.index);
+        if (held !== undefined) {
+          // Returned before the interruption: straight to the matcher.
+          ctx.tell(matcher, { type: 'own-doubles', firstUnique: msg.firstUnique, doubles: held });
+          s.ownReturnedSet.add(msg.index);
+          s.ownReturned++;
+          s.ownSent++;
+          ctx.tell(party, { type: 'progress', side, delta: { ownMasked: count, returned: count } });
+          ctx.reply(true);
+          break;
+        }
+        if (plan?.peerHolds.has(msg.index) === true) {
+          // The peer has it already and will return it: wait for that, in the order it was sent.
+          const perm = plan.perms.get(msg.index);
+          if (perm === undefined || perm.length !== count) {
+            throw new Error(`psi ${side}: the checkpoint has no permutation for own batch ${msg.index}`);
+          }
+          if (s.learns) s.own.set(msg.index, { firstUnique: msg.firstUnique, perm });
+          s.ownSent++;
+          ctx.tell(party, { type: 'progress', side, delta: { ownMasked: count } });
+          ctx.reply(true);
+          const early = s.early.get(msg.index);
+          if (early !== undefined) {
+            s.early.delete(msg.index);
+            if (!ownReturned(s, ctx, msg.index, early)) return;
+          }
+          break;
+        }
+        if (plan?.committed === true) throw noKey(side, `own batch ${msg.index}`);
         s.ownQueue.push(
           job(s, 'own', msg.index, { type: 'hash-mask', keys: msg.keys, offsets: msg.offsets }, count, msg.firstUnique),
         );
@@ -122,9 +217,10 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       }
       case 'own-end':
         s.ownTotal = msg.batches;
-        ctx.tell(s.peer as ActorRef<ExchangerMsg>, { type: 'peer-end', batches: msg.batches });
+        s.ownItems = msg.uniqueKeys;
         break;
       case 'peer-batch': {
+        if (plan?.committed === true) throw noKey(side, `peer batch ${msg.index}`);
         const count = msg.points.byteLength / X25519_BYTES;
         s.peerQueue.push(job(s, 'peer', msg.index, { type: 'mask', points: msg.points }, count, 0));
         break;
@@ -133,24 +229,60 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         s.peerTotal = msg.batches;
         break;
       case 'returned': {
-        const batch = s.own.get(msg.index);
-        if (batch === undefined) throw new Error(`psi ${side}: peer returned unknown batch ${msg.index}`);
-        s.own.delete(msg.index);
-        const n = batch.perm.length;
-        if (msg.doubles.byteLength !== n * COMPARE_BYTES) {
-          throw new Error(
-            `psi ${side}: peer returned ${msg.doubles.byteLength} bytes for batch ${msg.index} of ${n} items`,
-          );
+        if (!s.own.has(msg.index) && plan?.peerHolds.has(msg.index) === true && !s.ownReturnedSet.has(msg.index)) {
+          // A resumed run: the peer re-sends what it held before our reader got that far. Keep it for the batch.
+          if (s.early.has(msg.index)) {
+            fault(s, ctx, `returned batch ${msg.index} twice (a replayed or duplicated batch)`);
+            return;
+          }
+          s.early.set(msg.index, msg.doubles);
+          break;
         }
-        // Slot i of what we sent held our item perm[i]: put each answer back in place.
-        const ordered = new Uint8Array(n * COMPARE_BYTES);
-        for (let i = 0; i < n; i++) {
-          const j = batch.perm[i] as number;
-          ordered.set(msg.doubles.subarray(i * COMPARE_BYTES, (i + 1) * COMPARE_BYTES), j * COMPARE_BYTES);
+        if (!ownReturned(s, ctx, msg.index, msg.doubles)) return;
+        break;
+      }
+      case 'peer-shuffled': {
+        const n = msg.doubles.byteLength / COMPARE_BYTES;
+        if (s.shuffledIn + n > s.ownItems) {
+          fault(s, ctx, `more shuffled values (${s.shuffledIn + n}) than this side sent items (${s.ownItems})`);
+          return;
         }
-        ctx.tell(matcher, { type: 'own-doubles', firstUnique: batch.firstUnique, doubles: ordered });
-        s.ownReturned++;
+        // Positions mean nothing here (the whole set is shuffled): the matcher only counts.
+        ctx.tell(matcher, { type: 'own-doubles', firstUnique: s.shuffledIn, doubles: msg.doubles });
+        s.shuffledIn += n;
         ctx.tell(party, { type: 'progress', side, delta: { returned: n } });
+        break;
+      }
+      case 'peer-shuffled-end':
+        if (msg.items !== s.shuffledIn || msg.items !== s.ownItems) {
+          fault(
+            s,
+            ctx,
+            `an end of the shuffled set announcing ${msg.items} values after ${s.shuffledIn}, for the ${s.ownItems} items this side sent`,
+          );
+          return;
+        }
+        s.shuffledEnd = true;
+        break;
+      case 'peer-prepared': {
+        // The peer is done: it sent every return it owed us before saying so.
+        const missing = !s.learns
+          ? 0
+          : s.cardinality
+            ? s.shuffledEnd
+              ? 0
+              : s.ownItems - s.shuffledIn
+            : s.own.size + ((s.ownTotal ?? 0) - s.ownSent);
+        if (s.ownTotal === undefined || missing > 0) {
+          fault(
+            s,
+            ctx,
+            s.ownTotal === undefined
+              ? "'prepared' before this side had sent all its batches"
+              : `'prepared' with ${missing} of this side's ${s.cardinality ? 'values' : 'batches'} never returned`,
+          );
+          return;
+        }
         break;
       }
       case 'job-done': {
@@ -158,27 +290,8 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         if (done === undefined) break;
         s.inFlight.delete(msg.job);
         s.perMasker[done.masker] = (s.perMasker[done.masker] as number) - 1;
-        const peer = s.peer as ActorRef<ExchangerMsg>;
-        if (done.kind === 'own') {
-          const perm = shuffle(done.count);
-          const shuffled = new Uint8Array(done.count * X25519_BYTES);
-          for (let i = 0; i < done.count; i++) {
-            const j = perm[i] as number;
-            shuffled.set(msg.result.subarray(j * X25519_BYTES, (j + 1) * X25519_BYTES), i * X25519_BYTES);
-          }
-          s.own.set(done.index, { firstUnique: done.firstUnique, perm });
-          ctx.tell(peer, { type: 'peer-batch', index: done.index, points: shuffled }, { transfer: [shuffled.buffer] });
-          ctx.tell(party, { type: 'progress', side, delta: { ownMasked: done.count } });
-          // Room for the reader again?
-          while (s.waiting.length > 0 && s.ownQueue.length < OWN_QUEUE_LIMIT) s.waiting.shift()?.reply(true);
-        } else {
-          const tail = lastBytes(msg.result, done.count);
-          ctx.tell(matcher, { type: 'peer-doubles', doubles: tail });
-          const back = tail.slice();
-          ctx.tell(peer, { type: 'returned', index: done.index, doubles: back }, { transfer: [back.buffer] });
-          s.peerDone++;
-          ctx.tell(party, { type: 'progress', side, delta: { peerMasked: done.count } });
-        }
+        if (done.kind === 'own') ownMasked(s, ctx, done, msg.result);
+        else peerMasked(s, ctx, done, msg.result);
         break;
       }
       case 'job-failed': {
@@ -187,6 +300,16 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         s.inFlight.delete(msg.job);
         s.perMasker[failed.masker] = (s.perMasker[failed.masker] as number) - 1;
         const name = (msg.error as { name?: string } | undefined)?.name;
+        if (failed.kind === 'peer' && (msg.error instanceof LowOrderPointError || name === 'LowOrderPointError')) {
+          const at = (msg.error as { index?: number }).index;
+          fault(
+            s,
+            ctx,
+            `a low-order point in batch ${failed.index}${at === undefined ? '' : ` (point #${at})`}`,
+            msg.error,
+          );
+          return;
+        }
         const retriable = name === 'WorkerExitedError' || name === 'ActorStoppedError' || name === 'AskTimeoutError';
         if (!retriable || failed.attempts >= MAX_ATTEMPTS) throw msg.error;
         ctx.log.warn(`psi ${side}: masking batch ${failed.index} (${failed.kind}) failed (${name}); redoing it`);
@@ -195,7 +318,8 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       }
       case 'abort':
         s.finished = true;
-        for (const w of s.waiting) w.fail(new Error('psi aborted'));
+        // Let a waiting reader go rather than fail it: it is being stopped with the party.
+        for (const w of s.waiting) w.reply(true);
         s.waiting = [];
         s.ownQueue = [];
         s.peerQueue = [];
@@ -208,21 +332,147 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         (error) => ctx.tell(ctx.self, { type: 'job-failed', job: j.id, error }),
       );
     });
-    if (
-      s.ownTotal !== undefined &&
-      s.peerTotal !== undefined &&
-      s.ownReturned === s.ownTotal &&
-      s.peerDone === s.peerTotal &&
-      s.inFlight.size === 0
-    ) {
+    progress(s, ctx);
+    if (s.finished) return;
+    const ownDone =
+      s.endSent &&
+      (!s.learns || (s.cardinality ? s.shuffledEnd : s.ownReturned === (s.ownTotal as number) && s.own.size === 0));
+    const peerDone =
+      s.peerTotal !== undefined && s.peerDone === s.peerTotal && (!s.peerLearns || !s.cardinality || s.shuffledSent);
+    if (ownDone && peerDone && s.inFlight.size === 0) {
       s.finished = true;
       ctx.tell(matcher, { type: 'exchange-done' });
+      ctx.tell(session, { type: 'exchange-complete' });
     }
   },
 });
 
-function isFromPeer(m: ExchangerMsg): boolean {
-  return m.type === 'peer-batch' || m.type === 'peer-end' || m.type === 'returned';
+/** The peer's answer for own batch `index`: un-shuffle it, record it, match it. False if it broke the protocol. */
+function ownReturned(s: ExchangerState, ctx: Ctx, index: number, doubles: Uint8Array): boolean {
+  const { config, matcher, party, checkpoint } = ctx.input;
+  const batch = s.own.get(index);
+  if (batch === undefined) {
+    fault(
+      s,
+      ctx,
+      s.ownReturnedSet.has(index)
+        ? `returned batch ${index} twice (a replayed or duplicated batch)`
+        : `returned batch ${index}, which this side never sent or the peer already holds (out of range)`,
+    );
+    return false;
+  }
+  const n = batch.perm.length;
+  if (doubles.byteLength !== n * COMPARE_BYTES) {
+    fault(
+      s,
+      ctx,
+      `returned batch ${index} with ${doubles.byteLength / COMPARE_BYTES} values for the ${n} items it was sent (malformed length)`,
+    );
+    return false;
+  }
+  s.own.delete(index);
+  s.ownReturnedSet.add(index);
+  // Slot i of what we sent held our item perm[i]: put each answer back in place.
+  const ordered = new Uint8Array(n * COMPARE_BYTES);
+  for (let i = 0; i < n; i++) {
+    const j = batch.perm[i] as number;
+    ordered.set(doubles.subarray(i * COMPARE_BYTES, (i + 1) * COMPARE_BYTES), j * COMPARE_BYTES);
+  }
+  checkpoint?.appendOwnReturned(index, ordered);
+  ctx.tell(matcher, { type: 'own-doubles', firstUnique: batch.firstUnique, doubles: ordered });
+  s.ownReturned++;
+  ctx.tell(party, { type: 'progress', side: config.side, delta: { returned: n } });
+  return true;
+}
+
+/** An own batch is masked: shuffle it and send it (row modes), or keep it for the whole-set shuffle. */
+function ownMasked(s: ExchangerState, ctx: Ctx, done: Job, result: Uint8Array): void {
+  const { config, session, party, checkpoint } = ctx.input;
+  ctx.tell(party, { type: 'progress', side: config.side, delta: { ownMasked: done.count } });
+  // Room for the reader again?
+  while (s.waiting.length > 0 && s.ownQueue.length < OWN_QUEUE_LIMIT) s.waiting.shift()?.reply(true);
+  if (s.cardinality) {
+    s.ownMasked.push(result);
+    s.ownSent++;
+    return;
+  }
+  const perm = randomPermutation(done.count);
+  const shuffled = new Uint8Array(done.count * X25519_BYTES);
+  for (let i = 0; i < done.count; i++) {
+    const j = perm[i] as number;
+    shuffled.set(result.subarray(j * X25519_BYTES, (j + 1) * X25519_BYTES), i * X25519_BYTES);
+  }
+  // Recorded before it leaves: if the peer keeps this batch, a resume must know its order.
+  checkpoint?.appendPerm(done.index, perm);
+  if (s.learns) s.own.set(done.index, { firstUnique: done.firstUnique, perm });
+  s.ownSent++;
+  ctx.tell(session, { type: 'out-batch', index: done.index, points: shuffled });
+}
+
+/** A peer batch is raised to our key: to the matcher if we learn, back to the peer if it does. */
+function peerMasked(s: ExchangerState, ctx: Ctx, done: Job, result: Uint8Array): void {
+  const { config, session, party, matcher, checkpoint } = ctx.input;
+  const tail = lastBytes(result, done.count);
+  checkpoint?.appendPeerDoubles(done.index, tail);
+  if (s.learns) ctx.tell(matcher, { type: 'peer-doubles', doubles: tail });
+  if (s.peerLearns) {
+    if (s.cardinality) s.peerDoubles.push(tail);
+    else ctx.tell(session, { type: 'out-returned', index: done.index, doubles: tail.slice() });
+  }
+  s.peerDone++;
+  ctx.tell(party, { type: 'progress', side: config.side, delta: { peerMasked: done.count } });
+}
+
+/** Sends what has become sendable: the end of the own batches, the whole-set shuffles of the cardinality mode. */
+function progress(s: ExchangerState, ctx: Ctx): void {
+  const { session, config } = ctx.input;
+  const ownAllMasked = s.ownTotal !== undefined && s.ownSent === s.ownTotal;
+  if (!s.endSent && ownAllMasked) {
+    if (s.cardinality) {
+      // Every own item is masked: shuffle them all together, then send them in batches.
+      const all = concat(s.ownMasked, s.ownItems * X25519_BYTES);
+      s.ownMasked = [];
+      shuffleRecords(all, X25519_BYTES);
+      const per = config.batchSize * X25519_BYTES;
+      let index = 0;
+      for (let at = 0; at < all.byteLength; at += per) {
+        ctx.tell(session, { type: 'out-batch', index: index++, points: all.slice(at, at + per) });
+      }
+      ctx.tell(session, { type: 'out-end', batches: index, items: s.ownItems });
+    } else {
+      ctx.tell(session, { type: 'out-end', batches: s.ownTotal as number, items: s.ownItems });
+    }
+    s.endSent = true;
+  }
+  if (s.cardinality && s.peerLearns && !s.shuffledSent && s.peerTotal !== undefined && s.peerDone === s.peerTotal) {
+    // Every peer item is raised to our key: return them all, shuffled together, so their positions say nothing.
+    const total = s.peerDoubles.reduce((n, d) => n + d.byteLength, 0);
+    const all = concat(s.peerDoubles, total);
+    s.peerDoubles = [];
+    shuffleRecords(all, COMPARE_BYTES);
+    const per = config.batchSize * COMPARE_BYTES;
+    let part = 0;
+    for (let at = 0; at < all.byteLength; at += per) {
+      ctx.tell(session, { type: 'out-shuffled', part: part++, doubles: all.slice(at, at + per) });
+    }
+    ctx.tell(session, { type: 'out-shuffled-end', parts: part, items: total / COMPARE_BYTES });
+    s.shuffledSent = true;
+  }
+}
+
+/** A committed run resumes only to serve the peer from its checkpoint: its key is gone, so it cannot mask. */
+function noKey(side: string, what: string): Error {
+  return new Error(
+    `psi ${side}: this side had committed, so its key is gone, but ${what} would need masking again: ` +
+      'the two checkpoints do not fit together; start both parties afresh',
+  );
+}
+
+function fault(s: ExchangerState, ctx: Ctx, detail: string, cause?: unknown): void {
+  s.finished = true;
+  s.ownQueue = [];
+  s.peerQueue = [];
+  ctx.tell(ctx.input.session, { type: 'exchange-fault', detail, ...(cause === undefined ? {} : { cause }) });
 }
 
 function job(
@@ -258,19 +508,14 @@ function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg,
   }
 }
 
-/** A uniformly random permutation of 0..n-1 (Fisher–Yates on crypto randomness). */
-function shuffle(n: number): Uint32Array {
-  const perm = new Uint32Array(n);
-  for (let i = 0; i < n; i++) perm[i] = i;
-  const r = randomFillSync(new Uint32Array(n));
-  for (let i = n - 1; i > 0; i--) {
-    // 32 random bits mod (i+1): the bias is below 2^-19 for batches under 8192.
-    const j = (r[i] as number) % (i + 1);
-    const t = perm[i] as number;
-    perm[i] = perm[j] as number;
-    perm[j] = t;
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.byteLength;
   }
-  return perm;
+  return all;
 }
 
 /** The last COMPARE_BYTES of each 32-byte value. */

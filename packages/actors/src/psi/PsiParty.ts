@@ -1,33 +1,53 @@
 /**
  * One party of a PSI run: a subtree of a reader, maskers on worker threads
  * (one per host thread, holding this party's key), an exchanger, a matcher
- * and a writer. The party draws a fresh key per run, hands copies to its
- * maskers and zeroes its own; the maskers zero theirs when they stop.
+ * and a writer. Its session gives it the key (fresh per run, or the one a
+ * resumed run kept), which the party hands to its maskers and then zeroes;
+ * the maskers zero theirs when they stop.
+ *
+ * A side that writes no rows (the other side learns the result, or only the
+ * intersection size is revealed) gets a {@link Tally} instead of the writer,
+ * and, if it learns nothing, instead of the matcher too.
  *
  * A masker whose thread dies is restarted by this party (bounded), and the
  * exchanger redoes its unfinished batches. Any other child that fails (bad
  * input in the reader, a broken invariant) is stopped, and the party reports
- * the failure to its job, which aborts the run.
+ * the failure to its session, which aborts the run.
  */
 import { type ActorRef, defineActor, restart, stop, type Terminated } from '@troupe/core';
+import type { Checkpoint } from './Checkpoint.js';
 import { Exchanger } from './Exchanger.js';
 import { maskerSpec } from './Masker.js';
 import { Matcher } from './Matcher.js';
-import type { ExchangerMsg, MaskerMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
+import {
+  type ExchangeOutMsg,
+  type ExchangePlan,
+  type ExchangerMsg,
+  type MaskerMsg,
+  type MatcherMsg,
+  type PartyConfig,
+  type PartyEvent,
+  sideLearns,
+  type WriterMsg,
+} from './protocol.js';
 import { Reader } from './Reader.js';
+import { Tally } from './Tally.js';
 import { Writer } from './Writer.js';
 import { generateKey, zeroKey } from './x25519.js';
 
-export type PartyMsg =
-  | PartyEvent
-  | { type: 'get-exchanger' }
-  | { type: 'peer'; peer: ActorRef<ExchangerMsg> }
-  | { type: 'commit' }
-  | { type: 'abort' };
+export type PartyMsg = PartyEvent | { type: 'get-exchanger' } | { type: 'commit' } | { type: 'abort' };
 
 export interface PartyInput {
   config: PartyConfig;
+  /** Where progress and results go (the session). */
   job: ActorRef<PartyEvent>;
+  /** Where the exchanger sends what goes to the peer (the session). */
+  session: ActorRef<ExchangeOutMsg>;
+  /** The party's key; zeroed here once the maskers have their copies. Default: a fresh one. */
+  key?: Uint8Array;
+  /** A resumed run: what is done already. */
+  plan?: ExchangePlan;
+  checkpoint?: Checkpoint;
 }
 
 interface PartyState {
@@ -43,9 +63,9 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
   // Stages other than maskers do not restart: their errors are bad input or bugs, not transient.
   childSupervision: stop(),
   init: (ctx) => {
-    const { config } = ctx.input;
-    // A fresh key per party per run, from the OS CSPRNG (crypto.randomBytes).
-    const key = generateKey();
+    const { config, session, plan, checkpoint } = ctx.input;
+    // A fresh key per party per run, from the OS CSPRNG (crypto.randomBytes), unless the session resumes one.
+    const key = ctx.input.key ?? generateKey();
     const maskers: ActorRef<MaskerMsg>[] = [];
     try {
       for (let i = 0; i < config.threads; i++) {
@@ -66,20 +86,40 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
       zeroKey(key);
     }
     const self = ctx.self as unknown as ActorRef<PartyEvent>;
-    const writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self } });
-    const matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self } });
-    const exchanger = ctx.spawn(Exchanger, { name: 'exchanger', input: { config, maskers, matcher, party: self } });
+    const learns = sideLearns(config);
+    let writer: ActorRef<WriterMsg>;
+    let matcher: ActorRef<MatcherMsg>;
+    if (learns === 'rows') {
+      writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self } });
+      matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self } });
+    } else {
+      const tally = ctx.spawn(Tally, { name: 'tally', input: { config, party: self, matching: learns === 'size' } });
+      writer = tally;
+      matcher =
+        learns === 'size'
+          ? ctx.spawn(Matcher, { name: 'matcher', input: { config, writer: tally, party: self } })
+          : tally;
+    }
+    const exchanger = ctx.spawn(Exchanger, {
+      name: 'exchanger',
+      input: {
+        config,
+        maskers,
+        matcher,
+        party: self,
+        session,
+        ...(plan === undefined ? {} : { plan }),
+        ...(checkpoint === undefined ? {} : { checkpoint }),
+      },
+    });
     const reader = ctx.spawn(Reader, { name: 'reader', input: { config, exchanger, matcher, writer, party: self } });
-    for (const child of [reader, exchanger, matcher, writer]) ctx.watch(child);
+    for (const child of new Set([reader, exchanger, matcher, writer])) ctx.watch(child);
     return { exchanger, writer, reader, maskers, failed: false };
   },
   receive: (s, msg, ctx) => {
     switch (msg.type) {
       case 'get-exchanger':
         ctx.reply(s.exchanger);
-        return;
-      case 'peer':
-        s.exchanger.tell(msg);
         return;
       case 'commit':
         s.writer.tell({ type: 'commit' });
@@ -89,7 +129,7 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
         s.writer.tell({ type: 'abort' });
         return;
       default:
-        // Progress and results go up to the job.
+        // Progress and results go up to the session.
         ctx.input.job.tell(msg);
     }
   },

@@ -16,8 +16,10 @@ import {
 } from '@troupe/core';
 import { CsvReader } from './csv.js';
 import { PsiInterruptedError, PsiOptionsError } from './errors.js';
+import type { PeerMsg, Reveal } from './PeerProtocol.js';
 import { type JobInput, type JobMsg, PsiJob, type PsiProgress, type PsiRelayInput, type PsiSummary } from './PsiJob.js';
-import type { ExchangerMsg, MaskerInput, MaskerMsg, PartyConfig } from './protocol.js';
+import { sessionTimings } from './PsiSession.js';
+import type { MaskerInput, MaskerMsg, PartyConfig } from './protocol.js';
 
 /** Options of a PSI run. */
 export interface PsiOptions {
@@ -53,7 +55,23 @@ export interface PsiOptions {
    * that a party reveals to its peer. None by default.
    */
   // biome-ignore lint/suspicious/noExplicitAny: the relay's state is its own
-  relay?: ActorDefinition<ExchangerMsg, any, PsiRelayInput>;
+  relay?: ActorDefinition<PeerMsg, any, PsiRelayInput>;
+  /**
+   * Who learns the result (default `both`): only the named side writes its
+   * rows; the other writes nothing and is sent nothing that would reveal the
+   * intersection (only the count of the other's items).
+   */
+  reveal?: Reveal;
+  /** PSI-CA: no rows are written; the revealed side(s) learn only the intersection's size. */
+  cardinalityOnly?: boolean;
+  /** The session name (default `psi`); a resume must use the same. */
+  session?: string;
+  /** A party silent this long is lost (default 30 000 ms). */
+  peerTimeoutMs?: number;
+  /** Record stage checkpoints under this folder (`left/`, `right/`; key material, mode 0700/0600). */
+  checkpointDir?: string;
+  /** Continue the run recorded in `checkpointDir`, if there is one, instead of starting afresh. */
+  resume?: boolean;
 }
 
 /** Check options and turn them into the two parties' configurations. */
@@ -100,6 +118,42 @@ export function resolvePsiOptions(options: PsiOptions): JobInput {
   ) {
     throw new PsiOptionsError('relay', 'must be an actor definition (defineActor(...))');
   }
+  const reveal = options.reveal ?? 'both';
+  if (reveal !== 'both' && reveal !== 'left' && reveal !== 'right') {
+    throw new PsiOptionsError('--reveal', `must be both, left or right, got ${JSON.stringify(reveal)}`);
+  }
+  const cardinalityOnly = options.cardinalityOnly ?? false;
+  if (typeof cardinalityOnly !== 'boolean') throw new PsiOptionsError('--cardinality-only', 'must be a boolean');
+  const session = options.session ?? 'psi';
+  if (typeof session !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(session)) {
+    throw new PsiOptionsError(
+      '--session',
+      `must be 1-128 letters, digits, '.', '_' or '-' (starting with a letter or digit), got ${JSON.stringify(session)}`,
+    );
+  }
+  const resume = options.resume ?? false;
+  if (resume && options.checkpointDir === undefined) {
+    throw new PsiOptionsError('--resume', 'needs a checkpoint folder (checkpointDir) to resume from');
+  }
+  if (resume && cardinalityOnly) {
+    throw new PsiOptionsError(
+      '--resume',
+      'cannot be used with --cardinality-only: the whole-set shuffles of the cardinality mode are not checkpointed',
+    );
+  }
+  if (
+    options.checkpointDir !== undefined &&
+    (typeof options.checkpointDir !== 'string' || options.checkpointDir === '')
+  ) {
+    throw new PsiOptionsError('checkpointDir', `must name a folder, got ${JSON.stringify(options.checkpointDir)}`);
+  }
+  const sessionOptions = {
+    name: session,
+    ...(options.peerTimeoutMs === undefined ? {} : { peerTimeoutMs: options.peerTimeoutMs }),
+    ...(options.checkpointDir === undefined ? {} : { checkpointDir: resolve(options.checkpointDir) }),
+    resume,
+  };
+  sessionTimings({ session, party: {} as PartyConfig, ...sessionOptions });
   const outDir = resolve(options.outDir);
   const party = (side: 'left' | 'right'): PartyConfig => ({
     side,
@@ -113,8 +167,15 @@ export function resolvePsiOptions(options: PsiOptions): JobInput {
       ? { killMaskerAfterBatches: options.killMaskerAfterBatches }
       : {}),
     ...(masker !== undefined ? { masker } : {}),
+    reveal,
+    cardinalityOnly,
   });
-  return { left: party('left'), right: party('right'), ...(relay !== undefined ? { relay } : {}) };
+  return {
+    left: party('left'),
+    right: party('right'),
+    ...(relay !== undefined ? { relay } : {}),
+    session: sessionOptions,
+  };
 }
 
 /**
