@@ -70,6 +70,7 @@ export {
   type StageTimes,
   sessionTimings,
 } from './psi/PsiSession.js';
+export { type PsiPartyOptions, resolvePartyOptions } from './psi/partyOptions.js';
 export type { ExchangerMsg, MaskerInput, MaskerMsg, PartyConfig, Side, SideProgress } from './psi/protocol.js';
 export { type PsiOptions, PsiService, type PsiServiceMsg, resolvePsiOptions, runPsi } from './psi/runPsi.js';
 export {

@@ -67,7 +67,7 @@ describe('resume', { timeout: 120_000 }, () => {
     const first = await runPsi(system, {
       ...opts,
       checkpointDir: f.ck,
-      peerTimeoutMs: 800,
+      peerTimeoutMs: 1_500,
       relay: cutAfter(12),
     }).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(PsiPeerLostError);
@@ -132,7 +132,7 @@ describe('resume', { timeout: 120_000 }, () => {
   it('refuses, on both sides and keeping the checkpoint, to resume against a party that starts afresh', async () => {
     const f = setup();
     const opts = { left: f.left, right: f.right, key: ['id'], outDir: f.out, threads: 2, batchSize: 64 };
-    await runPsi(system, { ...opts, checkpointDir: f.ck, peerTimeoutMs: 800, relay: cutAfter(5) }).catch(
+    await runPsi(system, { ...opts, checkpointDir: f.ck, peerTimeoutMs: 1_500, relay: cutAfter(5) }).catch(
       () => undefined,
     );
     const { rmSync } = await import('node:fs');
@@ -155,7 +155,7 @@ describe('resume', { timeout: 120_000 }, () => {
       if (m.type === 'prepared') dead = true;
       return dead ? [] : [m];
     });
-    const first = await runPsi(system, { ...opts, checkpointDir: f.ck, peerTimeoutMs: 800, relay }).catch(
+    const first = await runPsi(system, { ...opts, checkpointDir: f.ck, peerTimeoutMs: 1_500, relay }).catch(
       (x: unknown) => x,
     );
     expect(first).toBeInstanceOf(PsiPeerLostError);

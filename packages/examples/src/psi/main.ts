@@ -15,11 +15,13 @@ import { parseArgs } from 'node:util';
 import { CsvInputError, PsiInterruptedError, PsiOptionsError, type PsiSummary, runPsi } from '@troupe/actors';
 import { ActorSystem, consoleLogger } from '@troupe/core';
 import { type Expected, generatePsiData } from './generate.js';
+import { partyMain } from './party.js';
 import { progressPrinter } from './progress.js';
 
 const USAGE = `usage:
   psi --left <a.csv> --right <b.csv> --key <col>[,<col>...] --out <dir> [--threads N] [--batch 4096] [--delimiter ,] [--json]
-  psi demo [--rows 200000] [--overlap 0.5] [--threads N] [--dir <dir>] [--json]`;
+  psi demo [--rows 200000] [--overlap 0.5] [--threads N] [--dir <dir>] [--json]
+  psi party --side left|right --file <a.csv> --key <col>[,...] --out <dir> --session <name> ... (psi party --help)`;
 
 const signalCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -41,6 +43,7 @@ function intFlag(name: string, raw: string | undefined, dflt: number, min: numbe
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'party') return partyMain(argv.slice(1)); // one party on its own: see party.ts
   const demo = argv[0] === 'demo';
   const { values } = parseArgs({
     args: demo ? argv.slice(1) : argv,
