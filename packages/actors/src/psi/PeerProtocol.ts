@@ -171,8 +171,21 @@ export function checkPeerMessage(msg: unknown, limits: { batchSize: number }): s
   if (typeof type !== 'string' || !Object.hasOwn(SHAPES, type)) {
     return `a message of unknown type ${JSON.stringify(typeof type === 'string' ? type.slice(0, 40) : type)}`;
   }
-  const shape = SHAPES[type as PeerMsg['type']];
   const fields = msg as Record<string, unknown>;
+  if (type === 'hello' && fields.protocol !== PSI_PROTOCOL_VERSION) {
+    // Another version may shape its hello otherwise: check only what the handshake needs to name the difference.
+    for (const [name, kind] of [
+      ['protocol', 'int'],
+      ['session', 'text'],
+      ['side', 'side'],
+      ['from', 'ref'],
+    ] as const) {
+      const p = fieldProblem(kind, fields[name]);
+      if (p !== undefined) return `'hello' whose ${name} ${p}`;
+    }
+    return undefined;
+  }
+  const shape = SHAPES[type as PeerMsg['type']];
   for (const name of Object.keys(fields)) {
     if (name !== 'type' && !Object.hasOwn(shape, name)) return `'${type}' with an unknown field '${name.slice(0, 40)}'`;
   }

@@ -214,7 +214,7 @@ const DEFAULT_PEER_TIMEOUT_MS = 30_000;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 60_000;
 
 /** The bounds a session runs with, from its config (validated at the door). */
-export function sessionTimings(config: SessionConfig): {
+export function sessionTimings(config: Pick<SessionConfig, 'peerTimeoutMs' | 'heartbeatMs' | 'handshakeTimeoutMs'>): {
   peerTimeoutMs: number;
   heartbeatMs: number;
   handshakeTimeoutMs: number;

@@ -153,7 +153,7 @@ export function resolvePsiOptions(options: PsiOptions): JobInput {
     ...(options.checkpointDir === undefined ? {} : { checkpointDir: resolve(options.checkpointDir) }),
     resume,
   };
-  sessionTimings({ session, party: {} as PartyConfig, ...sessionOptions });
+  sessionTimings(sessionOptions);
   const outDir = resolve(options.outDir);
   const party = (side: 'left' | 'right'): PartyConfig => ({
     side,

@@ -31,6 +31,12 @@ const hello = (extra: Partial<Hello> = {}): Hello => ({
 
 describe('checkPeerMessage', () => {
   const limits = { batchSize: 4 };
+  it('lets a hello of another protocol version through, so the handshake can name the difference', () => {
+    const future = { ...hello(), protocol: PSI_PROTOCOL_VERSION + 1, newField: 'x', batchSize: 'big' };
+    expect(checkPeerMessage(future, limits)).toBeUndefined();
+    expect(checkPeerMessage({ ...future, side: 'up' }, limits)).toMatch(/'hello' whose side is not/);
+  });
+
   it('accepts every well-formed message of the protocol', () => {
     const ok: PeerMsg[] = [
       hello(),
