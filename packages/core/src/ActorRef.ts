@@ -52,7 +52,9 @@ export interface ActorRef<M extends Message = Message> {
 export type TerminationReason =
   | { readonly kind: 'stopped' }
   | { readonly kind: 'failed'; readonly error: unknown }
-  | { readonly kind: 'shutdown' };
+  | { readonly kind: 'shutdown' }
+  /** The link to the node (or worker thread) the actor lived on closed for good: it is gone, for whatever reason. */
+  | { readonly kind: 'address-terminated' };
 
 /** Delivered to a watcher's `onTerminated` when a watched actor terminates. */
 export interface Terminated {

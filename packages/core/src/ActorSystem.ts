@@ -1,30 +1,29 @@
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
+import { nanoid } from 'nanoid';
 import type { ActorDefinition } from './ActorDefinition.js';
-import type { ActorRef, AskOptions, Message, TerminationReason } from './ActorRef.js';
+import type { ActorRef, Message, TerminationReason } from './ActorRef.js';
 import { type Clock, systemClock } from './Clock.js';
-import { DeadLetters, typeOf } from './DeadLetters.js';
-import {
-  ActorNotFoundError,
-  describe,
-  NotMainThreadError,
-  ShuttingDownError,
-  SystemAlreadyStartedError,
-} from './errors.js';
-import { ActorCell, cellOf, Status, type SystemInternals } from './internal/ActorCell.js';
+import { DeadLetters } from './DeadLetters.js';
+import { describe, NotMainThreadError, ShuttingDownError, SystemAlreadyStartedError } from './errors.js';
+import { ActorCell } from './internal/ActorCell.js';
 import { AskRegistry } from './internal/Asks.js';
-import { HostPool, spawnWorkerProxy } from './internal/WorkerHost.js';
+import { CoordinatedShutdown, type ShutdownRequest, walkTree } from './internal/CoordinatedShutdown.js';
+import { Host } from './internal/Host.js';
+import { HostPool } from './internal/HostPool.js';
+import { Link, type LinkPolicy, nodeLinkPolicy } from './internal/Link.js';
+import { RefProvider } from './internal/RefProvider.js';
+import { type HostSite, spawnProxy } from './internal/RemoteProxy.js';
+import type { SystemInternals } from './internal/SystemInternals.js';
+import type { NodeAddress } from './internal/wire.js';
 import { consoleLogger, type Logger } from './Logger.js';
 import { resolveMailboxOptions } from './Mailbox.js';
 import type { ActorMetrics } from './Metrics.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
-  EXIT_PHASE_TIMEOUT,
   formatShutdownReport,
-  type PhaseReport,
-  type ShutdownCause,
   type ShutdownPhase,
   type ShutdownReport,
   shutdownPhases,
@@ -33,6 +32,7 @@ import type { SpawnOptions, WorkerSpawnOptions } from './SpawnOptions.js';
 import { defaultStrategy, type SupervisionStrategy } from './SupervisionStrategy.js';
 import type { SystemEventMap } from './SystemEvents.js';
 import { SystemLifecycle } from './SystemLifecycle.js';
+import type { Transport } from './Transport.js';
 import type { WorkerActorSpec, WorkerPoolOptions } from './WorkerActor.js';
 
 /** Options of {@link ActorSystem.start}. */
@@ -126,21 +126,19 @@ export class ActorSystem {
   readonly clock: Clock;
   readonly logger: Logger;
 
-  private readonly internals: SystemInternals & { retiredProcessed: number };
+  private readonly internals: SystemInternals;
+  private readonly provider: RefProvider;
   private readonly lifecycle = new SystemLifecycle();
   private readonly userGuardian: ActorCell;
   private readonly systemGuardian: ActorCell;
-  private readonly hooks = new Map<ShutdownPhase, Map<string, () => unknown>>();
-  private readonly phaseTimeouts: Record<ShutdownPhase, number>;
+  private readonly coordinated: CoordinatedShutdown;
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
   private keepAliveHandle: NodeJS.Timeout | undefined;
   private pool: HostPool | undefined;
+  /** Hosts serving proxies on other nodes (remote deployment), one per peer link that accepts it. */
+  private readonly peerHosts = new Set<Host>();
+  private remotingValue: Remoting | undefined;
   private shutdownPromise: Promise<ShutdownReport> | undefined;
-  private shutdownCause:
-    | { cause: ShutdownCause; signal?: NodeJS.Signals; error?: string; exitCode: number }
-    | undefined;
-  private currentPhase: PhaseReport | undefined;
-  private readonly abandoned: string[] = [];
   private resolveShutdown!: (r: ShutdownReport) => void;
   /** Resolves with the report once the system has stopped, however the shutdown began. */
   readonly whenShutdown: Promise<ShutdownReport>;
@@ -154,11 +152,11 @@ export class ActorSystem {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? consoleLogger('info');
     this.deadLetters = new DeadLetters(this.events, this.logger, () => this.clock.now());
-    this.phaseTimeouts = { ...defaultPhaseTimeouts, ...options.phaseTimeoutsMs };
     this.whenShutdown = new Promise((r) => {
       this.resolveShutdown = r;
     });
     const self = this;
+    this.provider = new RefProvider({ cluster: 'local', node: options.name, incarnation: nanoid(8) });
     this.internals = {
       facade: this,
       clock: this.clock,
@@ -167,6 +165,7 @@ export class ActorSystem {
       events: this.events,
       deadLetters: this.deadLetters,
       asks: new AskRegistry(this.clock),
+      provider: this.provider,
       askTimeoutMs: options.askTimeoutMs ?? 5_000,
       stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
       defaultStrategy: options.supervision ?? defaultStrategy,
@@ -178,15 +177,15 @@ export class ActorSystem {
         self.rootFailed(cell, error);
       },
       spawnWorker(parent, spec, options) {
-        return spawnWorkerProxy(parent, self.workerPool(), spec, options).cell;
+        return self.spawnWorkerUnder(parent, spec, options).cell;
       },
       stopTimedOut(cell, what) {
         const line = `${cell.path} did not finish ${what} within ${self.internals.stopTimeoutMs} ms (stopTimeoutMs); abandoning it`;
         self.logger.warn(line);
-        self.abandoned.push(cell.path);
-        self.currentPhase?.hung.push(line);
+        self.coordinated.abandon(cell.path, line);
       },
     };
+    this.provider.bind(this.internals);
     const mailbox = resolveMailboxOptions(undefined, 'guardian');
     const guardianStrategy = this.internals.defaultStrategy;
     const userDef = { ...Guardian, childSupervision: this.internals.defaultStrategy };
@@ -200,6 +199,23 @@ export class ActorSystem {
       'system',
       mailbox,
     );
+    this.provider.addRoot(this.userGuardian);
+    this.provider.addRoot(this.systemGuardian);
+    this.coordinated = new CoordinatedShutdown({
+      name: this.name,
+      clock: this.clock,
+      logger: this.logger,
+      deadLetters: this.deadLetters,
+      internals: this.internals,
+      lifecycle: this.lifecycle,
+      user: this.userGuardian,
+      system: this.systemGuardian,
+      phaseTimeouts: { ...defaultPhaseTimeouts, ...options.phaseTimeoutsMs },
+      hosted: () => [...this.peerHosts].flatMap((h) => h.hosted),
+      terminateThreads: async () => {
+        await this.pool?.terminateAll();
+      },
+    });
     this.lifecycle.subscribe((state) => this.events.emit('lifecycle', { state }));
   }
 
@@ -281,7 +297,18 @@ export class ActorSystem {
     if (!this.internals.intakeOpen && this.internals.currentCell === undefined) {
       throw new ShuttingDownError('/user', 'spawnWorker', 'spawnWorker');
     }
-    return spawnWorkerProxy(this.userGuardian, this.workerPool(), spec, options).ref as unknown as ActorRef<M>;
+    return this.spawnWorkerUnder(this.userGuardian, spec, options as WorkerSpawnOptions<unknown>)
+      .ref as unknown as ActorRef<M>;
+  }
+
+  private spawnWorkerUnder(
+    parent: ActorCell,
+    spec: WorkerActorSpec,
+    options: WorkerSpawnOptions<unknown> | undefined,
+  ): ReturnType<typeof spawnProxy> {
+    const site = this.workerPool().site(options?.host, `spawnWorker under [${parent.path}]`);
+    const { host: _host, ...spawnOptions } = options ?? {};
+    return spawnProxy(parent, site, spec, spawnOptions, 'spawnWorker');
   }
 
   /** The worker host pool (created on first use). @internal */
@@ -304,55 +331,44 @@ export class ActorSystem {
   }
 
   /**
-   * The ref at `path` (e.g. `/user/psi/left`). For a path with no actor, a ref
-   * whose tells become dead letters (`unknown-actor`) and whose asks reject
-   * with `ActorNotFoundError`.
+   * The ref at `path` (e.g. `/user/psi/left`), also below a worker actor (its
+   * children live in its thread: the ref reaches them through it). For a path
+   * with no actor, a ref whose tells become dead letters (`unknown-actor`)
+   * and whose asks reject with `ActorNotFoundError`.
    */
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   select<M extends Message = any>(path: string): ActorRef<M> {
-    const parts = path.split('/').filter((p) => p.length > 0);
-    let cell: ActorCell | undefined =
-      parts[0] === 'user' ? this.userGuardian : parts[0] === 'system' ? this.systemGuardian : undefined;
-    for (let i = 1; i < parts.length && cell !== undefined; i++) cell = cell.children.get(parts[i] as string);
-    // The guardians themselves are not for users: stopping one would end the tree.
-    if (cell === undefined || parts.length < 2 || cell.status >= Status.Stopping) {
-      return new UnknownActorRef<M>(path, this.deadLetters);
-    }
-    return cell.ref as unknown as ActorRef<M>;
+    return this.provider.select(path) as unknown as ActorRef<M>;
   }
 
-  /** Stop an actor (and its children); resolves when it has terminated. */
+  /** Stop an actor (and its children), wherever it lives; resolves when it has terminated. */
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   stop(ref: ActorRef<any>): Promise<void> {
-    const cell = cellOf(ref);
-    if (cell === undefined) return Promise.resolve();
-    return cell.stop({ kind: 'stopped' });
+    return this.provider.stop(ref);
   }
 
-  /** Resolves with the termination reason when `ref` has terminated. */
+  /** Resolves with the termination reason when `ref` has terminated, wherever it lived. */
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   whenTerminated(ref: ActorRef<any>): Promise<TerminationReason> {
-    const cell = cellOf(ref);
-    if (cell === undefined) return Promise.resolve({ kind: 'stopped' });
-    return new Promise((resolve) => cell.onTerminated(resolve));
+    return this.provider.whenTerminated(ref);
   }
 
-  /** Metrics of one actor. */
+  /** Metrics of one actor of this process's tree. */
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   metrics(ref: ActorRef<any>): ActorMetrics | undefined {
-    return cellOf(ref)?.metrics();
+    return this.provider.local(ref)?.metrics();
   }
 
   /** Queued plus in-flight messages of `ref` (0 once it has stopped): cheap enough for a router's every message. */
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   loadOf(ref: ActorRef<any>): number {
-    return cellOf(ref)?.load ?? 0;
+    return this.provider.load(ref);
   }
 
   /** Metrics of every live actor under `/user`, depth first. */
   allMetrics(): ActorMetrics[] {
     const out: ActorMetrics[] = [];
-    walk(this.userGuardian, (c) => {
+    walkTree(this.userGuardian, (c) => {
       if (c !== this.userGuardian) out.push(c.metrics());
     });
     return out;
@@ -361,6 +377,53 @@ export class ActorSystem {
   /** Number of asks awaiting a reply. */
   get outstandingAsks(): number {
     return this.internals.asks.outstanding;
+  }
+
+  /**
+   * The seam a transport package (`@troupe/remote`) plugs into: the node
+   * address, links to peers, ref resolution for other nodes, and remote
+   * deployment through the same proxy + host pair worker threads use.
+   * @internal
+   */
+  get remoting(): Remoting {
+    this.remotingValue ??= this.makeRemoting();
+    return this.remotingValue;
+  }
+
+  private makeRemoting(): Remoting {
+    const provider = this.provider;
+    let linked = false;
+    return {
+      get address() {
+        return provider.address;
+      },
+      setAddress: (address) => {
+        if (linked) throw new TypeError('remoting.setAddress: set the node address before connecting any link');
+        provider.address = Object.freeze({ ...address });
+      },
+      connect: (transport, options) => {
+        linked = true;
+        const policy = { ...nodeLinkPolicy, ...options.policy };
+        const link = new Link(transport, this.internals, policy, this.systemGuardian);
+        provider.attachNode(options.address, link);
+        if (options.host !== false) {
+          const host = new Host(link, this.internals);
+          this.peerHosts.add(host);
+          link.onClose(() => this.peerHosts.delete(host));
+        }
+        return link;
+      },
+      resolveNodesWith: (resolver) => {
+        provider.nodeResolver = resolver;
+      },
+      resolve: (wire) => provider.fromWire(wire),
+      toWire: (ref) => provider.toWire(ref),
+      spawnAt: (site, spec, options, parent) => {
+        const parentCell = parent === undefined ? this.userGuardian : provider.local(parent);
+        if (parentCell === undefined) throw new TypeError('remoting.spawnAt: the parent must be a local actor');
+        return spawnProxy(parentCell, site, spec, options, 'spawnAt').ref;
+      },
+    };
   }
 
   /**
@@ -373,15 +436,7 @@ export class ActorSystem {
    * system.onShutdown('stop-intake', 'http', () => new Promise((r) => server.close(r)));
    */
   onShutdown(phase: ShutdownPhase, name: string, fn: () => unknown): () => void {
-    if (!shutdownPhases.includes(phase)) {
-      throw new TypeError(`onShutdown: phase must be one of ${shutdownPhases.join(', ')}, got ${String(phase)}`);
-    }
-    if (typeof fn !== 'function') throw new TypeError(`onShutdown(${phase}, ${name}): fn must be a function`);
-    let byName = this.hooks.get(phase);
-    if (byName === undefined) this.hooks.set(phase, (byName = new Map()));
-    if (byName.has(name)) throw new TypeError(`onShutdown: a hook named ${name} is already registered in ${phase}`);
-    byName.set(name, fn);
-    return () => byName.delete(name);
+    return this.coordinated.addHook(phase, name, fn);
   }
 
   /**
@@ -398,178 +453,28 @@ export class ActorSystem {
     return this.beginShutdown({ cause: 'call', exitCode: options?.exitCode ?? EXIT_OK });
   }
 
-  private beginShutdown(cause: NonNullable<ActorSystem['shutdownCause']>): Promise<ShutdownReport> {
+  private beginShutdown(request: ShutdownRequest): Promise<ShutdownReport> {
     if (this.shutdownPromise !== undefined) return this.shutdownPromise;
-    this.shutdownCause = cause;
-    this.shutdownPromise = this.runShutdown();
+    this.shutdownPromise = this.runShutdown(request);
     return this.shutdownPromise;
   }
 
-  private async runShutdown(): Promise<ShutdownReport> {
-    const cause = this.shutdownCause as NonNullable<ActorSystem['shutdownCause']>;
-    this.lifecycle.send('SHUTDOWN');
-    const t0 = performance.now();
-    const processed0 = this.totalProcessed();
-    const dead0 = this.deadLetters.byReason();
-    const deadTotal0 = this.deadLetters.total;
-    const refused0 = this.internals.refusedDuringShutdown;
-    const phases: PhaseReport[] = [];
-
-    const runPhase = async (phase: ShutdownPhase, work: () => Promise<void>, hung: () => string[]) => {
-      const report: PhaseReport = { phase, durationMs: 0, timedOut: false, hung: [] };
-      this.currentPhase = report;
-      const start = performance.now();
-      const hooks = [...(this.hooks.get(phase) ?? new Map()).entries()];
-      const pendingHooks = new Set(hooks.map(([n]) => n));
-      const all = Promise.all([
-        work(),
-        ...hooks.map(([name, fn]) =>
-          Promise.resolve()
-            // Hooks are the system's own code: what they send synchronously passes the intake gate.
-            .then(() => this.userGuardian.withCurrent(fn))
-            .catch((e) => this.logger.error(`shutdown hook ${name} (${phase}) threw: ${describe(e)}`))
-            .finally(() => pendingHooks.delete(name)),
-        ),
-      ]);
-      const timeoutMs = this.phaseTimeouts[phase];
-      let timer: unknown;
-      const timedOut = await Promise.race([
-        all.then(() => false),
-        new Promise<boolean>((r) => {
-          timer = this.clock.setTimeout(() => r(true), timeoutMs);
-        }),
-      ]);
-      this.clock.clearTimeout(timer);
-      if (timedOut) {
-        report.timedOut = true;
-        for (const n of pendingHooks) report.hung.push(`hook ${n}`);
-        report.hung.push(...hung());
-        this.logger.error(
-          `shutdown phase ${phase} timed out after ${timeoutMs} ms${report.hung.length ? `; still waiting on: ${report.hung.join('; ')}` : ''}`,
-        );
-      }
-      report.durationMs = performance.now() - start;
-      phases.push(report);
-      this.currentPhase = undefined;
-    };
-
-    await runPhase(
-      'stop-intake',
-      async () => {
-        this.internals.intakeOpen = false;
-      },
-      () => [],
-    );
-    this.lifecycle.send('NEXT');
-    await runPhase(
-      'drain',
-      () => this.waitQuiet(),
-      () => this.busyActors(),
-    );
-    this.lifecycle.send('NEXT');
-    await runPhase(
-      'stop-actors',
-      async () => {
-        await this.userGuardian.stopChildren();
-        await this.systemGuardian.stopChildren();
-        // Worker actors' stop hooks have run inside their threads; now end the threads.
-        await this.pool?.terminateAll();
-      },
-      () => {
-        const stuck: string[] = [];
-        walk(this.userGuardian, (c) => {
-          if (c.status === Status.Stopping) stuck.push(`actor ${c.path} (stopping)`);
-        });
-        this.abandoned.push(...stuck.map((s) => s.replace(/^actor | \(stopping\)$/g, '')));
-        return stuck;
-      },
-    );
-    this.lifecycle.send('NEXT');
-    await runPhase(
-      'before-exit',
-      async () => {},
-      () => [],
-    );
-
-    // A thread that hung past the phase timeout is terminated all the same.
-    await this.pool?.terminateAll();
-    const pendingAsksRejected = this.internals.asks.rejectAll((r) => new ShuttingDownError(r.target, r.messageType));
-    this.internals.asks.dispose();
+  private async runShutdown(request: ShutdownRequest): Promise<ShutdownReport> {
+    const report = await this.coordinated.run(request);
     this.removeSignalHandlers();
     clearInterval(this.keepAliveHandle);
     void this.userGuardian.stop({ kind: 'shutdown' });
     void this.systemGuardian.stop({ kind: 'shutdown' });
-
-    const dead1 = this.deadLetters.byReason();
-    const byReason: Record<string, number> = {};
-    for (const [k, v] of Object.entries(dead1)) {
-      const d = v - (dead0[k] ?? 0);
-      if (d > 0) byReason[k] = d;
-    }
-    let exitCode = cause.exitCode;
-    if (exitCode === EXIT_OK && (phases.some((p) => p.timedOut) || this.abandoned.length > 0)) {
-      exitCode = EXIT_PHASE_TIMEOUT;
-    }
-    const report: ShutdownReport = {
-      system: this.name,
-      cause: cause.cause,
-      ...(cause.signal !== undefined ? { signal: cause.signal } : {}),
-      ...(cause.error !== undefined ? { error: cause.error } : {}),
-      exitCode,
-      durationMs: performance.now() - t0,
-      phases,
-      processed: this.totalProcessed() - processed0,
-      deadLettered: this.deadLetters.total - deadTotal0,
-      deadLettersByReason: byReason,
-      rejected: this.internals.refusedDuringShutdown - refused0,
-      pendingAsksRejected,
-      abandoned: [...new Set(this.abandoned)],
-    };
     this.lifecycle.send('DONE');
     registry[GLOBAL] = undefined;
     this.logger.info(formatShutdownReport(report));
-    if (this.ownsProcess && exitCode !== EXIT_OK) process.exitCode = exitCode;
+    if (this.ownsProcess && report.exitCode !== EXIT_OK) process.exitCode = report.exitCode;
     this.resolveShutdown(report);
     return report;
   }
 
   private get ownsProcess(): boolean {
     return this.options.signals !== false;
-  }
-
-  private totalProcessed(): number {
-    let n = this.internals.retiredProcessed;
-    walk(this.userGuardian, (c) => {
-      n += c.processed;
-    });
-    walk(this.systemGuardian, (c) => {
-      n += c.processed;
-    });
-    return n;
-  }
-
-  /** Resolve when no actor has queued or in-flight messages. */
-  private async waitQuiet(): Promise<void> {
-    // Polled with real timers (not the injected clock): the phase timeout,
-    // which does use the clock, bounds it.
-    while (this.busyActors().length > 0) {
-      if (this.shutdownCause === undefined) return;
-      await new Promise((r) => setTimeout(r, 2));
-      if (this.currentPhase?.phase !== 'drain') return;
-    }
-  }
-
-  private busyActors(): string[] {
-    const busy: string[] = [];
-    const visit = (c: ActorCell) => {
-      if (c.mailboxSize > 0 || c.isProcessing || c.inFlightWork > 0 || c.status === Status.Restarting) {
-        const work = c.inFlightWork > 0 ? `, ${c.inFlightWork} declared in flight` : '';
-        busy.push(`actor ${c.path} (${c.mailboxSize} queued${c.isProcessing ? ', 1 in flight' : ''}${work})`);
-      }
-    };
-    walk(this.userGuardian, visit);
-    walk(this.systemGuardian, visit);
-    return busy;
   }
 
   private rootFailed(cell: ActorCell, error: unknown): void {
@@ -609,33 +514,41 @@ export class ActorSystem {
   }
 }
 
-/** A ref to nothing: every message is a dead letter. */
-class UnknownActorRef<M extends Message> implements ActorRef<M> {
-  readonly id = '';
-  readonly isAlive = false;
-  constructor(
-    readonly path: string,
-    private readonly dead: DeadLetters,
-  ) {}
-  get name(): string {
-    return this.path.split('/').pop() ?? '';
-  }
-  tell(message: M): void {
-    this.dead.record(this.path, message, 'unknown-actor');
-  }
-  send(message: M): Promise<void> {
-    this.dead.record(this.path, message, 'unknown-actor');
-    return Promise.reject(new ActorNotFoundError(this.path, typeOf(message)));
-  }
-  ask<R>(message: M, _options?: AskOptions): Promise<R> {
-    this.dead.record(this.path, message, 'unknown-actor');
-    return Promise.reject(new ActorNotFoundError(this.path, typeOf(message)));
-  }
-}
-
-function walk(cell: ActorCell, visit: (c: ActorCell) => void): void {
-  visit(cell);
-  for (const c of cell.children.values()) walk(c, visit);
+/**
+ * What `@troupe/remote` (or any transport package) plugs into: the extension
+ * point on the system side of {@link Transport}.
+ * @internal
+ */
+export interface Remoting {
+  /** This node's address; refs sent over links carry it. */
+  readonly address: NodeAddress;
+  /** Set the node address (cluster, node name, a fresh incarnation) before any link connects. */
+  setAddress(address: NodeAddress): void;
+  /**
+   * Run a link to the peer at `address` over `transport`: refs with that
+   * address resolve to remote refs over it, inbound tells and asks are
+   * delivered here by uid or path, watches travel as frames, and (unless
+   * `host: false`) the peer may deploy actors here through a host.
+   */
+  connect(transport: Transport, options: { address: NodeAddress; host?: boolean; policy?: Partial<LinkPolicy> }): Link;
+  /** Called for a ref to a node with no link yet: return a link (connect on demand) or undefined (no route). */
+  resolveNodesWith(resolver: (address: NodeAddress) => Link | undefined): void;
+  /** The ref a wire marker names (e.g. one read from a registry). */
+  resolve(wire: import('./internal/wire.js').WireRef): ActorRef<Message>;
+  /** The wire marker of a ref (e.g. to publish it in a registry). */
+  // biome-ignore lint/suspicious/noExplicitAny: any protocol
+  toWire(ref: ActorRef<any>): import('./internal/wire.js').WireRef;
+  /**
+   * Remote deployment: spawn the actor `spec` names at `site` (e.g. another
+   * node), supervised here by a proxy under `parent` (default `/user`).
+   */
+  spawnAt(
+    site: HostSite,
+    spec: WorkerActorSpec,
+    options: SpawnOptions<unknown> | undefined,
+    // biome-ignore lint/suspicious/noExplicitAny: any protocol
+    parent?: ActorRef<any>,
+  ): ActorRef<Message>;
 }
 
 function callSite(): string {

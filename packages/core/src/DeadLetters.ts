@@ -10,7 +10,11 @@ export type DeadLetterReason =
   | 'shutting-down'
   | 'late-reply'
   | 'no-reply-address'
-  | 'unserializable';
+  | 'unserializable'
+  /** The link to the recipient's node was down: nothing was sent. */
+  | 'disconnected'
+  /** The link to the recipient's node closed for good before the message was acknowledged. */
+  | 'link-closed';
 
 /** A message that could not be delivered, and why. */
 export interface DeadLetter {

@@ -229,6 +229,43 @@ export class WorkerExitedError extends TroupeError {
   }
 }
 
+/**
+ * A message could not be sent to an actor on the far side of a link: the link
+ * is closed (the peer, or its incarnation, is gone) or down. Nothing was sent.
+ */
+export class NotDeliveredError extends TroupeError {
+  constructor(
+    readonly target: string,
+    readonly messageType: string,
+    /** Why: the link's state, e.g. `closed: peer-dead`. */
+    readonly detail: string,
+  ) {
+    super(
+      'ERR_NOT_DELIVERED',
+      `Message of type [${messageType}] to [${target}] was not delivered: ${detail}. ` +
+        'The actor may not exist any more; watch it to learn when it ends.',
+    );
+  }
+}
+
+/**
+ * The link to the node hosting the target went down while an ask was in
+ * flight: the ask may or may not have been handled (outcome unknown).
+ */
+export class DisconnectedError extends TroupeError {
+  constructor(
+    readonly target: string,
+    readonly messageType: string,
+    readonly detail: string,
+  ) {
+    super(
+      'ERR_DISCONNECTED',
+      `Ask to [${target}] with message of type [${messageType}] failed: the link went down (${detail}) before a reply came. ` +
+        'It may or may not have been handled; retry only if the message is idempotent.',
+    );
+  }
+}
+
 /** A worker-hosted actor's module or export could not be loaded. */
 export class WorkerActorLoadError extends TroupeError {
   constructor(

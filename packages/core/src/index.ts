@@ -18,7 +18,7 @@
 export type { ActorContext, Receive, Replier, Timers } from './ActorContext.js';
 export { type ActorDefinition, defineActor } from './ActorDefinition.js';
 export type { ActorRef, AskOptions, Message, TellOptions, Terminated, TerminationReason } from './ActorRef.js';
-export { ActorSystem, type ActorSystemOptions, type ShutdownOptions } from './ActorSystem.js';
+export { ActorSystem, type ActorSystemOptions, type Remoting, type ShutdownOptions } from './ActorSystem.js';
 export { type Clock, systemClock } from './Clock.js';
 export { type DeadLetter, type DeadLetterReason, DeadLetters } from './DeadLetters.js';
 export {
@@ -28,10 +28,12 @@ export {
   AskAbortedError,
   AskTimeoutError,
   DeathPactError,
+  DisconnectedError,
   deserializeError,
   EscalatedError,
   IllegalTransitionError,
   MailboxFullError,
+  NotDeliveredError,
   NotMainThreadError,
   RestartLimitExceededError,
   type SerializedError,
@@ -45,6 +47,12 @@ export {
   WorkerExitedError,
 } from './errors.js';
 export { type FromMachineOptions, fromMachine, type GetSnapshot, type MachineMessage } from './fromMachine.js';
+/** @internal The pieces a transport package builds on (see `ActorSystem.remoting`). */
+export type { Link, LinkPolicy } from './internal/Link.js';
+/** @internal */
+export type { HostSite } from './internal/RemoteProxy.js';
+/** @internal */
+export type { NodeAddress, WireRef } from './internal/wire.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './Logger.js';
 export type { MailboxOptions, OverflowPolicy } from './Mailbox.js';
 export type { ActorMetrics } from './Metrics.js';
@@ -75,4 +83,6 @@ export {
 } from './SupervisionStrategy.js';
 export type { SystemEventMap, SystemEventName } from './SystemEvents.js';
 export { type LifecycleEvent, SystemLifecycle, systemLifecycleMachine } from './SystemLifecycle.js';
+/** The extension point for transports: implement {@link Transport} to carry Troupe links over something new. */
+export type { Batch, Transport, TransportClosed } from './Transport.js';
 export { type Placement, type WorkerActorSpec, type WorkerPoolOptions, workerActor } from './WorkerActor.js';

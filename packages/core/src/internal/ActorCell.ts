@@ -1,11 +1,8 @@
-import type { EventEmitter } from 'eventemitter3';
 import { nanoid } from 'nanoid';
-import type { ActorContext, Receive, Replier, Timers } from '../ActorContext.js';
+import type { Receive, Replier } from '../ActorContext.js';
 import type { ActorDefinition } from '../ActorDefinition.js';
-import type { ActorRef, AskOptions, Message, TellOptions, Terminated, TerminationReason } from '../ActorRef.js';
-import type { ActorSystem } from '../ActorSystem.js';
-import type { Clock } from '../Clock.js';
-import { type DeadLetterReason, type DeadLetters, typeOf } from '../DeadLetters.js';
+import type { ActorRef, AskOptions, Terminated, TerminationReason } from '../ActorRef.js';
+import { type DeadLetterReason, typeOf } from '../DeadLetters.js';
 import {
   ActorNameTakenError,
   ActorStoppedError,
@@ -17,15 +14,14 @@ import {
   ShuttingDownError,
   StashOverflowError,
 } from '../errors.js';
-import type { Logger } from '../Logger.js';
 import { Mailbox, type ResolvedMailboxOptions, resolveMailboxOptions } from '../Mailbox.js';
 import type { ActorMetrics } from '../Metrics.js';
-import type { SpawnOptions, WorkerSpawnOptions } from '../SpawnOptions.js';
+import type { SpawnOptions } from '../SpawnOptions.js';
 import type { SupervisionStrategy } from '../SupervisionStrategy.js';
-import type { SystemEventMap } from '../SystemEvents.js';
-import type { WorkerActorSpec } from '../WorkerActor.js';
-import type { AskRegistry } from './Asks.js';
-import { REF_BRAND } from './codec.js';
+import { CellContext } from './CellContext.js';
+import { CellTimers } from './CellTimers.js';
+import { LocalActorRef } from './LocalActorRef.js';
+import type { HostedHooks, RemoteAdapter, ReplyTarget, SystemInternals } from './SystemInternals.js';
 
 /**
  * Lifecycle of one actor (xstate's ProcessingStatus, extended):
@@ -42,61 +38,26 @@ export const Status = {
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
-/** Anything that can settle a reply: an ask, or (later) a remote reply channel. */
-export interface ReplyTarget {
-  readonly settled: boolean;
-  resolve(value: unknown): boolean;
-  reject(error: unknown): boolean;
+/**
+ * The envelope of a system signal (Terminated) in the mailbox: settled, so
+ * replies to it go nowhere, and it carries what the watch was keyed by (the
+ * watched cell, or a remote ref's key), so an unwatch in between is honoured.
+ */
+class Signal implements ReplyTarget {
+  readonly settled = true;
+  constructor(readonly key: unknown) {}
+  resolve(): boolean {
+    return false;
+  }
+  reject(): boolean {
+    return false;
+  }
 }
-
-/** Envelope marker for system signals (Terminated) in the mailbox; settled, so replies to it go nowhere. */
-const SIGNAL: ReplyTarget = Object.freeze({ settled: true, resolve: () => false, reject: () => false });
 
 interface Waiter {
   env: ReplyTarget | undefined;
   resolve: (() => void) | undefined;
   reject: ((e: unknown) => void) | undefined;
-}
-
-/**
- * Hooks by which a cell that stands for an actor in another thread (a worker
- * proxy) learns of supervision decisions its definition cannot see.
- * @internal
- */
-export interface RemoteAdapter {
-  /** The parent resumed the proxy after a failure: resume the real actor too. */
-  resumed(): void;
-  /** The proxy is stopping: stop the real actor (its hooks run where it lives), even if it never finished starting. */
-  stop(): Promise<void>;
-}
-
-/** What a cell needs from its system. @internal */
-export interface SystemInternals {
-  /** The system facade; absent inside a worker thread, where there is no system. */
-  readonly facade: ActorSystem | undefined;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly random: () => number;
-  readonly events: EventEmitter<SystemEventMap>;
-  readonly deadLetters: DeadLetters;
-  readonly asks: AskRegistry;
-  readonly askTimeoutMs: number;
-  readonly stopTimeoutMs: number;
-  readonly defaultStrategy: SupervisionStrategy;
-  /** False once shutdown has closed intake. */
-  intakeOpen: boolean;
-  /** The cell whose code is running synchronously right now (its sends are internal). */
-  currentCell: ActorCell | undefined;
-  /** Counts messages refused because intake was closed. */
-  refusedDuringShutdown: number;
-  /** Messages processed by actors that have since stopped. */
-  retiredProcessed: number;
-  /** A failure escalated past the top guardian. */
-  rootFailed(cell: ActorCell, error: unknown): void;
-  /** An actor's stop did not finish within `stopTimeoutMs`. */
-  stopTimedOut(cell: ActorCell, what: string): void;
-  /** Spawn a worker-thread actor under `parent` (main thread only). */
-  spawnWorker?(parent: ActorCell, spec: WorkerActorSpec, options: WorkerSpawnOptions<unknown> | undefined): ActorCell;
 }
 
 // `RESOLVED.then(fn)` schedules on the same microtask queue as queueMicrotask,
@@ -144,19 +105,25 @@ export class ActorCell {
   get children(): ReadonlyMap<string, ActorCell> {
     return this.kids ?? NO_CHILDREN;
   }
-  /** Set on worker proxies. */
+  /** Set on proxies: the cell stands for an actor on the far side of a link. */
   remote: RemoteAdapter | undefined;
-  /** Called each time the actor enters Running (start and every restart); used by worker hosts. */
-  onRunning: (() => void) | undefined;
+  /** Set on cells hosted for a supervisor on the far side of a link. */
+  hosted: HostedHooks | undefined;
+  /** Local cells watching this one. */
   private watchers: Set<ActorCell> | undefined;
-  private watching: Set<ActorCell> | undefined;
-  private timers: Map<string, unknown> | undefined;
+  /**
+   * What this cell watches: a watched local cell maps to undefined (its
+   * `watchers` holds this cell), a remote ref's key to the function that
+   * cancels that watch.
+   */
+  private watching: Map<unknown, (() => void) | undefined> | undefined;
+  private timerSet: CellTimers | undefined;
   private stashBuf: unknown[] | undefined;
   private restartTimes: number[] | undefined;
   private restartTimer: unknown;
   private stopPromise: Promise<void> | undefined;
   terminationReason: TerminationReason | undefined;
-  private terminationListeners: ((r: TerminationReason) => void)[] | undefined;
+  private terminationListeners: Set<(r: TerminationReason) => void> | undefined;
 
   // metrics
   processed = 0;
@@ -191,7 +158,7 @@ export class ActorCell {
     name: string | undefined,
     mailbox: ResolvedMailboxOptions,
     makeRef?: (cell: ActorCell) => LocalActorRef,
-    /** The path, when it is not the parent's plus the name (an actor hosted in a worker keeps its main-thread path). */
+    /** The path, when it is not the parent's plus the name (a hosted actor keeps its proxy's path). */
     path?: string,
   ) {
     this.name = name ?? `$${(anonymous++).toString(36)}`;
@@ -308,7 +275,7 @@ export class ActorCell {
     this.status = Status.Running;
     const events = this.system.events;
     if (events.listenerCount('started') > 0) events.emit('started', { path: this.path, id: this.id });
-    this.onRunning?.();
+    this.hosted?.running();
     if (this.mailbox.size > 0) this.schedule();
   }
 
@@ -394,7 +361,7 @@ export class ActorCell {
 
   private undeliverable(message: unknown, env: ReplyTarget | undefined, reason: DeadLetterReason): void {
     const sys = this.system;
-    if (env === SIGNAL) return; // a watcher that is gone does not need the signal
+    if (env instanceof Signal) return; // a watcher that is gone does not need the signal
     if (reason === 'shutting-down') sys.refusedDuringShutdown++;
     sys.deadLetters.record(this.path, message, reason);
     if (env !== undefined && !env.settled) {
@@ -427,8 +394,8 @@ export class ActorCell {
         // new message is the one dropped.
         const mailbox = this.mailbox;
         let signals: unknown[] | undefined;
-        while (mailbox.size > 0 && mailbox.peekEnvelope() === SIGNAL) {
-          (signals ??= []).push(mailbox.peekMessage());
+        while (mailbox.size > 0 && mailbox.peekEnvelope() instanceof Signal) {
+          (signals ??= []).push(mailbox.peekMessage(), mailbox.peekEnvelope());
           mailbox.shift();
         }
         if (mailbox.size > 0) {
@@ -440,7 +407,9 @@ export class ActorCell {
         } else {
           this.undeliverable(message, env, 'mailbox-full');
         }
-        if (signals !== undefined) for (let i = signals.length - 1; i >= 0; i--) mailbox.unshift(signals[i], SIGNAL);
+        if (signals !== undefined) {
+          for (let i = signals.length - 2; i >= 0; i -= 2) mailbox.unshift(signals[i], signals[i + 1]);
+        }
         return;
       }
       case 'reject':
@@ -486,15 +455,15 @@ export class ActorCell {
     }
   }
 
-  /** Deliver a signal (Terminated); bypasses capacity and the intake gate. */
-  private signal(message: Terminated): void {
+  /** Deliver a signal (Terminated of the watch keyed `key`); bypasses capacity and the intake gate. */
+  private signal(message: Terminated, key: unknown): void {
     if (this.status >= Status.Stopping) return;
-    this.mailbox.push(message, SIGNAL);
+    this.mailbox.push(message, new Signal(key));
     this.schedule();
   }
 
   /** Deliver a message from the actor's own timers; bypasses the intake gate. */
-  private selfDeliver(message: unknown): void {
+  selfDeliver(message: unknown): void {
     const sys = this.system;
     const prev = sys.currentCell;
     sys.currentCell = this;
@@ -546,8 +515,8 @@ export class ActorCell {
         if (this.waiters !== undefined) this.admitWaiter();
         // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
         let handler: Receive<any, any, any> = this.behavior;
-        if (env === SIGNAL) {
-          const h = this.signalHandler(message as Terminated);
+        if (env instanceof Signal) {
+          const h = this.signalHandler(message as Terminated, env.key);
           if (h === undefined) continue;
           handler = h;
         }
@@ -623,9 +592,8 @@ export class ActorCell {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
-  private signalHandler(t: Terminated): Receive<any, any, any> | undefined {
-    const target = (t.ref as LocalActorRef).cell;
-    if (this.watching === undefined || !this.watching.delete(target)) return undefined; // unwatched meanwhile
+  private signalHandler(t: Terminated, key: unknown): Receive<any, any, any> | undefined {
+    if (this.watching === undefined || !this.watching.delete(key)) return undefined; // unwatched meanwhile
     const onTerminated = this.def.onTerminated;
     if (onTerminated !== undefined) return (state, msg, ctx) => onTerminated(state, msg as Terminated, ctx);
     return () => {
@@ -646,16 +614,17 @@ export class ActorCell {
    * suspended, its mailbox kept, and the parent decides.
    */
   fail(error: unknown, env: ReplyTarget | undefined): void {
-    if (env !== undefined && env !== SIGNAL && !env.settled) env.reject(error);
+    if (env !== undefined && !env.settled) env.reject(error);
     this.currentEnv = undefined;
     this.currentMessage = undefined;
     if (this.status >= Status.Stopping || this.status === Status.Suspended) return;
     this.failures++;
     this.status = Status.Suspended;
-    this.timersCancelAll();
+    this.timerSet?.cancelAll();
     const parent = this.parent;
     if (parent === undefined) {
-      this.system.rootFailed(this, error);
+      if (this.hosted !== undefined) this.hosted.failed(error);
+      else this.system.rootFailed(this, error);
       return;
     }
     queueMicrotask(() => parent.childFailed(this, error));
@@ -737,12 +706,12 @@ export class ActorCell {
   async restart(error: unknown, delayMs: number): Promise<void> {
     if (this.status >= Status.Stopping || this.status === Status.Restarting) return;
     this.status = Status.Restarting;
-    this.timersCancelAll();
+    this.timerSet?.cancelAll();
     await this.whenIdle();
     // An in-flight async handler (a sibling's restart under one-for-all or
     // rest-for-one) may have started timers after the cancel above; they
     // belong to the old incarnation and must not fire into the new one.
-    this.timersCancelAll();
+    this.timerSet?.cancelAll();
     await this.stopChildren();
     const hook = this.def.beforeRestart;
     if (this.initialized && hook !== undefined) {
@@ -790,7 +759,7 @@ export class ActorCell {
       this.system.clock.clearTimeout(this.restartTimer);
       this.restartTimer = undefined;
     }
-    this.timersCancelAll();
+    this.timerSet?.cancelAll();
     this.stopPromise = this.finishStop(reason);
     return this.stopPromise;
   }
@@ -813,7 +782,7 @@ export class ActorCell {
         sys.logger.error(`afterStop of ${this.path} threw: ${describe(e)}`);
       }
     }
-    this.timersCancelAll();
+    this.timerSet?.cancelAll();
     this.status = Status.Stopped;
     const rest = this.mailbox.drain();
     for (let i = 0; i < rest.length; i += 2) this.undeliverable(rest[i], rest[i + 1] as ReplyTarget, 'actor-stopped');
@@ -836,12 +805,15 @@ export class ActorCell {
       this.parent.kids?.delete(this.name);
     }
     if (this.watching !== undefined) {
-      for (const w of this.watching) w.watchers?.delete(this);
+      for (const [key, cancel] of this.watching) {
+        if (cancel === undefined) (key as ActorCell).watchers?.delete(this);
+        else cancel();
+      }
       this.watching = undefined;
     }
     if (this.watchers !== undefined) {
       const t: Terminated = { type: 'terminated', ref: this.ref, reason };
-      for (const w of this.watchers) w.signal(t);
+      for (const w of this.watchers) w.signal(t, this);
       this.watchers = undefined;
     }
     this.context = undefined;
@@ -880,19 +852,28 @@ export class ActorCell {
     });
   }
 
-  /** Register a callback for the end of this actor (called at once if it has ended). */
-  onTerminated(listener: (r: TerminationReason) => void): void {
+  /**
+   * Call `listener` once when this actor ends (at once if it has ended).
+   * Returns a function that removes it.
+   */
+  onTerminated(listener: (r: TerminationReason) => void): () => void {
     if (this.status === Status.Stopped && this.terminationReason !== undefined) {
       listener(this.terminationReason);
-      return;
+      return () => {};
     }
-    (this.terminationListeners ??= []).push(listener);
+    const listeners = (this.terminationListeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   // ---------------------------------------------------------------- context services
 
   get ctx(): CellContext {
     return (this.context ??= new CellContext(this));
+  }
+
+  get timers(): CellTimers {
+    return (this.timerSet ??= new CellTimers(this));
   }
 
   /** Run `fn` as this actor: its sends count as the actor's own (they pass shutdown's intake gate). */
@@ -907,24 +888,54 @@ export class ActorCell {
     }
   }
 
-  watch(target: ActorCell): void {
+  /** Be told (a Terminated signal) when the actor behind `ref` ends, wherever it lives. */
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  watch(ref: ActorRef<any>): void {
+    const provider = this.system.provider;
+    const target = provider.local(ref);
     if (target === this) return;
-    (this.watching ??= new Set()).add(target);
-    if (target.status === Status.Stopped) {
-      this.signal({ type: 'terminated', ref: target.ref, reason: target.terminationReason ?? { kind: 'stopped' } });
+    const watching = (this.watching ??= new Map());
+    if (target !== undefined) {
+      if (watching.has(target)) return;
+      watching.set(target, undefined);
+      if (target.status === Status.Stopped) {
+        this.signal(
+          { type: 'terminated', ref: target.ref, reason: target.terminationReason ?? { kind: 'stopped' } },
+          target,
+        );
+        return;
+      }
+      (target.watchers ??= new Set()).add(this);
       return;
     }
-    (target.watchers ??= new Set()).add(this);
+    const key = provider.watchKey(ref, `ctx.watch in [${this.path}]`);
+    if (watching.has(key)) return;
+    // Set before watching: a dead ref answers at once, and the signal must find its key.
+    watching.set(key, () => {});
+    const cancel = provider.onEnd(ref, (reason) => this.signal({ type: 'terminated', ref, reason }, key));
+    if (watching.has(key)) watching.set(key, cancel);
   }
 
-  unwatch(target: ActorCell): void {
-    this.watching?.delete(target);
-    target.watchers?.delete(this);
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  unwatch(ref: ActorRef<any>): void {
+    const watching = this.watching;
+    if (watching === undefined) return;
+    const provider = this.system.provider;
+    const target = provider.local(ref);
+    if (target !== undefined) {
+      watching.delete(target);
+      target.watchers?.delete(this);
+      return;
+    }
+    const key = provider.watchKey(ref, `ctx.unwatch in [${this.path}]`);
+    const cancel = watching.get(key);
+    watching.delete(key);
+    cancel?.();
   }
 
   reply(value: unknown, isError: boolean): void {
     const env = this.currentEnv;
-    if (env === undefined || env === SIGNAL || this.replyTaken) {
+    if (env === undefined || env instanceof Signal || this.replyTaken) {
       this.system.deadLetters.record(this.path, value, 'no-reply-address');
       return;
     }
@@ -932,11 +943,11 @@ export class ActorCell {
     if (!ok) this.system.deadLetters.record(this.path, value, 'late-reply');
   }
 
-  /** Send the current message on to `target`, which will answer the original asker. */
-  forward(target: ActorCell, message: unknown): void {
-    const env = this.currentEnv === SIGNAL ? undefined : this.currentEnv;
-    this.replyTaken = true;
-    target.enqueue(message, env);
+  /** Send `message` on to `ref`, which will answer the original asker (the current message's reply address). */
+  // biome-ignore lint/suspicious/noExplicitAny: any actor
+  forward(ref: ActorRef<any>, message: unknown): void {
+    const env = this.takeReplyTarget();
+    this.system.provider.deliver(ref, message, env);
   }
 
   /** Queued plus in-flight messages: what a least-loaded router compares. */
@@ -947,28 +958,27 @@ export class ActorCell {
   /** Whether the current message came with a reply address (an ask) not yet taken. */
   get expectsReply(): boolean {
     const env = this.currentEnv;
-    return env !== undefined && env !== SIGNAL && !this.replyTaken && !env.settled;
+    return env !== undefined && !(env instanceof Signal) && !this.replyTaken && !env.settled;
   }
 
   /** Take the reply address of the current message (for proxies that answer later). */
   takeReplyTarget(): ReplyTarget | undefined {
     const env = this.currentEnv;
     this.replyTaken = true;
-    return env === SIGNAL ? undefined : env;
+    return env instanceof Signal ? undefined : env;
   }
 
   deferReply(): Replier {
-    const env = this.currentEnv;
-    this.replyTaken = true;
+    const env = this.takeReplyTarget();
     const dead = this.system.deadLetters;
     const path = this.path;
     return {
       reply(value) {
-        if (env === undefined || env === SIGNAL) dead.record(path, value, 'no-reply-address');
+        if (env === undefined) dead.record(path, value, 'no-reply-address');
         else if (!env.resolve(value)) dead.record(path, value, 'late-reply');
       },
       fail(error) {
-        if (env === undefined || env === SIGNAL) dead.record(path, error, 'no-reply-address');
+        if (env === undefined) dead.record(path, error, 'no-reply-address');
         else if (!env.reject(error)) dead.record(path, error, 'late-reply');
       },
     };
@@ -996,41 +1006,6 @@ export class ActorCell {
       throw new TypeError(`become in [${this.path}]: expected a receive function, got ${typeof receive}`);
     }
     this.behavior = receive;
-  }
-
-  timerStart(key: string, delayMs: number, message: unknown, repeat: boolean): void {
-    if (!(delayMs >= 0) || !Number.isFinite(delayMs)) {
-      throw new TypeError(`timer ${key} in [${this.path}]: delay must be a non-negative finite number, got ${delayMs}`);
-    }
-    if (this.status >= Status.Stopping) return;
-    this.timerCancel(key);
-    const timers = (this.timers ??= new Map());
-    const clock = this.system.clock;
-    const fire = () => {
-      if (repeat) timers.set(key, clock.setTimeout(fire, delayMs));
-      else timers.delete(key);
-      this.selfDeliver(message);
-    };
-    timers.set(key, clock.setTimeout(fire, delayMs));
-  }
-
-  timerCancel(key: string): void {
-    const handle = this.timers?.get(key);
-    if (handle !== undefined) {
-      this.system.clock.clearTimeout(handle);
-      this.timers?.delete(key);
-    }
-  }
-
-  timerActive(key: string): boolean {
-    return this.timers?.has(key) ?? false;
-  }
-
-  timersCancelAll(): void {
-    const timers = this.timers;
-    if (timers === undefined) return;
-    for (const h of timers.values()) this.system.clock.clearTimeout(h);
-    timers.clear();
   }
 
   metrics(): ActorMetrics {
@@ -1078,206 +1053,10 @@ export class ActorCell {
   }
 }
 
-/** An in-process reference. @internal */
-export class LocalActorRef<M extends Message = Message> implements ActorRef<M> {
-  declare readonly [REF_BRAND]: true;
-  constructor(readonly cell: ActorCell) {}
-  get id(): string {
-    return this.cell.id;
-  }
-  get name(): string {
-    return this.cell.name;
-  }
-  get path(): string {
-    return this.cell.path;
-  }
-  get isAlive(): boolean {
-    return this.cell.status < Status.Stopping;
-  }
-  tell(message: M): void {
-    this.cell.enqueue(message, undefined);
-  }
-  send(message: M): Promise<void> {
-    return this.cell.send(message);
-  }
-  ask<R = unknown>(message: M, options?: AskOptions): Promise<R> {
-    return this.cell.ask<R>(message, options);
-  }
-  toString(): string {
-    return `ActorRef(${this.cell.path})`;
-  }
-  toJSON(): { path: string; id: string } {
-    return { path: this.cell.path, id: this.cell.id };
-  }
-}
-
-Object.defineProperty(LocalActorRef.prototype, REF_BRAND, { value: true });
-
-/** The context handed to an actor's functions. @internal */
-class CellContext implements ActorContext<Message, unknown> {
-  private timersValue: Timers<Message> | undefined = undefined;
-  constructor(private readonly cell: ActorCell) {}
-  get timers(): Timers<Message> {
-    return (this.timersValue ??= new CellTimers(this.cell));
-  }
-  get self(): ActorRef<Message> {
-    return this.cell.ref;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: parents speak any protocol
-  get parent(): ActorRef<any> {
-    return (this.cell.parent ?? this.cell).ref;
-  }
-  get system(): ActorSystem {
-    const facade = this.cell.system.facade;
-    if (facade === undefined) {
-      throw new TypeError(
-        `ctx.system in [${this.cell.path}]: this actor runs in a worker thread, and the ActorSystem lives on the main thread. ` +
-          'Use refs passed by message (or as input) to reach other actors.',
-      );
-    }
-    return facade;
-  }
-  get input(): unknown {
-    return this.cell.input;
-  }
-  get log(): Logger {
-    return this.cell.system.logger;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  spawn(definition: ActorDefinition<any, any, any>, options?: SpawnOptions<any>): ActorRef<any> {
-    return this.cell.spawnChild(definition, options).ref;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  spawnWorker(spec: WorkerActorSpec<any, any>, options?: WorkerSpawnOptions<any>): ActorRef<any> {
-    const sys = this.cell.system;
-    if (sys.spawnWorker === undefined) {
-      throw new TypeError(
-        `ctx.spawnWorker in [${this.cell.path}]: worker actors are spawned from the main thread; ` +
-          'inside a worker, spawn local children with ctx.spawn',
-      );
-    }
-    return sys.spawnWorker(this.cell, spec, options).ref;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
-  get children(): ActorRef<any>[] {
-    return [...this.cell.children.values()].map((c) => c.ref);
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: children speak any protocol
-  child(name: string): ActorRef<any> | undefined {
-    return this.cell.children.get(name)?.ref;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any child
-  stop(ref?: ActorRef<any>): Promise<void> {
-    if (ref === undefined || ref === this.cell.ref) return this.cell.stop();
-    const target = cellOf(ref);
-    if (target === undefined || target.parent !== this.cell) {
-      throw new TypeError(
-        `ctx.stop in [${this.cell.path}]: ${ref.path} is not a child; an actor may stop only itself or its children`,
-      );
-    }
-    return target.stop();
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any actor
-  watch(ref: ActorRef<any>): void {
-    const target = cellOf(ref);
-    if (target === undefined)
-      throw new TypeError(`ctx.watch in [${this.cell.path}]: ${String(ref)} is not a local actor ref`);
-    this.cell.watch(target);
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any actor
-  unwatch(ref: ActorRef<any>): void {
-    const target = cellOf(ref);
-    if (target !== undefined) this.cell.unwatch(target);
-  }
-  reply(value: unknown): void {
-    this.cell.reply(value, false);
-  }
-  replyError(error: unknown): void {
-    this.cell.reply(error, true);
-  }
-  deferReply<R = unknown>(): Replier<R> {
-    return this.cell.deferReply() as Replier<R>;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  tell(ref: ActorRef<any>, message: unknown, options?: TellOptions): void {
-    this.cell.withCurrent(() => ref.tell(message, options));
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  ask<R>(ref: ActorRef<any>, message: Message, options?: AskOptions): Promise<R> {
-    return this.cell.withCurrent(() => ref.ask<R>(message, options));
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  send(ref: ActorRef<any>, message: unknown, options?: TellOptions): Promise<void> {
-    return this.cell.withCurrent(() => ref.send(message, options));
-  }
-  inFlight<T>(work: Promise<T>): Promise<T> {
-    return this.cell.trackInFlight(work);
-  }
-  get expectsReply(): boolean {
-    return this.cell.expectsReply;
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: any protocol
-  forward(ref: ActorRef<any>, message?: unknown): void {
-    const target = cellOf(ref);
-    const m = message === undefined ? this.cell.currentMessageValue : message;
-    if (target === undefined) {
-      // A ref of another kind (a worker-local actor, a dead ref): keep the reply address by piping an ask.
-      const env = this.cell.takeReplyTarget();
-      if (env === undefined) ref.tell(m);
-      else
-        ref.ask(m).then(
-          (v) => env.resolve(v),
-          (e) => env.reject(e),
-        );
-      return;
-    }
-    this.cell.forward(target, m);
-  }
-  stash(): void {
-    this.cell.stash();
-  }
-  unstashAll(): void {
-    this.cell.unstashAll();
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
-  become(receive: Receive<any, any, any>): void {
-    this.cell.become(receive);
-  }
-}
-
-/** The cell behind a local ref, if it is one. @internal */
-// biome-ignore lint/suspicious/noExplicitAny: any protocol
-export function cellOf(ref: ActorRef<any>): ActorCell | undefined {
-  return ref instanceof LocalActorRef ? ref.cell : undefined;
-}
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as { then?: unknown }).then === 'function'
   );
-}
-
-/** `ctx.timers`: methods on a prototype, not five closures per actor. */
-class CellTimers implements Timers<Message> {
-  constructor(private readonly cell: ActorCell) {}
-  once(key: string, delayMs: number, message: Message): void {
-    this.cell.timerStart(key, delayMs, message, false);
-  }
-  interval(key: string, everyMs: number, message: Message): void {
-    if (!(everyMs > 0)) {
-      throw new TypeError(`timer ${key} in [${this.cell.path}]: interval must be positive, got ${everyMs}`);
-    }
-    this.cell.timerStart(key, everyMs, message, true);
-  }
-  cancel(key: string): void {
-    this.cell.timerCancel(key);
-  }
-  isActive(key: string): boolean {
-    return this.cell.timerActive(key);
-  }
-  cancelAll(): void {
-    this.cell.timersCancelAll();
-  }
 }

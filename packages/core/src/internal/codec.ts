@@ -36,8 +36,32 @@ const cloneable: Function[] = [
   ...(typeof SharedArrayBuffer === 'function' ? [SharedArrayBuffer] : []),
 ];
 
-/** Set by the last {@link encode} call: did the value contain refs? */
-export let encodedHadRefs = false;
+/**
+ * Encodes messages for one runtime: `toWire` names that runtime's refs, and
+ * `swapped` tells whether the last {@link Encoder.encode} replaced anything
+ * (then the receiver must decode the value).
+ */
+export class Encoder {
+  /** Whether the last `encode` swapped a ref for a marker. */
+  swapped = false;
+  // biome-ignore lint/suspicious/noExplicitAny: any ref
+  constructor(readonly toWire: (ref: ActorRef<any>) => WireRef) {}
+
+  /**
+   * Check that `value` can cross a thread, replacing refs with markers.
+   * Returns `value` itself when it holds no ref (the common case: no copy).
+   * Throws {@link DataCloneError} naming where the problem is.
+   */
+  encode(value: unknown): unknown {
+    this.swapped = false;
+    try {
+      return walk(value, this, 0);
+    } catch (e) {
+      if (e instanceof CloneFault) throw new DataCloneError(`$${e.path} ${e.what}`);
+      throw e;
+    }
+  }
+}
 
 /**
  * Thrown inside {@link walk} and caught by {@link encode}: where the problem is
@@ -57,23 +81,7 @@ function under(fault: unknown, step: string): unknown {
   return fault;
 }
 
-/**
- * Check that `value` can cross a thread, replacing refs with markers.
- * Returns `value` itself when it holds no ref (the common case: no copy).
- */
-// biome-ignore lint/suspicious/noExplicitAny: any ref
-export function encode(value: unknown, toWire: (ref: ActorRef<any>) => WireRef): unknown {
-  encodedHadRefs = false;
-  try {
-    return walk(value, toWire, 0);
-  } catch (e) {
-    if (e instanceof CloneFault) throw new DataCloneError(`$${e.path} ${e.what}`);
-    throw e;
-  }
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: any ref
-function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: number): unknown {
+function walk(value: unknown, enc: Encoder, depth: number): unknown {
   switch (typeof value) {
     case 'string':
     case 'number':
@@ -92,9 +100,9 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
   if (value === null || depth > 64) return value;
   const obj = value as Record<string | symbol, unknown>;
   if (obj[REF_BRAND] === true) {
-    encodedHadRefs = true;
+    enc.swapped = true;
     // biome-ignore lint/suspicious/noExplicitAny: any ref
-    return toWire(obj as unknown as ActorRef<any>);
+    return enc.toWire(obj as unknown as ActorRef<any>);
   }
   if (Array.isArray(obj)) {
     let copy: unknown[] | undefined;
@@ -102,7 +110,7 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
       const v = obj[i];
       let w: unknown;
       try {
-        w = walk(v, toWire, depth + 1);
+        w = walk(v, enc, depth + 1);
       } catch (e) {
         throw under(e, `[${i}]`);
       }
@@ -120,7 +128,7 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
       const v = obj[k];
       let w: unknown;
       try {
-        w = walk(v, toWire, depth + 1);
+        w = walk(v, enc, depth + 1);
       } catch (e) {
         throw under(e, `.${k}`);
       }
@@ -137,13 +145,13 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
       if (obj instanceof Map) {
         for (const [k, v] of obj) {
           try {
-            walk(k, toWire, depth + 1);
+            walk(k, enc, depth + 1);
           } catch (e) {
             throw under(e, '<key>');
           }
           let w: unknown;
           try {
-            w = walk(v, toWire, depth + 1);
+            w = walk(v, enc, depth + 1);
           } catch (e) {
             throw under(e, `.get(${String(k)})`);
           }
@@ -155,7 +163,7 @@ function walk(value: unknown, toWire: (ref: ActorRef<any>) => WireRef, depth: nu
         for (const v of obj) {
           let w: unknown;
           try {
-            w = walk(v, toWire, depth + 1);
+            w = walk(v, enc, depth + 1);
           } catch (e) {
             throw under(e, '<item>');
           }

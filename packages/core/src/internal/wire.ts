@@ -1,85 +1,172 @@
 /**
- * The wire protocol between the main thread and a worker host: the one file
- * of types both sides speak (like piscina's `types.ts`).
+ * The wire protocol two Troupe runtimes speak over a {@link Link}: the one
+ * file of types both sides share (like piscina's `types.ts`), whatever the
+ * transport (a worker thread's port, NATS).
  *
- * Messages travel in batches: one `postMessage` carries a flat array of
- * frames, each an opcode followed by a fixed number of fields. A flat array
+ * Frames travel in batches: one post carries a flat array of frames, each an
+ * opcode followed by a fixed number of fields ({@link ARITY}). A flat array
  * clones faster than an array of objects, and batching turns a million tells
- * into a thousand posts. Order within a batch, and between batches on the one
- * port, is the send order: that is what keeps per-pair FIFO across threads.
+ * into a thousand posts. Order within a batch, and between batches on one
+ * transport, is the send order: that is what keeps per-pair FIFO across a
+ * boundary.
  *
- * Actors inside a worker are addressed by a small integer handle, unique per
- * host. Refs inside messages are replaced by {@link WireRef} markers.
+ * Two ways to name the recipient of a message:
+ * - a *handle*, a small integer the proxy side of a link gives each actor it
+ *   asked the far side to host (the hot path: tells and asks to worker actors);
+ * - a {@link WireRef}, for any other actor: its node address, path and uid.
+ *
+ * Refs inside messages are replaced by {@link WireRef} markers, errors inside
+ * messages by {@link WireError} markers.
  *
  * @internal
  */
 import type { SerializedError } from '../errors.js';
 
-/** Opcodes; the comment after each names the fields that follow it. */
+/** Opcodes; the comment after each names the fields that follow it ({@link Frames}). */
 export const Op = {
-  /** main→worker: handle, message */
+  /** proxy→host: handle, message (plain: no markers inside) */
   Tell: 1,
-  /** main→worker: handle, message (contains refs: decode it) */
+  /** proxy→host: handle, message (holds markers: decode it) */
   TellRefs: 2,
-  /** main→worker: handle, message, replyId */
+  /** proxy→host: handle, message, replyId */
   Ask: 3,
   /** both ways: replyId, value */
   Reply: 4,
   /** both ways: replyId, SerializedError */
   ReplyError: 5,
-  /** main→worker: SpawnFrame */
+  /** proxy→host: SpawnFrame */
   Spawn: 6,
-  /** main→worker: handle, SerializedError (why) */
+  /** proxy→host: handle, SerializedError (why), SpawnFrame (used if the host no longer has the actor) */
   Restart: 7,
-  /** main→worker: handle */
+  /** proxy→host: handle (the supervisor resumed the actor after a failure) */
   Resume: 8,
-  /** main→worker: handle */
+  /** proxy→host: handle */
   Stop: 9,
-  /** worker→main: handle (the actor is running: after spawn or restart) */
+  /** host→proxy: handle (the actor is running: after spawn or restart) */
   Started: 10,
-  /** worker→main: handle, SerializedError (the hosted actor failed; it is suspended) */
+  /** host→proxy: handle, SerializedError (the hosted actor failed; it is suspended) */
   Failed: 11,
-  /** worker→main: handle */
+  /** host→proxy: handle (the hosted actor has stopped) */
   Stopped: 12,
-  /** worker→main: mainId, message (a tell to a ref that lives on the main thread) */
-  TellMain: 13,
-  /** worker→main: mainId, message, replyId */
-  AskMain: 14,
-  /** worker→main: recipient path, message type, reason */
+  /** both ways: target WireRef, message (a tell to an actor named by address) */
+  TellTo: 13,
+  /** both ways: target WireRef, message, replyId */
+  AskTo: 14,
+  /** host→proxy: recipient path, message type, reason (recorded by the proxy side's system) */
   DeadLetter: 15,
+  /** both ways: target WireRef, watchId (tell me with Terminated(watchId) when it ends) */
+  Watch: 16,
+  /** both ways: watchId */
+  Unwatch: 17,
+  /** both ways: watchId, WireReason */
+  Terminated: 18,
+  /** both ways: target WireRef (stop that actor) */
+  StopActor: 19,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
-/** What a worker needs to start a hosted actor. */
+/** The fields of each frame, after its opcode. */
+export interface Frames {
+  [Op.Tell]: [handle: number, message: unknown];
+  [Op.TellRefs]: [handle: number, message: unknown];
+  [Op.Ask]: [handle: number, message: unknown, replyId: number];
+  [Op.Reply]: [replyId: number, value: unknown];
+  [Op.ReplyError]: [replyId: number, error: SerializedError];
+  [Op.Spawn]: [frame: SpawnFrame];
+  [Op.Restart]: [handle: number, error: SerializedError, frame: SpawnFrame];
+  [Op.Resume]: [handle: number];
+  [Op.Stop]: [handle: number];
+  [Op.Started]: [handle: number];
+  [Op.Failed]: [handle: number, error: SerializedError];
+  [Op.Stopped]: [handle: number];
+  [Op.TellTo]: [target: WireRef, message: unknown];
+  [Op.AskTo]: [target: WireRef, message: unknown, replyId: number];
+  [Op.DeadLetter]: [recipient: string, messageType: string, reason: string];
+  [Op.Watch]: [target: WireRef, watchId: number];
+  [Op.Unwatch]: [watchId: number];
+  [Op.Terminated]: [watchId: number, reason: WireReason];
+  [Op.StopActor]: [target: WireRef];
+}
+
+/** One frame: its opcode, then its fields. */
+export type Frame<K extends Op = Op> = [K, ...Frames[K]];
+
+/** Fields after each opcode: the one table both sides walk batches with. */
+export const ARITY = Object.freeze({
+  [Op.Tell]: 2,
+  [Op.TellRefs]: 2,
+  [Op.Ask]: 3,
+  [Op.Reply]: 2,
+  [Op.ReplyError]: 2,
+  [Op.Spawn]: 1,
+  [Op.Restart]: 3,
+  [Op.Resume]: 1,
+  [Op.Stop]: 1,
+  [Op.Started]: 1,
+  [Op.Failed]: 2,
+  [Op.Stopped]: 1,
+  [Op.TellTo]: 2,
+  [Op.AskTo]: 3,
+  [Op.DeadLetter]: 3,
+  [Op.Watch]: 2,
+  [Op.Unwatch]: 1,
+  [Op.Terminated]: 2,
+  [Op.StopActor]: 1,
+} as const satisfies { readonly [K in Op]: Frames[K]['length'] });
+
+/** The number of fields after `op`, or undefined for an opcode this side does not know. */
+export function arityOf(op: unknown): number | undefined {
+  return ARITY[op as Op];
+}
+
+/** Where a runtime lives: one incarnation of a node of a cluster. */
+export interface NodeAddress {
+  readonly cluster: string;
+  readonly node: string;
+  /** A new value each time the node starts: refs to an earlier incarnation are dead. */
+  readonly incarnation: string;
+}
+
+/**
+ * A ref inside a message, as it crosses a link: the actor's home node, its
+ * path there, and its uid (the id of that one actor; a new actor at the same
+ * path is a different one). Without `uid` it names whatever lives at `path`
+ * (a selection). A ref whose actor lives inside a worker thread carries the
+ * address of the node that thread belongs to: the node routes by path.
+ */
+export interface WireRef {
+  $troupeRef: {
+    path: string;
+    uid?: string;
+    cluster?: string;
+    node?: string;
+    incarnation?: string;
+  };
+}
+
+/** An error inside a message, as it crosses a link. */
+export interface WireError {
+  $troupeError: SerializedError;
+}
+
+/** A termination reason as it crosses a link (`error` serialised). */
+export type WireReason =
+  | { kind: 'stopped' }
+  | { kind: 'shutdown' }
+  | { kind: 'address-terminated' }
+  | { kind: 'failed'; error: SerializedError };
+
+/** What a host needs to start an actor for a proxy. */
 export interface SpawnFrame {
   handle: number;
   module: string;
   exportName: string;
+  /** The spawn input, encoded like a message and taken at the spawn call. */
   input: unknown;
   name: string;
   path: string;
-  /** The main-side registry id of the actor's proxy, so `ctx.self` passed by message routes back. */
-  mainId: string;
+  /** The proxy's own ref: what `ctx.self` of the hosted actor stands for when it is sent anywhere. */
+  self: WireRef;
 }
 
-/** A ref inside a message, as it crosses a thread. */
-export interface WireRef {
-  $troupeRef: {
-    path: string;
-    /** Registry id on the main thread (refs to main-side actors and proxies). */
-    mainId?: string;
-    /** A worker-local actor: host index and its handle there. */
-    host?: number;
-    handle?: number;
-  };
-}
-
-/** Data the main thread hands a new worker host. */
-export interface HostWorkerData {
-  hostIndex: number;
-  /** For source (TypeScript) mode: the entry to import after registering the loader. */
-  tsEntry?: string;
-}
-
-export type Frame = unknown[];
 export type { SerializedError };

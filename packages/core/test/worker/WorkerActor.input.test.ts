@@ -1,8 +1,8 @@
 import { type ActorSystemOptions, restart, UnserializableMessageError } from '@troupe/core';
 import { TestProbe } from '@troupe/core/testing';
 import { describe, expect, it } from 'vitest';
-import { cellOf } from '../../src/internal/ActorCell.js';
-import type { WorkerProxy } from '../../src/internal/WorkerHost.js';
+import { cellOf } from '../../src/internal/LocalActorRef.js';
+import type { RemoteProxy } from '../../src/internal/RemoteProxy.js';
 import { useSystem } from '../helpers/system.js';
 import { failure, InputProbeSpec } from './helpers.js';
 
@@ -86,7 +86,7 @@ describe('the input of a worker actor is a message taken at the spawn call', () 
       input: { secret: new Uint8Array([9, 9, 9, 9]), label: 'k' },
     });
     await probe.ask({ type: 'input' });
-    const proxy = cellOf(probe)?.remote as unknown as WorkerProxy;
+    const proxy = cellOf(probe)?.remote as unknown as RemoteProxy;
     const kept = (proxy.input as { secret: Uint8Array }).secret;
     expect([...kept]).toEqual([9, 9, 9, 9]);
     await s.stop(probe);

@@ -1,0 +1,693 @@
+/**
+ * One link: everything two Troupe runtimes do to talk over a {@link Transport},
+ * the same on both ends (a worker thread and its main thread, or two nodes):
+ *
+ * - outbound batching: frames pile up in one array, flushed once per microtask
+ *   (or when full), so a burst of tells costs a few posts;
+ * - salvage: a batch the transport cannot serialise is re-sent frame by frame,
+ *   and only the culprits fail (asks reject, tells become dead letters);
+ * - pending replies: asks sent over the link wait here for `Reply` frames, and
+ *   settle (not delivered, disconnected, closed) when the link fails them;
+ * - inbound dispatch: frames to hosted actors go to the {@link LinkHost}, those
+ *   about proxies to their {@link LinkProxy}, messages to other actors to the
+ *   ref provider, which delivers them by uid or path (or relays them on);
+ * - ref swapping: refs in messages become markers on the way out and refs on
+ *   the way in, through the runtime's provider;
+ * - watch across the link: `Watch` / `Unwatch` / `Terminated` frames, and an
+ *   `address-terminated` end for every watch when the link closes for good.
+ *
+ * @internal
+ */
+import type { TerminationReason } from '../ActorRef.js';
+import { type DeadLetterReason, typeOf } from '../DeadLetters.js';
+import {
+  DisconnectedError,
+  deserializeError,
+  NotDeliveredError,
+  type SerializedError,
+  serializeError,
+  UnserializableMessageError,
+} from '../errors.js';
+import type { Batch, Transport, TransportClosed } from '../Transport.js';
+import { type ActorCell, Status } from './ActorCell.js';
+import { FrameReply } from './FrameReply.js';
+import type { ReplyTarget, SystemInternals } from './SystemInternals.js';
+import { ARITY, arityOf, type Frames, Op, type SpawnFrame, type WireReason, type WireRef } from './wire.js';
+
+/** Most fields per post: a bound on one clone's size and latency. */
+const MAX_BATCH_FIELDS = 4096;
+
+/*
+ * Inbound backlog: a transport may hand over its whole queue at once, and
+ * when the far side posts faster than an actor here handles, every queued
+ * batch would become live objects in that actor's mailbox (a million tells
+ * became a million objects promoted to old space). So while the actor a batch
+ * fed is more than PAUSE_AT messages behind, the link pauses the transport:
+ * the backlog waits inside it (serialised, for a thread's port), and reading
+ * resumes when the actor is down to RESUME_AT. FIFO order is unchanged.
+ */
+const PAUSE_AT = 16_384;
+const RESUME_AT = 4_096;
+
+/** Anything that names, at send time, the link a remote actor is reached over. @internal */
+export interface Route {
+  /** The link to send over, or undefined when there is none right now. */
+  current(): Link | undefined;
+}
+
+/** What a link calls on a proxy it carries (the proxy side of a hosted actor). @internal */
+export interface LinkProxy {
+  readonly path: string;
+  started(): void;
+  failed(error: unknown): void;
+  stopped(): void;
+  /** The link closed for good: the hosted actor is gone with it. */
+  linkClosed(error: Error): void;
+}
+
+/** What a link calls on the host it serves (the side that runs actors for proxies). @internal */
+export interface LinkHost {
+  /** Path of the hosted actor, for error messages. */
+  pathOf(handle: number): string;
+  /** Hand a message to a hosted actor; returns its cell, for backlog tracking. */
+  deliver(handle: number, message: unknown, env: ReplyTarget | undefined): ActorCell | undefined;
+  spawn(frame: SpawnFrame): void;
+  restart(handle: number, error: unknown, frame: SpawnFrame): void;
+  resume(handle: number): void;
+  stop(handle: number): void;
+  /** The link closed for good: nobody supervises the hosted actors any more. */
+  linkClosed(): void;
+}
+
+/** How a link names its failures; the worker-thread link uses `WorkerExitedError`. @internal */
+export interface LinkPolicy {
+  /** For each ask in flight when the link closes for good. */
+  closedError(target: string, messageType: string, closed: TransportClosed): Error;
+  /** For an ask that could not be sent because the link is closed or down. */
+  notDeliveredError(target: string, messageType: string, closed: TransportClosed | undefined): Error;
+  /** For each ask in flight when the link goes down. */
+  disconnectedError(target: string, messageType: string, detail: string): Error;
+  /** Dead-letter reason of tells lost with a link that closed for good. */
+  readonly lostReason: DeadLetterReason;
+}
+
+/** The policy of a link to another node: not delivered, disconnected, link-closed. @internal */
+export const nodeLinkPolicy: LinkPolicy = Object.freeze({
+  closedError: (target: string, type: string, closed: TransportClosed) =>
+    new NotDeliveredError(target, type, `the link closed (${closed.reason}: ${closed.detail})`),
+  notDeliveredError: (target: string, type: string, closed: TransportClosed | undefined) =>
+    new NotDeliveredError(
+      target,
+      type,
+      closed === undefined ? 'the link is down' : `the link is closed (${closed.reason}: ${closed.detail})`,
+    ),
+  disconnectedError: (target: string, type: string, detail: string) => new DisconnectedError(target, type, detail),
+  lostReason: 'link-closed',
+});
+
+/** An ask waiting for its reply over this link. */
+interface Pending {
+  readonly target: ReplyTarget;
+  readonly path: string;
+  readonly type: string;
+}
+
+/**
+ * An encoded message that needs more than a plain frame: it holds markers
+ * (the far side must decode it) or buffers to move rather than copy. Plain
+ * messages travel unwrapped, so the common case allocates nothing.
+ * @internal
+ */
+export class Outbound {
+  constructor(
+    readonly message: unknown,
+    readonly refs: boolean,
+    readonly transfer: readonly unknown[] | undefined,
+  ) {}
+}
+
+/** Wrap an encoded message if it needs it (see {@link Outbound}). @internal */
+export function outbound(encoded: unknown, swapped: boolean, transfer: readonly unknown[] | undefined): unknown {
+  const hasTransfer = transfer !== undefined && transfer.length > 0;
+  return swapped || hasTransfer ? new Outbound(encoded, swapped, hasTransfer ? transfer : undefined) : encoded;
+}
+
+let nextLinkId = 1;
+const noop = () => {};
+
+/** One link over one transport. @internal */
+export class Link implements Route {
+  /** Unique in this runtime: keys remote refs and watches. */
+  readonly id = nextLinkId++;
+  /** The far side's label, from the transport. */
+  readonly label: string;
+  /** Set when the transport closed for good. */
+  closed: TransportClosed | undefined = undefined;
+  /** The side of this link that runs actors for the far side's proxies, if any. */
+  host: LinkHost | undefined = undefined;
+  /** Proxies whose actors the far side hosts, by handle. */
+  readonly proxies = new Map<number, LinkProxy>();
+  private readonly pending = new Map<number, Pending>();
+  private out: unknown[] = [];
+  private transfer: unknown[] | undefined = undefined;
+  private flushScheduled = false;
+  private nextHandle = 1;
+  private nextReply = 1;
+  private nextWatch = 1;
+  /** Watches of actors on the far side, by watch id. */
+  private readonly watchesOut = new Map<number, { target: WireRef; listener: (r: TerminationReason) => void }>();
+  /** Watches the far side holds on actors here, by its watch id: how to cancel each. */
+  private readonly watchesIn = new Map<number, () => void>();
+  private readonly closeListeners: ((closed: TransportClosed) => void)[] = [];
+  private readonly flushBound = () => this.flush();
+  /** The actor the last inbound batch fed, and the one the link paused for. */
+  private lastTarget: ActorCell | undefined = undefined;
+  private behind: ActorCell | undefined = undefined;
+  private readonly resumeBound = () => this.resumeWhenCaughtUp();
+
+  constructor(
+    readonly transport: Transport,
+    readonly internals: SystemInternals,
+    readonly policy: LinkPolicy,
+    /** Counts as the sender of inbound messages (a cell of the system's own), so they pass shutdown's intake gate. */
+    private readonly sender: ActorCell | undefined,
+  ) {
+    this.label = transport.label;
+    transport.onBatch((batch) => this.receive(batch));
+    transport.onStatus((up, detail) => (up ? this.wentUp() : this.wentDown(detail)));
+    transport.onClose((closed) => this.closedForGood(closed));
+  }
+
+  /** This link, open or not: what is sent over a closed link is refused by it (not delivered, dead letters). */
+  current(): Link {
+    return this;
+  }
+
+  get isOpen(): boolean {
+    return this.closed === undefined;
+  }
+
+  /** Proxies carried plus asks in flight: what least-loaded placement compares. */
+  get load(): number {
+    return this.proxies.size + this.pending.size;
+  }
+
+  /** Be told once when the link closes for good. */
+  onClose(listener: (closed: TransportClosed) => void): void {
+    if (this.closed !== undefined) listener(this.closed);
+    else this.closeListeners.push(listener);
+  }
+
+  /** Carry a proxy: returns its handle on this link. */
+  attachProxy(proxy: LinkProxy): number {
+    const handle = this.nextHandle++;
+    this.proxies.set(handle, proxy);
+    return handle;
+  }
+
+  detachProxy(handle: number): void {
+    this.proxies.delete(handle);
+  }
+
+  // ------------------------------------------------------------ outbound
+
+  private push2(op: number, a: unknown, b: unknown): void {
+    const out = this.out;
+    out.push(op, a, b);
+    this.pushed(out);
+  }
+
+  private push3(op: number, a: unknown, b: unknown, c: unknown): void {
+    const out = this.out;
+    out.push(op, a, b, c);
+    this.pushed(out);
+  }
+
+  private pushed(out: unknown[]): void {
+    if (out.length >= MAX_BATCH_FIELDS) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushBound);
+    }
+  }
+
+  private takeTransfer(list: readonly unknown[] | undefined): void {
+    if (list !== undefined) (this.transfer ??= []).push(...list);
+  }
+
+  /** A tell to the hosted actor `handle` (the message encoded, maybe wrapped in {@link Outbound}). */
+  tell(handle: number, message: unknown): void {
+    if (message instanceof Outbound) {
+      this.takeTransfer(message.transfer);
+      this.push2(message.refs ? Op.TellRefs : Op.Tell, handle, message.message);
+      return;
+    }
+    this.push2(Op.Tell, handle, message);
+  }
+
+  /** An ask to the hosted actor `handle`; `target` settles with its reply. */
+  ask(handle: number, message: unknown, target: ReplyTarget, path: string): void {
+    const replyId = this.nextReply++;
+    if (message instanceof Outbound) {
+      this.takeTransfer(message.transfer);
+      message = message.message;
+    }
+    this.pending.set(replyId, { target, path, type: typeOf(message) });
+    this.push3(Op.Ask, handle, message, replyId);
+  }
+
+  /** A tell to an actor named by address (the message encoded). */
+  tellTo(target: WireRef, message: unknown, transfer?: readonly unknown[]): void {
+    this.takeTransfer(transfer);
+    this.push2(Op.TellTo, target, message);
+  }
+
+  /** An ask to an actor named by address; `reply` settles with its answer. */
+  askTo(target: WireRef, message: unknown, reply: ReplyTarget, transfer?: readonly unknown[]): void {
+    const replyId = this.nextReply++;
+    this.pending.set(replyId, { target: reply, path: target.$troupeRef.path, type: typeOf(message) });
+    this.takeTransfer(transfer);
+    this.push3(Op.AskTo, target, message, replyId);
+  }
+
+  /** A `Reply` or `ReplyError` frame (the hot half of every ask). */
+  answer(op: typeof Op.Reply | typeof Op.ReplyError, replyId: number, payload: unknown): void {
+    this.push2(op, replyId, payload);
+  }
+
+  /** Any other frame. */
+  control<K extends Op>(op: K, ...fields: Frames[K]): void {
+    const out = this.out;
+    out.push(op);
+    for (let i = 0; i < fields.length; i++) out.push(fields[i]);
+    this.pushed(out);
+  }
+
+  /** Post what is queued now. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.out.length === 0) return;
+    const batch = this.out;
+    const transfer = this.transfer as ArrayBuffer[] | undefined;
+    this.out = [];
+    this.transfer = undefined;
+    if (this.closed !== undefined) {
+      this.drop(batch);
+      return;
+    }
+    let sent: boolean;
+    try {
+      sent = this.transport.post(batch, transfer);
+    } catch (error) {
+      this.salvage(batch, transfer, error);
+      return;
+    }
+    if (!sent) this.drop(batch);
+  }
+
+  /**
+   * The codec refuses what structured clone cannot copy, so a whole batch
+   * failing is rare (a WeakMap, say). When it happens, frames are re-posted
+   * one by one and only the culprits fail: asks reject, tells become dead
+   * letters. Nothing else in the batch is lost.
+   */
+  private salvage(batch: Batch, transfer: ArrayBuffer[] | undefined, error: unknown): void {
+    for (let i = 0; i < batch.length; ) {
+      const n = (arityOf(batch[i]) ?? 0) + 1;
+      const frame = batch.slice(i, i + n);
+      i += n;
+      let sent: boolean;
+      try {
+        sent = this.transport.post(
+          frame,
+          transfer?.filter((t) => containsTransfer(frame, t)),
+        );
+      } catch (e) {
+        this.refuse(frame, e ?? error);
+        continue;
+      }
+      if (!sent) this.drop(frame);
+    }
+  }
+
+  /** What a hosted actor's handle names in messages about it. */
+  private pathOf(handle: number): string {
+    return this.proxies.get(handle)?.path ?? this.host?.pathOf(handle) ?? `${this.label} handle ${handle}`;
+  }
+
+  private settlePending(replyId: number, error: Error | ((p: Pending) => Error)): void {
+    const p = this.pending.get(replyId);
+    if (p === undefined) return;
+    this.pending.delete(replyId);
+    p.target.reject(typeof error === 'function' ? error(p) : error);
+  }
+
+  /** A frame the transport could not serialise. */
+  private refuse(frame: Batch, error: unknown): void {
+    const op = frame[0];
+    const sys = this.internals;
+    switch (op) {
+      case Op.Spawn:
+      case Op.Restart: {
+        // A start that cannot be posted must fail the proxy's init, not leave it waiting.
+        const spawn = (op === Op.Spawn ? frame[1] : frame[3]) as SpawnFrame;
+        this.proxies.get(spawn.handle)?.failed(new UnserializableMessageError(spawn.path, 'spawn input', error));
+        return;
+      }
+      case Op.Ask:
+      case Op.AskTo: {
+        const path = op === Op.Ask ? this.pathOf(frame[1] as number) : (frame[1] as WireRef).$troupeRef.path;
+        this.settlePending(frame[3] as number, new UnserializableMessageError(path, typeOf(frame[2]), error));
+        return;
+      }
+      case Op.Tell:
+      case Op.TellRefs:
+      case Op.TellTo: {
+        const path = op === Op.TellTo ? (frame[1] as WireRef).$troupeRef.path : this.pathOf(frame[1] as number);
+        const err = new UnserializableMessageError(path, typeOf(frame[2]), error);
+        sys.logger.error(err.message);
+        sys.deadLetters.record(path, frame[2], 'unserializable');
+        return;
+      }
+      case Op.Reply: {
+        // The asker learns why instead of waiting for its timeout.
+        const err = new UnserializableMessageError(this.label, typeOf(frame[2]), error);
+        this.control(Op.ReplyError, frame[1] as number, serializeError(err));
+        return;
+      }
+      default:
+        sys.logger.error(
+          `link to ${this.label}: could not post a ${opName(op)} frame (${String(error)}); it is dropped`,
+        );
+    }
+  }
+
+  /** Frames that were not sent (the link is closed or down): each is accounted for. */
+  private drop(batch: Batch): void {
+    const closed = this.closed;
+    const sys = this.internals;
+    const reason: DeadLetterReason = closed === undefined ? 'disconnected' : this.policy.lostReason;
+    for (let i = 0; i < batch.length; ) {
+      const op = batch[i];
+      const n = (arityOf(op) ?? 0) + 1;
+      switch (op) {
+        case Op.Tell:
+        case Op.TellRefs:
+          sys.deadLetters.record(this.pathOf(batch[i + 1] as number), batch[i + 2], reason);
+          break;
+        case Op.TellTo:
+          sys.deadLetters.record((batch[i + 1] as WireRef).$troupeRef.path, batch[i + 2], reason);
+          break;
+        case Op.Ask:
+        case Op.AskTo:
+          this.settlePending(batch[i + 3] as number, (p) => this.policy.notDeliveredError(p.path, p.type, closed));
+          break;
+        case Op.Reply:
+        case Op.ReplyError:
+          sys.deadLetters.record(this.label, batch[i + 2], reason);
+          break;
+        case Op.Spawn:
+        case Op.Restart: {
+          const spawn = (op === Op.Spawn ? batch[i + 1] : batch[i + 3]) as SpawnFrame;
+          this.proxies.get(spawn.handle)?.failed(this.policy.notDeliveredError(spawn.path, 'spawn', closed));
+          break;
+        }
+      }
+      i += n;
+    }
+  }
+
+  // ------------------------------------------------------------ watch
+
+  /** Watch the actor `target` names on the far side; returns the cancel function. */
+  watch(target: WireRef, listener: (reason: TerminationReason) => void): () => void {
+    if (this.closed !== undefined) {
+      queueMicrotask(() => listener({ kind: 'address-terminated' }));
+      return () => {};
+    }
+    const watchId = this.nextWatch++;
+    this.watchesOut.set(watchId, { target, listener });
+    this.control(Op.Watch, target, watchId);
+    return () => {
+      if (this.watchesOut.delete(watchId) && this.closed === undefined) this.control(Op.Unwatch, watchId);
+    };
+  }
+
+  // ------------------------------------------------------------ inbound
+
+  private receive(batch: Batch): void {
+    const sys = this.internals;
+    const provider = sys.provider;
+    const prev = sys.currentCell;
+    // Messages from the far side are actor traffic, not new intake: they pass during drain.
+    sys.currentCell = this.sender;
+    this.lastTarget = undefined;
+    try {
+      for (let i = 0; i < batch.length; ) {
+        const op = batch[i] as Op;
+        const n = ARITY[op];
+        if (n === undefined) {
+          sys.logger.error(
+            `link to ${this.label}: unknown opcode ${String(op)} at field ${i} of a batch; the rest of the batch is dropped`,
+          );
+          break;
+        }
+        switch (op) {
+          case Op.Tell:
+            this.deliverHosted(batch[i + 1] as number, batch[i + 2], undefined);
+            break;
+          case Op.TellRefs:
+            this.deliverHosted(batch[i + 1] as number, provider.decode(batch[i + 2]), undefined);
+            break;
+          case Op.Ask: {
+            const handle = batch[i + 1] as number;
+            const reply = new FrameReply(this, batch[i + 3] as number, this.pathOf(handle));
+            this.deliverHosted(handle, provider.decode(batch[i + 2]), reply);
+            break;
+          }
+          case Op.Reply: {
+            const replyId = batch[i + 1] as number;
+            const p = this.pending.get(replyId);
+            if (p !== undefined) {
+              this.pending.delete(replyId);
+              if (!p.target.resolve(provider.decode(batch[i + 2]))) {
+                sys.deadLetters.record(p.path, batch[i + 2], 'late-reply');
+              }
+            }
+            break;
+          }
+          case Op.ReplyError:
+            this.settlePending(batch[i + 1] as number, deserializeError(batch[i + 2] as SerializedError));
+            break;
+          case Op.Spawn:
+            this.hostOrRefuse(batch[i + 1] as SpawnFrame)?.spawn(batch[i + 1] as SpawnFrame);
+            break;
+          case Op.Restart: {
+            const frame = batch[i + 3] as SpawnFrame;
+            this.hostOrRefuse(frame)?.restart(
+              batch[i + 1] as number,
+              deserializeError(batch[i + 2] as SerializedError),
+              frame,
+            );
+            break;
+          }
+          case Op.Resume:
+            this.host?.resume(batch[i + 1] as number);
+            break;
+          case Op.Stop:
+            if (this.host !== undefined) this.host.stop(batch[i + 1] as number);
+            else this.control(Op.Stopped, batch[i + 1] as number);
+            break;
+          case Op.Started:
+            this.proxies.get(batch[i + 1] as number)?.started();
+            break;
+          case Op.Failed:
+            this.proxies.get(batch[i + 1] as number)?.failed(deserializeError(batch[i + 2] as SerializedError));
+            break;
+          case Op.Stopped:
+            this.proxies.get(batch[i + 1] as number)?.stopped();
+            break;
+          case Op.TellTo: {
+            const target = batch[i + 1] as WireRef;
+            try {
+              provider.deliverInbound(target, provider.decode(batch[i + 2]), undefined);
+            } catch (e) {
+              sys.logger.warn(`tell from ${this.label} to ${target.$troupeRef.path} refused: ${String(e)}`);
+            }
+            break;
+          }
+          case Op.AskTo: {
+            const target = batch[i + 1] as WireRef;
+            const reply = new FrameReply(this, batch[i + 3] as number, target.$troupeRef.path);
+            try {
+              provider.deliverInbound(target, provider.decode(batch[i + 2]), reply);
+            } catch (e) {
+              reply.reject(e);
+            }
+            break;
+          }
+          case Op.DeadLetter:
+            sys.deadLetters.record(
+              batch[i + 1] as string,
+              { type: batch[i + 2] as string },
+              batch[i + 3] as DeadLetterReason,
+            );
+            break;
+          case Op.Watch: {
+            const watchId = batch[i + 2] as number;
+            const target = provider.resolve(batch[i + 1] as WireRef, true);
+            // A watch sent again (after a reconnect) replaces the one it had.
+            this.watchesIn.get(watchId)?.();
+            let ended = false;
+            this.watchesIn.set(watchId, noop);
+            const cancel = provider.onEnd(target, (reason) => {
+              ended = true;
+              if (this.watchesIn.delete(watchId)) this.control(Op.Terminated, watchId, toWireReason(reason));
+            });
+            // A target already gone answers at once; keep the cancel only for a live watch.
+            if (!ended) this.watchesIn.set(watchId, cancel);
+            break;
+          }
+          case Op.Unwatch: {
+            const watchId = batch[i + 1] as number;
+            const cancel = this.watchesIn.get(watchId);
+            this.watchesIn.delete(watchId);
+            cancel?.();
+            break;
+          }
+          case Op.Terminated: {
+            const w = this.watchesOut.get(batch[i + 1] as number);
+            if (w !== undefined) {
+              this.watchesOut.delete(batch[i + 1] as number);
+              w.listener(fromWireReason(batch[i + 2] as WireReason));
+            }
+            break;
+          }
+          case Op.StopActor:
+            void provider.stop(provider.resolve(batch[i + 1] as WireRef, true));
+            break;
+        }
+        i += n + 1;
+      }
+    } finally {
+      sys.currentCell = prev;
+    }
+    const cell = this.lastTarget as ActorCell | undefined;
+    if (cell !== undefined && cell.mailboxSize > PAUSE_AT && cell.status === Status.Running && !cell.isProcessing) {
+      this.behind = cell;
+      this.transport.pause();
+      setImmediate(this.resumeBound);
+    }
+  }
+
+  private deliverHosted(handle: number, message: unknown, env: ReplyTarget | undefined): void {
+    const host = this.host;
+    if (host === undefined) {
+      const path = `${this.label} handle ${handle}`;
+      this.internals.deadLetters.record(path, message, 'unknown-actor');
+      env?.reject(new NotDeliveredError(path, typeOf(message), 'this side hosts no actors'));
+      return;
+    }
+    const cell = host.deliver(handle, message, env);
+    if (cell !== undefined) this.lastTarget = cell;
+  }
+
+  private hostOrRefuse(frame: SpawnFrame): LinkHost | undefined {
+    if (this.host !== undefined) return this.host;
+    this.control(
+      Op.Failed,
+      frame.handle,
+      serializeError(new NotDeliveredError(frame.path, 'spawn', `${this.label} does not host actors`)),
+    );
+    return undefined;
+  }
+
+  private resumeWhenCaughtUp(): void {
+    const cell = this.behind as ActorCell;
+    // Stay paused only while the actor drains synchronously: a suspended actor
+    // waits for a Restart/Resume frame, and an async handler may wait for a
+    // Reply frame, both still in the transport's backlog.
+    if (cell.mailboxSize > RESUME_AT && cell.status === Status.Running && !cell.isProcessing) {
+      setImmediate(this.resumeBound);
+      return;
+    }
+    this.behind = undefined;
+    this.transport.resume();
+  }
+
+  // ------------------------------------------------------------ status
+
+  private wentDown(detail: string): void {
+    // Asks in flight have an unknown outcome now; they settle at once rather than wait out their timeouts.
+    for (const [replyId, p] of this.pending) {
+      this.pending.delete(replyId);
+      p.target.reject(this.policy.disconnectedError(p.path, p.type, detail));
+    }
+  }
+
+  private wentUp(): void {
+    // The far side may have lost our watches with the connection: register them again.
+    for (const [watchId, w] of this.watchesOut) this.control(Op.Watch, w.target, watchId);
+  }
+
+  /** The transport closed for good: settle everything that waited on it. */
+  private closedForGood(closed: TransportClosed): void {
+    if (this.closed !== undefined) return;
+    this.closed = closed;
+    for (const [replyId, p] of this.pending) {
+      this.pending.delete(replyId);
+      p.target.reject(this.policy.closedError(p.path, p.type, closed));
+    }
+    const out = this.out;
+    this.out = [];
+    this.transfer = undefined;
+    this.drop(out);
+    const watches = [...this.watchesOut.values()];
+    this.watchesOut.clear();
+    for (const w of watches) w.listener({ kind: 'address-terminated' });
+    const cancels = [...this.watchesIn.values()];
+    this.watchesIn.clear();
+    for (const cancel of cancels) cancel();
+    const proxies = [...this.proxies.values()];
+    this.proxies.clear();
+    for (const proxy of proxies) proxy.linkClosed(this.policy.closedError(proxy.path, 'spawn', closed));
+    this.host?.linkClosed();
+    const listeners = this.closeListeners.splice(0);
+    for (const l of listeners) l(closed);
+  }
+
+  /** Close the transport (the far side sees it closed too). */
+  close(detail?: string): void {
+    this.flush();
+    this.transport.close(detail);
+  }
+}
+
+/** A termination reason as it crosses a link. @internal */
+export function toWireReason(reason: TerminationReason): WireReason {
+  return reason.kind === 'failed' ? { kind: 'failed', error: serializeError(reason.error) } : { kind: reason.kind };
+}
+
+/** A termination reason from the wire. @internal */
+export function fromWireReason(reason: WireReason): TerminationReason {
+  if (reason?.kind === 'failed') return { kind: 'failed', error: deserializeError(reason.error) };
+  if (reason?.kind === 'shutdown' || reason?.kind === 'address-terminated') return { kind: reason.kind };
+  return { kind: 'stopped' };
+}
+
+function opName(op: unknown): string {
+  for (const [name, value] of Object.entries(Op)) if (value === op) return name;
+  return `unknown (${String(op)})`;
+}
+
+function containsTransfer(frame: Batch, t: unknown): boolean {
+  const seen = new Set<unknown>();
+  const visit = (v: unknown): boolean => {
+    if (v === t) return true;
+    if (ArrayBuffer.isView(v)) return v.buffer === t;
+    if (v === null || typeof v !== 'object' || seen.has(v)) return false;
+    seen.add(v);
+    return Object.values(v).some(visit);
+  };
+  return frame.some(visit);
+}

@@ -1,0 +1,91 @@
+import type { Batch, Transport, TransportClosed } from '@troupe/core';
+
+/**
+ * One end of an in-memory transport pair: batches are structured-cloned at
+ * the post (so an unclonable batch throws there, as a real transport's
+ * serialiser would) and delivered to the other end in order, one macrotask
+ * later. Tests drive it up, down and closed.
+ */
+export class MemoryTransport implements Transport {
+  peer!: MemoryTransport;
+  up = true;
+  closed: TransportClosed | undefined;
+  posted = 0;
+  private receiver: ((batch: Batch) => void) | undefined;
+  private paused = false;
+  private readonly backlog: Batch[] = [];
+  private readonly statusListeners: ((up: boolean, detail: string) => void)[] = [];
+  private readonly closeListeners: ((closed: TransportClosed) => void)[] = [];
+
+  constructor(readonly label: string) {}
+
+  post(batch: Batch, transfer?: readonly ArrayBuffer[]): boolean {
+    if (!this.up || this.closed !== undefined) return false;
+    const copy = structuredClone(batch, transfer === undefined ? undefined : { transfer: [...transfer] });
+    this.posted++;
+    const peer = this.peer;
+    setImmediate(() => peer.arrive(copy));
+    return true;
+  }
+
+  private arrive(batch: Batch): void {
+    if (this.closed !== undefined) return;
+    if (this.paused || this.backlog.length > 0) this.backlog.push(batch);
+    else this.receiver?.(batch);
+  }
+
+  onBatch(receive: (batch: Batch) => void): void {
+    this.receiver = receive;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    while (!this.paused && this.backlog.length > 0) this.receiver?.(this.backlog.shift() as Batch);
+  }
+
+  onStatus(listener: (up: boolean, detail: string) => void): void {
+    this.statusListeners.push(listener);
+  }
+
+  onClose(listener: (closed: TransportClosed) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  /** Both ends go down (or up), as a network partition would. */
+  setUp(up: boolean, detail = up ? 'reconnected' : 'connection lost'): void {
+    for (const end of [this, this.peer]) {
+      end.up = up;
+      for (const l of end.statusListeners) l(up, detail);
+    }
+  }
+
+  close(detail = 'closed by this side'): void {
+    this.end({ reason: 'closed', detail });
+  }
+
+  /** The other end's process died: this end learns it as peer-dead. */
+  peerDied(detail = 'the peer incarnation is dead'): void {
+    this.end({ reason: 'peer-dead', detail });
+  }
+
+  private end(closed: TransportClosed): void {
+    for (const end of [this, this.peer]) {
+      if (end.closed !== undefined) continue;
+      end.closed = closed;
+      for (const l of end.closeListeners.splice(0)) l(closed);
+    }
+  }
+}
+
+/** Two connected ends. */
+export function memoryPair(a = 'node a', b = 'node b'): [MemoryTransport, MemoryTransport] {
+  const left = new MemoryTransport(b);
+  const right = new MemoryTransport(a);
+  left.peer = right;
+  right.peer = left;
+  return [left, right];
+}

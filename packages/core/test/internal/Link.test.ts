@@ -1,0 +1,143 @@
+import {
+  type ActorRef,
+  type ActorSystem,
+  DisconnectedError,
+  defineActor,
+  type HostSite,
+  type Link,
+  NotDeliveredError,
+  silentLogger,
+  type Terminated,
+  workerActor,
+} from '@troupe/core';
+import { TestProbe } from '@troupe/core/testing';
+import { describe, expect, it } from 'vitest';
+import { startHostRuntime } from '../../src/internal/HostRuntime.js';
+import type { EchoMsg, RelayMsg } from '../fixtures/workers/actors.js';
+import { memoryPair } from '../helpers/memoryTransport.js';
+import { collectDeadLetters, useSystem, waitFor } from '../helpers/system.js';
+import { failure } from '../worker/helpers.js';
+
+const mod = new URL('../fixtures/workers/actors.ts', import.meta.url);
+const EchoSpec = workerActor<EchoMsg>(mod, 'Echo');
+const RelaySpec = workerActor<RelayMsg>(mod, 'Relay');
+const nodeB = { cluster: 'test', node: 'b', incarnation: 'b1' };
+
+const start = useSystem();
+
+/**
+ * A system (node a) linked over an in-memory transport pair to a bare host
+ * runtime (node b) in the same process: the Link, ref resolution, watch and
+ * remote deployment, with no worker thread involved.
+ */
+async function linked(): Promise<{
+  system: ActorSystem;
+  link: Link;
+  site: HostSite;
+  ends: ReturnType<typeof memoryPair>;
+}> {
+  const system = await start({ name: 'a' });
+  const ends = memoryPair();
+  system.remoting.setAddress({ cluster: 'test', node: 'a', incarnation: 'a1' });
+  const link = system.remoting.connect(ends[0], { address: nodeB, host: false });
+  startHostRuntime(ends[1], { address: nodeB, logger: silentLogger });
+  const site: HostSite = {
+    label: 'node b',
+    acquire: () => {
+      if (!link.isOpen) throw new Error('node b is gone');
+      return link;
+    },
+  };
+  return { system, link, site, ends };
+}
+
+describe('a link over a non-thread transport', () => {
+  it('hosts an actor on the far side for a proxy here: asks answer and tells keep their order', async () => {
+    const { system, site, ends } = await linked();
+    const echo = system.remoting.spawnAt(site, EchoSpec, { name: 'echo' }) as ActorRef<EchoMsg>;
+    expect(echo.path).toBe('/user/echo');
+    expect(await echo.ask({ type: 'echo', value: { deep: [1, 2] } })).toEqual({ deep: [1, 2] });
+    for (let i = 0; i < 2_000; i++) echo.tell({ type: 'echo', value: i });
+    const seen = await echo.ask<number[]>({ type: 'seen' }, { timeoutMs: 10_000 });
+    expect(seen.slice(1)).toEqual(Array.from({ length: 2_000 }, (_, i) => i));
+    // Batched: far fewer posts than messages.
+    expect(ends[0].posted).toBeLessThan(200);
+  });
+
+  it('resolves a ref that names the far node to a remote ref over the link, in both directions', async () => {
+    const { system, site } = await linked();
+    const relay = system.remoting.spawnAt(site, RelaySpec, { name: 'relay' }) as ActorRef<RelayMsg>;
+    // The far side spawns a child of its own; its ref comes back naming node b.
+    const child = await relay.ask<ActorRef<{ type: 'double'; value: number }>>({ type: 'spawn-local' });
+    expect(child.path).toBe('/user/relay/doubler');
+    expect(system.remoting.toWire(child).$troupeRef).toMatchObject({ node: 'b', incarnation: 'b1' });
+    expect(await child.ask({ type: 'double', value: 21 })).toBe(42);
+    // A ref of this side, sent there, routes back here; the hosted actor's own ref is its proxy's.
+    const probe = new TestProbe<{ type: 'hello'; from: string; self: ActorRef<RelayMsg> }>(system);
+    relay.tell({ type: 'relay', to: probe.ref });
+    const hello = await probe.expectMessage(undefined, 5_000);
+    expect(hello.from).toBe('/user/relay');
+    expect(hello.self).toBe(relay);
+    const Main = defineActor<{ type: 'get' }, undefined>({
+      init: () => undefined,
+      receive: (_s, _m, ctx) => ctx.reply('from a'),
+    });
+    expect(await relay.ask({ type: 'ask-main', to: system.spawn(Main) })).toBe('from a');
+  });
+
+  it('carries watch across: Terminated when the far actor stops, address-terminated for the rest when the link closes', async () => {
+    const { system, site, ends } = await linked();
+    const relay = system.remoting.spawnAt(site, RelaySpec, { name: 'relay' }) as ActorRef<RelayMsg>;
+    const child = await relay.ask<ActorRef<{ type: 'double'; value: number }>>({ type: 'spawn-local' });
+    const seen: Terminated[] = [];
+    const Watcher = defineActor<{ type: 'watch'; ref: ActorRef<never> }, undefined>({
+      init: () => undefined,
+      receive: (_s, m, ctx) => ctx.watch(m.ref),
+      onTerminated: (_s, t) => {
+        seen.push(t);
+      },
+    });
+    const watcher = system.spawn(Watcher);
+    watcher.tell({ type: 'watch', ref: child as ActorRef<never> });
+    await new Promise((r) => setTimeout(r, 20));
+    const ended = system.whenTerminated(child);
+    await system.stop(child);
+    expect((await ended).kind).toBe('stopped');
+    await waitFor(() => seen.length === 1, 'Terminated of the stopped child');
+    expect(seen[0]?.ref.path).toBe('/user/relay/doubler');
+
+    const second = await relay.ask<ActorRef<{ type: 'double'; value: number }>>({ type: 'spawn-local' });
+    watcher.tell({ type: 'watch', ref: second as ActorRef<never> });
+    await new Promise((r) => setTimeout(r, 20));
+    const gone = system.whenTerminated(second);
+    ends[0].peerDied();
+    expect(await gone).toEqual({ kind: 'address-terminated' });
+    await waitFor(() => seen.length === 2, 'address-terminated Terminated');
+    expect(seen[1]?.reason).toEqual({ kind: 'address-terminated' });
+  });
+
+  it('settles an ask in flight as disconnected when the link goes down, dead-letters tells sent while down, and refuses asks once closed', async () => {
+    const { system, site, ends } = await linked();
+    const echo = system.remoting.spawnAt(site, EchoSpec, { name: 'echo' }) as ActorRef<EchoMsg>;
+    await echo.ask({ type: 'count' });
+    const child = await (system.remoting.spawnAt(site, RelaySpec, { name: 'relay' }) as ActorRef<RelayMsg>).ask<
+      ActorRef<{ type: 'double'; value: number }>
+    >({ type: 'spawn-local' });
+    const letters = collectDeadLetters(system);
+    const slow = child.ask({ type: 'double', value: 1 }, { timeoutMs: 30_000 });
+    ends[0].setUp(false);
+    const err = await failure(slow);
+    expect(err).toBeInstanceOf(DisconnectedError);
+    expect(err.code).toBe('ERR_DISCONNECTED');
+    child.tell({ type: 'double', value: 2 });
+    await waitFor(() => letters.of('disconnected').length === 1, 'a disconnected dead letter');
+    ends[0].setUp(true);
+    expect(await child.ask({ type: 'double', value: 3 })).toBe(6);
+    ends[0].close('test done');
+    const refused = await failure(child.ask({ type: 'double', value: 4 }));
+    expect(refused).toBeInstanceOf(NotDeliveredError);
+    expect(refused.message).toMatch(/\/user\/relay\/doubler.*not delivered: the link is closed \(closed: test done\)/);
+    child.tell({ type: 'double', value: 5 });
+    await waitFor(() => letters.of('link-closed').length === 1, 'a link-closed dead letter');
+  });
+});
