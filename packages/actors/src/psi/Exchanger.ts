@@ -273,13 +273,18 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
               ? 0
               : s.ownItems - s.shuffledIn
             : s.own.size + ((s.ownTotal ?? 0) - s.ownSent);
-        if (s.ownTotal === undefined || missing > 0) {
+        if (s.ownTotal === undefined) {
+          fault(s, ctx, "'prepared' before this side had sent all its batches");
+          return;
+        }
+        if (missing > 0) {
+          // It says it sent them all: they were lost on the way (a resume re-sends them from its checkpoint).
           fault(
             s,
             ctx,
-            s.ownTotal === undefined
-              ? "'prepared' before this side had sent all its batches"
-              : `'prepared' with ${missing} of this side's ${s.cardinality ? 'values' : 'batches'} never returned`,
+            `the peer said it was prepared, but ${missing} of this side's ${s.cardinality ? 'values' : 'batches'} never came back`,
+            undefined,
+            true,
           );
           return;
         }
@@ -468,11 +473,16 @@ function noKey(side: string, what: string): Error {
   );
 }
 
-function fault(s: ExchangerState, ctx: Ctx, detail: string, cause?: unknown): void {
+function fault(s: ExchangerState, ctx: Ctx, detail: string, cause?: unknown, lost = false): void {
   s.finished = true;
   s.ownQueue = [];
   s.peerQueue = [];
-  ctx.tell(ctx.input.session, { type: 'exchange-fault', detail, ...(cause === undefined ? {} : { cause }) });
+  ctx.tell(ctx.input.session, {
+    type: 'exchange-fault',
+    detail,
+    ...(cause === undefined ? {} : { cause }),
+    ...(lost ? { lost } : {}),
+  });
 }
 
 function job(

@@ -392,7 +392,13 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
         send(s, ctx, { type: 'shuffled-end', parts: msg.parts, items: msg.items });
         return;
       case 'exchange-fault':
-        fail(s, ctx, new PsiPeerProtocolError(side, msg.detail, msg.cause === undefined ? {} : { cause: msg.cause }));
+        fail(
+          s,
+          ctx,
+          msg.lost === true
+            ? new PsiPeerLostError(side, 'messages-lost', `${msg.detail}; resume both parties to finish`)
+            : new PsiPeerProtocolError(side, msg.detail, msg.cause === undefined ? {} : { cause: msg.cause }),
+        );
         return;
       case 'exchange-complete':
         s.t.exchange = ctx.system.clock.now();
@@ -653,6 +659,20 @@ async function fromPeer(s: SessionState, ctx: Ctx, msg: PeerMsg): Promise<void> 
       }
       const got = s.peerSeen.size + heldBatches;
       const top = Math.max(s.peerSeen.max(), ...(s.plan === undefined ? [] : [...s.plan.peerDoubles.keys()]));
+      if (got < msg.batches && top < msg.batches) {
+        // Fewer than announced, none out of range: lost on the way (a link that dropped them), not a lie.
+        // The run cannot finish, but a resume can: the checkpoint is kept.
+        fail(
+          s,
+          ctx,
+          new PsiPeerLostError(
+            side,
+            'messages-lost',
+            `${msg.batches - got} of the peer's ${msg.batches} batches never arrived; resume both parties to finish`,
+          ),
+        );
+        return;
+      }
       if (got !== msg.batches || top >= msg.batches) {
         protocolError(
           `an end announcing ${msg.batches} batches after ${got} batches numbered up to ${top} (batches out of range, or missing)`,

@@ -310,7 +310,7 @@ export class PsiSideTakenError extends PsiPeerError {
 export class PsiPeerLostError extends PsiPeerError {
   constructor(
     readonly side: string,
-    readonly reason: 'stalled' | 'terminated' | 'handshake-timeout',
+    readonly reason: 'stalled' | 'terminated' | 'handshake-timeout' | 'messages-lost',
     detail: string,
   ) {
     super('ERR_PSI_PEER_LOST', 'lost', `psi ${side}: peer lost (${detail}); no output was written.`);

@@ -114,8 +114,11 @@ export type ExchangeOutMsg =
   | { type: 'out-returned'; index: number; doubles: Uint8Array }
   | { type: 'out-shuffled'; part: number; doubles: Uint8Array }
   | { type: 'out-shuffled-end'; parts: number; items: number }
-  /** The peer broke the protocol in a way only the exchanger can see (a bad return, a low-order point). */
-  | { type: 'exchange-fault'; detail: string; cause?: unknown }
+  /**
+   * The peer broke the protocol in a way only the exchanger can see (a bad return, a low-order point),
+   * or (`lost`) what it owed never came: lost on the way, which a resume can mend.
+   */
+  | { type: 'exchange-fault'; detail: string; cause?: unknown; lost?: boolean }
   /** Every value this side needs has arrived, and the peer has been sent all it needs. */
   | { type: 'exchange-complete' };
 

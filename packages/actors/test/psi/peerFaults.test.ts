@@ -179,6 +179,22 @@ describe('PSI with a lying peer', { timeout: 60_000 }, () => {
 });
 
 describe('PSI with a peer that stalls or dies', { timeout: 60_000 }, () => {
+  it('ends with "peer lost" (messages lost, resumable) when a batch never arrives but the end does', async () => {
+    const r = await lie((m) => (m.type === 'batch' && m.index === 5 ? [] : [m]));
+    expect(r.error).toBeInstanceOf(PsiPeerLostError);
+    expect((r.error as PsiPeerLostError).reason).toBe('messages-lost');
+    expect(r.error.message).toMatch(/1 of the peer's 10 batches never arrived; resume both parties to finish/);
+    expect(r.files).toEqual([]);
+    expect(r.ms).toBeLessThan(PEER_TIMEOUT_MS + 10_000);
+  });
+
+  it('ends with "peer lost" (messages lost) when the peer says it is prepared but an answer never came', async () => {
+    const r = await lie((m) => (m.type === 'returned' && m.index === 7 ? [] : [m]));
+    expect(r.error).toBeInstanceOf(PsiPeerLostError);
+    expect(r.error.message).toMatch(/the peer said it was prepared, but 1 of this side's batches never came back/);
+    expect(r.files).toEqual([]);
+  });
+
   it('ends with "peer lost" within the bound when the peer falls silent mid-run', async () => {
     let silent = false;
     const r = await lie((m, seen) => {

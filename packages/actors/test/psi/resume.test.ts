@@ -129,6 +129,19 @@ describe('resume', { timeout: 120_000 }, () => {
     expect(readFileSync(join(f.out, 'right.csv'), 'utf8')).toBe(expectedRight());
   });
 
+  it('finishes with a resume when a message was lost on the way (the checkpoint is kept for it)', async () => {
+    const f = setup();
+    const opts = { left: f.left, right: f.right, key: ['id'], outDir: f.out, threads: 2, batchSize: 64 };
+    const relay = corrupting('right', (m) => (m.type === 'batch' && m.index === 3 ? [] : [m]));
+    const first = await runPsi(system, { ...opts, checkpointDir: f.ck, relay }).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(PsiPeerLostError);
+    expect(existsSync(join(f.ck, 'left', 'key'))).toBe(true);
+    const summary = await runPsi(system, { ...opts, checkpointDir: f.ck, resume: true });
+    expect(readFileSync(join(f.out, 'left.csv'), 'utf8')).toBe(expectedLeft());
+    expect(readFileSync(join(f.out, 'right.csv'), 'utf8')).toBe(expectedRight());
+    expect(summary.left.reusedPeerBatches).toBeGreaterThan(0);
+  });
+
   it('refuses, on both sides and keeping the checkpoint, to resume against a party that starts afresh', async () => {
     const f = setup();
     const opts = { left: f.left, right: f.right, key: ['id'], outDir: f.out, threads: 2, batchSize: 64 };
