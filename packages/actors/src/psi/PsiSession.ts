@@ -375,21 +375,13 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
         s.lastHeard = ctx.system.clock.now();
         await fromPeer(s, ctx, msg.msg);
         return;
-      // From the exchanger: onto the wire.
+      // From the exchanger: onto the wire (not once the run is over: the peer has been told).
       case 'out-batch':
-        send(s, ctx, { type: 'batch', index: msg.index, points: msg.points });
-        return;
       case 'out-end':
-        send(s, ctx, { type: 'end', batches: msg.batches, items: msg.items });
-        return;
       case 'out-returned':
-        send(s, ctx, { type: 'returned', index: msg.index, doubles: msg.doubles });
-        return;
       case 'out-shuffled':
-        send(s, ctx, { type: 'shuffled', part: msg.part, doubles: msg.doubles });
-        return;
       case 'out-shuffled-end':
-        send(s, ctx, { type: 'shuffled-end', parts: msg.parts, items: msg.items });
+        if (s.phase === 'exchanging') send(s, ctx, onTheWire(msg));
         return;
       case 'exchange-fault':
         fail(
@@ -506,6 +498,27 @@ function hello(s: SessionState, config: SessionConfig): Hello {
           },
     from: s.port,
   };
+}
+
+/** What the exchanger hands over, as it goes to the peer. */
+function onTheWire(
+  msg: Extract<
+    ExchangeOutMsg,
+    { type: 'out-batch' | 'out-end' | 'out-returned' | 'out-shuffled' | 'out-shuffled-end' }
+  >,
+): PeerMsg {
+  switch (msg.type) {
+    case 'out-batch':
+      return { type: 'batch', index: msg.index, points: msg.points };
+    case 'out-end':
+      return { type: 'end', batches: msg.batches, items: msg.items };
+    case 'out-returned':
+      return { type: 'returned', index: msg.index, doubles: msg.doubles };
+    case 'out-shuffled':
+      return { type: 'shuffled', part: msg.part, doubles: msg.doubles };
+    case 'out-shuffled-end':
+      return { type: 'shuffled-end', parts: msg.parts, items: msg.items };
+  }
 }
 
 function send(s: SessionState, ctx: Ctx, msg: PeerMsg): void {
