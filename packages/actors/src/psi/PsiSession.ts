@@ -433,11 +433,11 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
   onTerminated: async (s, t: Terminated, ctx) => {
     if (s.phase === 'done') return;
     const side = ctx.input.config.party.side;
-    if (t.ref === s.party) {
+    if (sameRef(t.ref, s.party)) {
       fail(s, ctx, t.reason.kind === 'failed' ? t.reason.error : new PsiInterruptedError('its party stopped'));
       return;
     }
-    if (t.ref === s.peer) {
+    if (sameRef(t.ref, s.peer)) {
       if (s.committed) {
         await finish(s, ctx, false);
         return;
@@ -452,6 +452,12 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
     s.checkpoint?.close();
   },
 });
+
+/** The same actor: the same object, or (a ref that crossed a process and came back) the same id and path. */
+// biome-ignore lint/suspicious/noExplicitAny: refs of any protocol
+function sameRef(a: ActorRef<any>, b: ActorRef<any> | undefined): boolean {
+  return b !== undefined && (a === b || (a.id === b.id && a.path === b.path));
+}
 
 function checkpointParams(config: SessionConfig): CheckpointParams {
   const p = config.party;
