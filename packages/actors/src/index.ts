@@ -26,6 +26,7 @@ export {
   AtomicFileClosedError,
   CsvAmbiguousColumnError,
   CsvEmptyFileError,
+  CsvEmptyKeyError,
   CsvEncodingError,
   CsvFileNotFoundError,
   CsvInputError,
@@ -39,6 +40,7 @@ export {
   PsiCheckpointError,
   PsiHandshakeError,
   PsiInterruptedError,
+  PsiJobNotFoundError,
   PsiOptionsError,
   PsiPeerAbortedError,
   PsiPeerError,
@@ -61,6 +63,23 @@ export {
 } from './psi/PeerProtocol.js';
 export type { PsiProgress, PsiRelayInput, PsiSummary } from './psi/PsiJob.js';
 export {
+  maxPsiThreads,
+  type PsiOptions,
+  type PsiWarning,
+  type ResolvedPsiRun,
+  resolvePsiOptions,
+} from './psi/PsiOptions.js';
+export {
+  type PsiJobError,
+  type PsiJobEvent,
+  type PsiJobOptions,
+  type PsiJobState,
+  type PsiJobStatus,
+  PsiService,
+  type PsiServiceInput,
+  type PsiServiceMsg,
+} from './psi/PsiService.js';
+export {
   PsiSession,
   type SessionConfig,
   type SessionInput,
@@ -71,8 +90,16 @@ export {
   sessionTimings,
 } from './psi/PsiSession.js';
 export { type PsiPartyOptions, resolvePartyOptions } from './psi/partyOptions.js';
-export type { ExchangerMsg, MaskerInput, MaskerMsg, PartyConfig, Side, SideProgress } from './psi/protocol.js';
-export { type PsiOptions, PsiService, type PsiServiceMsg, resolvePsiOptions, runPsi } from './psi/runPsi.js';
+export type {
+  EmptyKeyPolicy,
+  ExchangerMsg,
+  MaskerInput,
+  MaskerMsg,
+  PartyConfig,
+  Side,
+  SideProgress,
+} from './psi/protocol.js';
+export { runPsi } from './psi/runPsi.js';
 export {
   clampScalar,
   type GenerateKeyOptions,

@@ -25,7 +25,7 @@
 import { type ActorContext, type ActorRef, defineActor, type Replier } from '@troupe/core';
 import { BatchSet } from './BatchSet.js';
 import type { Checkpoint } from './Checkpoint.js';
-import { LowOrderPointError } from './errors.js';
+import { LowOrderPointError, PsiInterruptedError } from './errors.js';
 import {
   COMPARE_BYTES,
   type ExchangeOutMsg,
@@ -70,6 +70,10 @@ interface OwnBatch {
 }
 
 interface ExchangerState {
+  /** The maskers started so far (the party starts more on `want-masker`, up to `threads`). */
+  maskers: ActorRef<MaskerMsg>[];
+  /** A `want-masker` is out and not yet answered. */
+  wanting: boolean;
   learns: boolean;
   peerLearns: boolean;
   cardinality: boolean;
@@ -105,6 +109,8 @@ interface ExchangerState {
   dispatched: number;
   crashed: boolean;
   finished: boolean;
+  /** Aborted: the reader's next batch is refused, so it stops instead of waiting for room forever. */
+  aborted: boolean;
 }
 
 /** Own batches queued beyond this make the reader wait. */
@@ -120,6 +126,8 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
     const { config } = ctx.input;
     const peerSide = config.side === 'left' ? 'right' : 'left';
     return {
+      maskers: [...ctx.input.maskers],
+      wanting: false,
       learns: sideLearns(config) !== 'nothing',
       peerLearns: sideLearns(config, peerSide) !== 'nothing',
       cardinality: config.cardinalityOnly === true,
@@ -147,6 +155,7 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       dispatched: 0,
       crashed: false,
       finished: false,
+      aborted: false,
     };
   },
   afterStart: (s, ctx) => {
@@ -169,8 +178,14 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
     });
   },
   receive: (s, msg, ctx) => {
-    if (s.finished && msg.type !== 'abort') {
-      // Done or given up: a reader still asking for room is let go (its batches are dropped; the party is stopping).
+    if (s.aborted) {
+      // The reader's next batch is refused, so it stops reading (quietly: it knows this error).
+      if (msg.type === 'own-batch') ctx.replyError(new PsiInterruptedError('aborted'));
+      else if (ctx.expectsReply) ctx.reply(true);
+      return;
+    }
+    if (s.finished && msg.type !== 'abort' && msg.type !== 'masker-ready') {
+      // Done, or the peer broke the protocol (the party is aborted next): a reader still asking for room is let go.
       if (ctx.expectsReply) ctx.reply(true);
       return;
     }
@@ -321,22 +336,33 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         (failed.kind === 'peer' ? s.peerQueue : s.ownQueue).unshift(failed);
         break;
       }
+      case 'masker-ready':
+        s.maskers.push(msg.masker);
+        s.perMasker.push(0);
+        s.wanting = false;
+        break;
       case 'abort':
         s.finished = true;
-        // Let a waiting reader go rather than fail it: it is being stopped with the party.
-        for (const w of s.waiting) w.reply(true);
+        s.aborted = true;
+        for (const w of s.waiting) w.fail(new PsiInterruptedError('aborted'));
         s.waiting = [];
         s.ownQueue = [];
         s.peerQueue = [];
+        if (ctx.expectsReply) ctx.reply(true);
         return;
     }
     if (s.finished) return;
     dispatch(s, ctx.input, (m, j) => {
-      ctx.ask<Uint8Array>(ctx.input.maskers[j.masker] as ActorRef<MaskerMsg>, m, { timeoutMs: 600_000 }).then(
+      ctx.ask<Uint8Array>(s.maskers[j.masker] as ActorRef<MaskerMsg>, m, { timeoutMs: 600_000 }).then(
         (result) => ctx.tell(ctx.self, { type: 'job-done', job: j.id, result }),
         (error) => ctx.tell(ctx.self, { type: 'job-failed', job: j.id, error }),
       );
     });
+    // More queued than the maskers take: ask the party for another thread (one request at a time).
+    if (!s.wanting && s.maskers.length < config.threads && s.peerQueue.length + s.ownQueue.length > 0) {
+      s.wanting = true;
+      ctx.tell(party, { type: 'want-masker', side });
+    }
     progress(s, ctx);
     if (s.finished) return;
     const ownDone =
@@ -498,7 +524,7 @@ function job(
 
 /** Keep every masker busy, with at most two jobs each; the peer's jobs first (they unblock the peer). */
 function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg, j: Job) => void): void {
-  const limit = 2 * input.maskers.length;
+  const limit = 2 * s.maskers.length;
   while (s.inFlight.size < limit && (s.peerQueue.length > 0 || s.ownQueue.length > 0)) {
     const j = (s.peerQueue.length > 0 ? s.peerQueue.shift() : s.ownQueue.shift()) as Job;
     let best = 0;
@@ -512,7 +538,7 @@ function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg,
     const crashAfter = input.config.killMaskerAfterBatches;
     if (crashAfter !== undefined && !s.crashed && s.dispatched > crashAfter) {
       s.crashed = true;
-      (input.maskers[0] as ActorRef<MaskerMsg>).tell({ type: 'crash' });
+      (s.maskers[0] as ActorRef<MaskerMsg>).tell({ type: 'crash' });
     }
     send(j.message, j);
   }

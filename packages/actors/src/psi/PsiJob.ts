@@ -31,6 +31,8 @@ export interface PsiSummary {
   reveal: Reveal;
   cardinalityOnly: boolean;
   threads: number;
+  /** Worker threads the run actually used: maskers start as the work needs them, up to `threads`. */
+  threadsUsed: number;
   batchSize: number;
   elapsedMs: number;
   /** Unique items masked per second, both parties together (each item is masked twice). */
@@ -222,6 +224,7 @@ function combine(left: SideSummary, right: SideSummary, input: JobInput, started
     reveal: input.left.reveal ?? 'both',
     cardinalityOnly: input.left.cardinalityOnly === true,
     threads: input.left.threads,
+    threadsUsed: Math.max(left.threadsUsed, right.threadsUsed),
     batchSize: input.left.batchSize,
     elapsedMs,
     itemsPerSecond: ((left.uniqueKeys + right.uniqueKeys) / elapsedMs) * 1000,

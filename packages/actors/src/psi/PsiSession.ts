@@ -122,6 +122,11 @@ export interface SideSummary {
   learned: 'rows' | 'size' | 'nothing';
   /** Rows written (0 when this side writes none). */
   matchedRows: number;
+  /** Rows whose key was empty (matched, skipped or refused per `emptyKeys`), and the line of the first (or 0). */
+  emptyKeyRows: number;
+  firstEmptyKeyLine: number;
+  /** Masker threads this party started (they start as the work needs them, up to `threads`). */
+  threadsUsed: number;
   /** The intersection's size (unique keys), or null when this side does not learn it. */
   matchedKeys: number | null;
   /** What this side learned of the peer's set: its number of unique keys, in how many batches. */
@@ -205,6 +210,8 @@ interface SessionState {
   t: { start: number; handshake?: number; read?: number; exchange?: number; written?: number };
   progress: SideProgress;
   waiting: Replier<SideSummary>[];
+  /** The run failed with this, and waits for its party to confirm the abort before saying so. */
+  pendingError: unknown;
   outcome: { ok: SideSummary } | { error: unknown } | undefined;
 }
 
@@ -237,7 +244,7 @@ export function sessionTimings(config: Pick<SessionConfig, 'peerTimeoutMs' | 'he
   return { peerTimeoutMs, heartbeatMs, handshakeTimeoutMs };
 }
 
-const emptyProgress = (): SideProgress => ({
+const emptyProgress = (cfg: PartyConfig): SideProgress => ({
   rows: 0,
   uniqueKeys: 0,
   ownMasked: 0,
@@ -245,7 +252,13 @@ const emptyProgress = (): SideProgress => ({
   returned: 0,
   matchedRows: 0,
   writtenRows: 0,
+  maskers: 0,
+  bytesRead: 0,
+  bytesTotal: cfg.fileBytes ?? 0,
+  emptyKeyRows: 0,
+  firstEmptyKeyLine: 0,
   readDone: false,
+  writing: false,
   done: false,
 });
 
@@ -288,8 +301,9 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
       messagesSent: 0,
       messagesReceived: 0,
       t: { start: now },
-      progress: emptyProgress(),
+      progress: emptyProgress(config.party),
       waiting: [],
+      pendingError: undefined,
       outcome: undefined,
     };
   },
@@ -403,6 +417,7 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
           s.progress.readDone = true;
           s.t.read = ctx.system.clock.now();
         }
+        if (msg.writing === true) s.progress.writing = true;
         return;
       }
       case 'party-written':
@@ -448,7 +463,9 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
   },
   afterStop: (s, ctx) => {
     // Stopped before the end (shutdown, a parent's stop): the peer is told, whoever waits learns it.
-    if (s.phase !== 'done') fail(s, ctx, new PsiInterruptedError('the session was stopped'));
+    if (s.phase !== 'done') fail(s, ctx, new PsiInterruptedError('the session was stopped'), true);
+    // Settled already but still confirming an abort: give the outcome now (the party has stopped).
+    if (s.outcome === undefined && s.pendingError !== undefined) settle(s, { error: s.pendingError });
     s.checkpoint?.close();
   },
 });
@@ -820,7 +837,13 @@ function resumable(error: unknown): boolean {
   );
 }
 
-function fail(s: SessionState, ctx: Ctx, error: unknown): void {
+/**
+ * End the run with `error`: the peer is told, the party stops its exchange
+ * and drops its temporary file, and only once it has confirmed (bounded) is
+ * the outcome given, so whoever stops the session then finds it idle.
+ * `stopping`: called as the session stops (its party is gone already).
+ */
+function fail(s: SessionState, ctx: Ctx, error: unknown, stopping = false): void {
   if (s.phase === 'done') return;
   if (s.committed) {
     // Our output is in place already: whatever happens to the peer now, this side is done; it only lacks the confirmation.
@@ -835,15 +858,31 @@ function fail(s: SessionState, ctx: Ctx, error: unknown): void {
   ctx.timers.cancel('tick');
   // The peer is told why, unless it told us (it aborted) or never took us on (a refused party must not end the pair it asked to join).
   if (!(error instanceof PsiPeerAbortedError) && !(error instanceof PsiSideTakenError)) send(s, ctx, abortFor(error));
-  s.party?.tell({ type: 'abort' });
   const checkpoint = s.checkpoint ?? s.loaded?.checkpoint;
-  if (checkpoint !== undefined) {
-    if (started && !resumable(error) && !(error instanceof PsiCheckpointError)) {
-      void ctx.inFlight(checkpoint.delete().catch(() => undefined));
-    } else checkpoint.close();
+  const forget = checkpoint !== undefined && started && !resumable(error) && !(error instanceof PsiCheckpointError);
+  if (stopping || s.party === undefined) {
+    if (forget) void checkpoint.delete().catch(() => undefined);
+    else checkpoint?.close();
+    settle(s, { error });
+    return;
   }
-  settle(s, { error });
+  const party = s.party;
+  s.pendingError = error;
+  void ctx.inFlight(
+    ctx
+      .ask<boolean>(party, { type: 'abort' }, { timeoutMs: ABORT_ACK_MS })
+      .catch(() => false)
+      .then(async () => {
+        // The exchanger has stopped appending: the checkpoint can go (or be closed, kept for a resume).
+        if (forget) await checkpoint.delete().catch(() => undefined);
+        else checkpoint?.close();
+        settle(s, { error });
+      }),
+  );
 }
+
+/** How long a party may take to confirm an abort before the session gives up waiting. */
+const ABORT_ACK_MS = 5_000;
 
 async function finish(s: SessionState, ctx: Ctx, peerConfirmed: boolean): Promise<void> {
   if (s.phase === 'done') return;
@@ -862,6 +901,7 @@ async function finish(s: SessionState, ctx: Ctx, peerConfirmed: boolean): Promis
 }
 
 function settle(s: SessionState, outcome: NonNullable<SessionState['outcome']>): void {
+  if (s.outcome !== undefined) return;
   s.outcome = outcome;
   const waiting = s.waiting;
   s.waiting = [];
@@ -902,6 +942,9 @@ function summary(
     uniqueKeys: w.uniqueKeys,
     learned,
     matchedRows: learned === 'rows' ? w.matchedRows : 0,
+    emptyKeyRows: s.progress.emptyKeyRows,
+    firstEmptyKeyLine: s.progress.firstEmptyKeyLine,
+    threadsUsed: s.progress.maskers,
     matchedKeys: learned === 'nothing' ? null : w.matchedKeys,
     peerUniqueKeys: s.peerEnd?.items ?? 0,
     peerBatches: s.peerEnd?.batches ?? 0,

@@ -46,10 +46,12 @@ export const Tally = defineActor<MatcherMsg | WriterMsg, TallyState, TallyInput>
       case 'commit':
         ctx.tell(party, { type: 'party-committed', side: config.side });
         return;
+      case 'abort':
+        if (ctx.expectsReply) ctx.reply(true); // nothing to drop: there is no file
+        return;
       case 'keys':
       case 'own-doubles':
       case 'peer-doubles':
-      case 'abort':
         return;
     }
     if (s.reported || s.rows === undefined || s.uniqueKeys === undefined || s.matchedKeys === undefined) return;

@@ -7,9 +7,9 @@ import { join, resolve } from 'node:path';
 import type { WorkerActorSpec } from '@troupe/core';
 import { PsiOptionsError } from './errors.js';
 import type { Reveal } from './PeerProtocol.js';
+import { resolvePsiOptions } from './PsiOptions.js';
 import { type SessionConfig, sessionTimings } from './PsiSession.js';
 import type { MaskerInput, MaskerMsg, Side } from './protocol.js';
-import { resolvePsiOptions } from './runPsi.js';
 
 /** Options of one party's run. */
 export interface PsiPartyOptions {

@@ -37,6 +37,7 @@ export function party(side: Side, file: string, outDir: string, extra: Partial<P
     outFile: join(outDir, `${side}.csv`),
     batchSize: 32,
     threads: 2,
+    emptyKeys: 'match',
     ...extra,
   };
 }
