@@ -1,7 +1,8 @@
 import type { ActorContext, Receive } from './ActorContext.js';
 import type { Message, Terminated } from './ActorRef.js';
+import { describe as describeValue } from './errors.js';
 import type { MailboxOptions } from './Mailbox.js';
-import type { SupervisionStrategy } from './SupervisionStrategy.js';
+import { SupervisionStrategy } from './SupervisionStrategy.js';
 
 /** What `init` returns: the state (or a promise of it); a state that may be `undefined` may also be left implicit. */
 export type InitResult<S> = undefined extends S ? S | void | Promise<S | void> : S | Promise<S>;
@@ -36,6 +37,11 @@ export interface ActorDefinition<M extends Message, S, I = undefined> {
   readonly mailbox?: MailboxOptions;
   /** Default strategy for this actor's children. */
   readonly childSupervision?: SupervisionStrategy;
+  /**
+   * Most messages `ctx.stash()` may hold (Akka's `Behaviors.withStash(capacity)`);
+   * one more fails the actor with `StashOverflowError`. Default 10 000.
+   */
+  readonly stashCapacity?: number;
 }
 
 /**
@@ -63,6 +69,17 @@ export function defineActor<M extends Message, S, I = undefined>(
   if (typeof definition.receive !== 'function') {
     throw new TypeError(
       `defineActor${label(definition)}: receive must be a function, got ${typeof definition.receive}`,
+    );
+  }
+  const stash = definition.stashCapacity;
+  if (stash !== undefined && (!Number.isInteger(stash) || stash < 1)) {
+    throw new TypeError(
+      `defineActor${label(definition)}: stashCapacity must be a positive integer, got ${String(stash)}`,
+    );
+  }
+  if (definition.childSupervision !== undefined && !(definition.childSupervision instanceof SupervisionStrategy)) {
+    throw new TypeError(
+      `defineActor${label(definition)}: childSupervision must be a SupervisionStrategy (restart(), resume(), stop(), escalate() or decide(fn)), got ${describeValue(definition.childSupervision)}`,
     );
   }
   for (const hook of ['onTerminated', 'afterStart', 'beforeRestart', 'afterStop'] as const) {

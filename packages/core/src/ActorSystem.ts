@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { EventEmitter } from 'eventemitter3';
+import type { EventEmitter } from 'eventemitter3';
 import { nanoid } from 'nanoid';
 import type { ActorDefinition } from './ActorDefinition.js';
 import type { ActorRef, Message, TerminationReason } from './ActorRef.js';
@@ -9,6 +9,7 @@ import { DeadLetters } from './DeadLetters.js';
 import { describe, NotMainThreadError, ShuttingDownError, SystemAlreadyStartedError } from './errors.js';
 import { ActorCell } from './internal/ActorCell.js';
 import { AskRegistry } from './internal/Asks.js';
+import { ContainedEmitter, callContained, containLogger } from './internal/Containment.js';
 import { CoordinatedShutdown, type ShutdownRequest, walkTree } from './internal/CoordinatedShutdown.js';
 import { Host } from './internal/Host.js';
 import { HostPool } from './internal/HostPool.js';
@@ -28,8 +29,8 @@ import {
   type ShutdownReport,
   shutdownPhases,
 } from './ShutdownReport.js';
-import type { SpawnOptions, WorkerSpawnOptions } from './SpawnOptions.js';
-import { defaultStrategy, type SupervisionStrategy } from './SupervisionStrategy.js';
+import { type SpawnOptions, validateSpawnOptions, type WorkerSpawnOptions } from './SpawnOptions.js';
+import { defaultStrategy, SupervisionStrategy } from './SupervisionStrategy.js';
 import type { SystemEventMap } from './SystemEvents.js';
 import { SystemLifecycle } from './SystemLifecycle.js';
 import type { Transport } from './Transport.js';
@@ -121,9 +122,11 @@ export class ActorSystem {
   readonly name: string;
   /** Where `start` was called (file:line), for error messages. */
   readonly startedAt: string;
-  readonly events = new EventEmitter<SystemEventMap>();
+  /** The event bus. A listener that throws is contained (and reported once): it never changes what the runtime does. */
+  readonly events: EventEmitter<SystemEventMap> = new ContainedEmitter<SystemEventMap>();
   readonly deadLetters: DeadLetters;
   readonly clock: Clock;
+  /** The logger given at start, contained: a method that throws is reported once and otherwise ignored. */
   readonly logger: Logger;
 
   private readonly internals: SystemInternals;
@@ -150,7 +153,8 @@ export class ActorSystem {
     this.name = options.name;
     this.startedAt = startedAt;
     this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? consoleLogger('info');
+    this.logger = containLogger(options.logger ?? consoleLogger('info'));
+    (this.events as ContainedEmitter<SystemEventMap>).report = (line) => this.logger.error(line);
     this.deadLetters = new DeadLetters(this.events, this.logger, () => this.clock.now());
     this.whenShutdown = new Promise((r) => {
       this.resolveShutdown = r;
@@ -266,7 +270,9 @@ export class ActorSystem {
 
   /** Be told of each lifecycle state change; returns an unsubscribe function. */
   onLifecycle(listener: (state: string) => void): () => void {
-    return this.lifecycle.subscribe(listener);
+    return this.lifecycle.subscribe((state) =>
+      callContained(listener, [state], 'an onLifecycle listener', (line) => this.logger.error(line)),
+    );
   }
 
   /** Spawn a top-level actor under `/user`. */
@@ -306,6 +312,7 @@ export class ActorSystem {
     spec: WorkerActorSpec,
     options: WorkerSpawnOptions<unknown> | undefined,
   ): ReturnType<typeof spawnProxy> {
+    validateSpawnOptions(options, `spawnWorker under [${parent.path}]`, true);
     const site = this.workerPool().site(options?.host, `spawnWorker under [${parent.path}]`);
     const { host: _host, ...spawnOptions } = options ?? {};
     return spawnProxy(parent, site, spec, spawnOptions, 'spawnWorker');
@@ -578,6 +585,11 @@ function validateOptions(o: ActorSystemOptions): void {
     if (!(v > 0) || !Number.isFinite(v)) {
       throw new TypeError(`ActorSystem.start: phaseTimeoutsMs.${phase} must be a positive finite number, got ${v}`);
     }
+  }
+  if (o.supervision !== undefined && !(o.supervision instanceof SupervisionStrategy)) {
+    throw new TypeError(
+      `ActorSystem.start: supervision must be a SupervisionStrategy (restart(), resume(), stop(), escalate() or decide(fn)), got ${describe(o.supervision)}`,
+    );
   }
   if (o.signals !== undefined && o.signals !== false && !Array.isArray(o.signals)) {
     throw new TypeError('ActorSystem.start: signals must be false or an array of signal names');

@@ -11,7 +11,9 @@ export type DeadLetterReason =
   | 'late-reply'
   | 'no-reply-address'
   | 'unserializable'
-  /** The link to the recipient's node was down: nothing was sent. */
+  /** The worker thread hosting the recipient died before its actor took the message. */
+  | 'worker-exited'
+  /** The link to the recipient's node was down: nothing was sent, or the message may not have arrived. */
   | 'disconnected'
   /** The link to the recipient's node closed for good before the message was acknowledged. */
   | 'link-closed';

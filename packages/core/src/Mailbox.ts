@@ -124,6 +124,29 @@ export class Mailbox {
     if (this.len === 0 && this.mask > 1023) this.reset();
   }
 
+  /** Drop the last pair (the newest). */
+  pop(): void {
+    if (this.len === 0) return;
+    const i = ((this.head + this.len - 1) & this.mask) << 1;
+    this.buf[i] = undefined;
+    this.buf[i + 1] = undefined;
+    this.len--;
+  }
+
+  /** Drop the first pair whose message is `message` (identity); O(n), for rare paths. */
+  remove(message: unknown): boolean {
+    const all = this.drain();
+    let found = false;
+    for (let i = 0; i < all.length; i += 2) {
+      if (!found && all[i] === message) {
+        found = true;
+        continue;
+      }
+      this.push(all[i], all[i + 1]);
+    }
+    return found;
+  }
+
   /** Remove and return every pair, oldest first, as a flat [m0, e0, m1, e1, ...] array. */
   drain(): unknown[] {
     const out: unknown[] = new Array(this.len * 2);

@@ -9,6 +9,7 @@
  *   .withScope('one-for-all');
  * parent.spawn(Child, { supervision: strategy });
  */
+import { WorkerActorLoadError } from './errors.js';
 
 /** The four answers to a failure. */
 export type Directive = 'resume' | 'restart' | 'stop' | 'escalate';
@@ -100,9 +101,22 @@ export class SupervisionStrategy {
 
 const fixed = (d: Directive) => () => d;
 
-/** Restart the failed child: fresh state from `init`, mailbox kept, failed message dropped. */
+/**
+ * Restart on any failure but one that a restart cannot cure: a worker
+ * actor whose module or export cannot be loaded (`WorkerActorLoadError`)
+ * fails the same way every time, so it is stopped, as Akka stops a child
+ * whose initialisation fails (`ActorInitializationException`). Its parent
+ * learns it through watch; nothing escalates.
+ */
+const restartDecider = (error: unknown): Directive => (error instanceof WorkerActorLoadError ? 'stop' : 'restart');
+
+/**
+ * Restart the failed child: fresh state from `init`, mailbox kept, failed
+ * message dropped. A `WorkerActorLoadError` stops the child instead (loading
+ * again would fail again); use {@link decide} to choose otherwise.
+ */
 export function restart(): SupervisionStrategy {
-  return SupervisionStrategy.create(fixed('restart'));
+  return SupervisionStrategy.create(restartDecider);
 }
 /** Keep the child's state and go on with its next message. */
 export function resume(): SupervisionStrategy {
@@ -129,7 +143,8 @@ export function decide(decider: (error: unknown) => Directive): SupervisionStrat
  * The default for every child that names no strategy: restart, at most 3 times
  * within 5 s, with backoff from 10 ms to 1 s (20 % jitter); a fourth failure in
  * the window stops the child and escalates. Bounded like OTP's default restart
- * intensity, so a crash loop can never spin forever.
+ * intensity, so a crash loop can never spin forever. A worker actor that
+ * cannot be loaded is stopped at once (see {@link restart}).
  */
 export const defaultStrategy: SupervisionStrategy = restart()
   .withLimit(3, 5_000)

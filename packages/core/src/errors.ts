@@ -1,9 +1,10 @@
 /**
  * Every error Troupe raises on purpose, in one place.
  *
- * Each class has a stable `name`, keeps its `cause`, and can be turned into a
- * plain object with {@link serializeError} so it survives a thread boundary
- * (structured clone keeps `name`, `message`, `stack` and `cause` but drops
+ * Each class has a stable `name`, keeps its `cause`, and is registered (see
+ * {@link registerError}), so it survives a thread or network boundary as an
+ * instance of the same class with its `code` and fields (structured clone
+ * alone keeps `name`, `message`, `stack` and `cause` but drops the class and
  * custom fields such as `code`).
  */
 
@@ -289,11 +290,86 @@ export interface SerializedError {
   stack?: string;
   code?: string;
   cause?: SerializedError;
+  /** The registered class the error was an instance of (see {@link registerError}). */
+  type?: string;
   /** Other own enumerable fields that were plain data. */
   fields?: Record<string, unknown>;
 }
 
-/** Turn any thrown value into a {@link SerializedError}, keeping `code` and `cause`. */
+// biome-ignore lint/suspicious/noExplicitAny: any error constructor signature
+type ErrorClass = abstract new (...args: any[]) => Error;
+const classesByName = new Map<string, ErrorClass>();
+const namesByClass = new Map<ErrorClass, string>();
+const troupeNames = new Set<string>();
+
+/**
+ * Register an error class so that its instances keep their class across a
+ * thread or network boundary: they come out of an ask, a supervision
+ * decision or a `Terminated` reason as instances of the same class, with
+ * `name`, `code`, `cause` and their own plain-data fields (`instanceof`
+ * works, and a strategy built with `decide` can match on the class). Every
+ * Troupe error is registered. Register your own in a module that both sides
+ * load (the main thread and the worker actor's module); the constructor is
+ * not called when an error is rebuilt, so it may take any arguments.
+ *
+ * @param name The name it travels under; default the class's `name`. It must
+ *   be the same on both sides.
+ * @example
+ * export class QuotaExceededError extends Error { constructor(readonly tenant: string) { super(`quota of ${tenant}`); this.name = 'QuotaExceededError'; } }
+ * registerError(QuotaExceededError);
+ */
+export function registerError(errorClass: ErrorClass, name: string = errorClass?.name): void {
+  if (typeof errorClass !== 'function' || !(errorClass.prototype instanceof Error || errorClass === Error)) {
+    throw new TypeError(`registerError: expected an Error subclass, got ${describe(errorClass)}`);
+  }
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError(`registerError(${errorClass.name}): name must be a non-empty string, got ${describe(name)}`);
+  }
+  const existing = classesByName.get(name);
+  if (existing !== undefined && existing !== errorClass && troupeNames.has(name)) {
+    throw new TypeError(
+      `registerError: ${name} is the name of a Troupe error; register ${errorClass.name} under another name`,
+    );
+  }
+  // A second module instance of the same class (one per loader) replaces the first.
+  if (existing !== undefined) namesByClass.delete(existing);
+  classesByName.set(name, errorClass);
+  namesByClass.set(errorClass, name);
+}
+
+/** The registered name of the nearest registered class of `error`. */
+function registeredType(error: Error): string | undefined {
+  for (let proto = Object.getPrototypeOf(error); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    const name = namesByClass.get(proto.constructor as ErrorClass);
+    if (name !== undefined) return name;
+    if (proto === Error.prototype) return undefined;
+  }
+  return undefined;
+}
+
+/** Plain data that survives a clone as it is (primitives, arrays and plain objects of them). */
+function plainData(value: unknown, depth: number): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return true;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (depth > 8) return false;
+  if (Array.isArray(value)) return value.every((v) => plainData(v, depth + 1));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(value as object).every((v) => plainData(v, depth + 1));
+}
+
+/** Turn any thrown value into a {@link SerializedError}, keeping class, `code`, `cause` and plain-data fields. */
 export function serializeError(error: unknown, depth = 0): SerializedError {
   if (!(error instanceof Error)) {
     return { name: 'NonError', message: describe(error) };
@@ -302,22 +378,41 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   if (error.stack !== undefined) out.stack = error.stack;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') out.code = code;
+  const type = registeredType(error);
+  if (type !== undefined) out.type = type;
   if (error.cause !== undefined && depth < 8) out.cause = serializeError(error.cause, depth + 1);
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(error)) {
     if (k === 'code' || k === 'cause') continue;
-    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) fields[k] = v;
+    if (plainData(v, 0)) fields[k] = v;
   }
   if (Object.keys(fields).length > 0) out.fields = fields;
   return out;
 }
 
-/** Rebuild an `Error` from a {@link SerializedError}; `name`, `code`, `cause` and fields are restored. */
+/**
+ * Rebuild an error from a {@link SerializedError}: an instance of its
+ * registered class when there is one (else an `Error`), with `name`,
+ * `message`, `stack`, `code`, `cause` and fields restored.
+ */
 export function deserializeError(data: SerializedError): Error {
-  const err = new Error(data.message, data.cause ? { cause: deserializeError(data.cause) } : undefined);
-  err.name = data.name;
-  if (data.stack !== undefined) err.stack = data.stack;
+  const cause = data.cause ? deserializeError(data.cause) : undefined;
+  const errorClass = data.type === undefined ? undefined : classesByName.get(data.type);
+  let err: Error;
+  if (errorClass === undefined) {
+    err = new Error(data.message, cause === undefined ? undefined : { cause });
+  } else {
+    err = Object.create(errorClass.prototype) as Error;
+    Object.defineProperty(err, 'message', { value: data.message, writable: true, configurable: true });
+    if (cause !== undefined) Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true });
+  }
+  if (data.stack !== undefined) {
+    Object.defineProperty(err, 'stack', { value: data.stack, writable: true, configurable: true });
+  }
   if (data.fields) Object.assign(err, data.fields);
+  if (err.name !== data.name) {
+    Object.defineProperty(err, 'name', { value: data.name, writable: true, configurable: true, enumerable: false });
+  }
   if (data.code !== undefined) (err as { code?: string }).code = data.code;
   return err;
 }
@@ -330,4 +425,34 @@ export function describe(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+// The standard classes keep theirs too (a TypeError thrown in a worker is a TypeError here).
+for (const builtin of [Error, TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError]) {
+  registerError(builtin);
+}
+for (const errorClass of [
+  TroupeError,
+  AskTimeoutError,
+  AskAbortedError,
+  MailboxFullError,
+  ActorStoppedError,
+  ActorNotFoundError,
+  ActorNameTakenError,
+  ShuttingDownError,
+  DeathPactError,
+  RestartLimitExceededError,
+  EscalatedError,
+  StashOverflowError,
+  NotMainThreadError,
+  SystemAlreadyStartedError,
+  IllegalTransitionError,
+  UnserializableMessageError,
+  WorkerExitedError,
+  NotDeliveredError,
+  DisconnectedError,
+  WorkerActorLoadError,
+]) {
+  registerError(errorClass);
+  troupeNames.add(errorClass.name);
 }

@@ -36,6 +36,7 @@ export {
   NotDeliveredError,
   NotMainThreadError,
   RestartLimitExceededError,
+  registerError,
   type SerializedError,
   ShuttingDownError,
   StashOverflowError,

@@ -169,3 +169,38 @@ describe('ctx.send', () => {
     expect(refused?.message).toMatch(/send to \[\/user\/\$\w+\] with message of type \[item\] was refused/);
   });
 });
+
+// Issue 9 item 3: a child waiting out a restart backoff is stopped at once by shutdown (OTP).
+describe('shutdown during a restart backoff', () => {
+  it('stops the child at once: its queued tells become dead letters, its asks reject, exit 0', async () => {
+    const s = await start();
+    const { ActorStoppedError, restart } = await import('@troupe/core');
+    const Flaky = defineActor<{ type: 'boom' } | { type: 'work' } | { type: 'ask' }, undefined>({
+      init: () => undefined,
+      receive: (_s, m, ctx) => {
+        if (m.type === 'boom') throw new Error('flaky');
+        if (m.type === 'ask') ctx.reply('answered');
+      },
+    });
+    const flaky = s.spawn(Flaky, {
+      name: 'flaky',
+      supervision: restart().withBackoff({ minMs: 60_000, maxMs: 60_000, jitter: 0 }),
+    });
+    flaky.tell({ type: 'boom' });
+    await new Promise((r) => setTimeout(r, 20)); // now in its 60 s backoff
+    for (let i = 0; i < 3; i++) flaky.tell({ type: 'work' });
+    const asked = flaky.ask({ type: 'ask' }, { timeoutMs: 60_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const report = await s.shutdown();
+    expect(report.exitCode).toBe(0);
+    expect(report.abandoned).toEqual([]);
+    const drain = report.phases.find((p) => p.phase === 'drain');
+    expect(drain?.timedOut).toBe(false);
+    expect(report.durationMs).toBeLessThan(5_000);
+    expect(await asked).toBeInstanceOf(ActorStoppedError);
+    expect(report.deadLettersByReason['actor-stopped']).toBe(4);
+    system = undefined;
+  });
+});

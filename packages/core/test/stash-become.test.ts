@@ -93,6 +93,24 @@ describe('stash capacity', () => {
     expect(failed[0]).toBeInstanceOf(StashOverflowError);
     expect((failed[0] as Error).message).toMatch(/capacity 10000/);
   });
+
+  it('takes its capacity from the definition (stashCapacity), validated at the door', async () => {
+    const system = await start();
+    const failed: unknown[] = [];
+    system.events.on('failed', (e) => failed.push(e.error));
+    const small = defineActor({ ...door([]), stashCapacity: 3 });
+    const d = system.spawn(small, { supervision: stop() });
+    for (let i = 0; i < 3; i++) d.tell({ type: 'work', i });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(failed).toHaveLength(0);
+    d.tell({ type: 'work', i: 3 });
+    await system.whenTerminated(d);
+    expect(failed[0]).toBeInstanceOf(StashOverflowError);
+    expect((failed[0] as StashOverflowError).capacity).toBe(3);
+    expect(() => defineActor({ ...door([]), stashCapacity: 0 })).toThrow(
+      /stashCapacity must be a positive integer, got 0/,
+    );
+  });
 });
 
 describe('become', () => {

@@ -453,3 +453,130 @@ describe('supervisor scopes', () => {
     expect(p.isAlive).toBe(true);
   });
 });
+
+// Issue 9 item 6: OTP order for group restarts and stops.
+describe('the order of a group restart or stop (OTP)', () => {
+  type PMsg = { type: 'kids' };
+  function parentWith(strategy: SupervisionStrategy, log: string[]) {
+    return defineActor<PMsg, ActorRef<WMsg>[]>({
+      init: (ctx) => ['a', 'b', 'c', 'd'].map((tag) => ctx.spawn(Worker, { name: tag, input: { log, tag } })),
+      receive: (kids, _m, ctx) => ctx.reply(kids),
+      childSupervision: strategy,
+    });
+  }
+  async function failB(strategy: SupervisionStrategy): Promise<{ log: string[]; kids: ActorRef<WMsg>[] }> {
+    const system = await start();
+    const log: string[] = [];
+    const p = system.spawn(parentWith(strategy, log), { name: 'p' });
+    const kids = await p.ask<ActorRef<WMsg>[]>({ type: 'kids' });
+    log.length = 0;
+    (kids[1] as ActorRef<WMsg>).tell({ type: 'boom' });
+    await waitFor(() => log.filter((l) => l.endsWith(':init') || l.endsWith(':afterStop')).length >= 2, 'the group');
+    await new Promise((r) => setTimeout(r, 20));
+    return { log, kids };
+  }
+
+  it('one-for-all terminates every child in reverse start order, then starts them in start order', async () => {
+    const { log } = await failB(restart().withScope('one-for-all'));
+    expect(log).toEqual([
+      'd:beforeRestart(poison message)',
+      'c:beforeRestart(poison message)',
+      'b:beforeRestart(poison message)',
+      'a:beforeRestart(poison message)',
+      'a:init',
+      'b:init',
+      'c:init',
+      'd:init',
+    ]);
+  });
+
+  it('rest-for-one terminates the failed child and those started after it in reverse order, then starts them in order', async () => {
+    const { log } = await failB(restart().withScope('rest-for-one'));
+    expect(log).toEqual([
+      'd:beforeRestart(poison message)',
+      'c:beforeRestart(poison message)',
+      'b:beforeRestart(poison message)',
+      'b:init',
+      'c:init',
+      'd:init',
+    ]);
+  });
+
+  it('one-for-all with stop stops the children in reverse start order', async () => {
+    const { log } = await failB(stop().withScope('one-for-all'));
+    expect(log).toEqual(['d:afterStop', 'c:afterStop', 'b:afterStop', 'a:afterStop']);
+  });
+});
+
+// Issue 9 item 5: every spawn option is validated at the door.
+describe('spawn options', () => {
+  it('refuse a supervision that is not a strategy, naming the option and the fix, and spawn nothing', async () => {
+    const system = await start();
+    expect(() => system.spawn(Worker, { name: 'w', supervision: 'restart' as never })).toThrow(
+      /spawn under \[\/user\]: supervision must be a SupervisionStrategy, built with restart\(\).*got 'restart'/,
+    );
+    expect(system.select('/user/w').isAlive).toBe(false);
+    expect(() => system.spawn(Worker, { supervision: { decider: () => 'restart' } as never })).toThrow(
+      /supervision must be a SupervisionStrategy/,
+    );
+  });
+
+  it('refuse an unknown option (a typo) and a mailbox that is not an object', async () => {
+    const system = await start();
+    expect(() => system.spawn(Worker, { nmae: 'w' } as never)).toThrow(
+      /unknown option 'nmae'; the options are name, input, mailbox, supervision/,
+    );
+    expect(() => system.spawn(Worker, { host: 0 } as never)).toThrow(/host is an option of spawnWorker/);
+    expect(() => system.spawn(Worker, { mailbox: 100 } as never)).toThrow(/mailbox must be an object/);
+    expect(() => system.spawn(Worker, null as never)).toThrow(/options must be an object/);
+  });
+
+  it('check the strategies of a definition and of the system at the door too', async () => {
+    expect(() => defineActor({ init: () => 0, receive: () => undefined, childSupervision: 'stop' as never })).toThrow(
+      /childSupervision must be a SupervisionStrategy/,
+    );
+    const { ActorSystem } = await import('@troupe/core');
+    await expect(ActorSystem.start({ name: 'x', signals: false, supervision: 'resume' as never })).rejects.toThrow(
+      /ActorSystem.start: supervision must be a SupervisionStrategy/,
+    );
+  });
+});
+
+// Issue 9 item 10: the children of a suspended actor are suspended with it (Akka suspends the subtree).
+describe('children of a failed actor', () => {
+  it('handle nothing while their parent waits for its supervisor decision, and go on when it resumes', async () => {
+    const system = await start();
+    const handled: string[] = [];
+    const Leaf = defineActor<{ type: 'note'; text: string }, undefined>({
+      init: () => undefined,
+      receive: (_s, m) => {
+        handled.push(m.text);
+      },
+    });
+    type MidMsg = { type: 'leaf' } | { type: 'boom' };
+    const Mid = defineActor<MidMsg, ActorRef<{ type: 'note'; text: string }>>({
+      init: (ctx) => ctx.spawn(Leaf, { name: 'leaf' }),
+      receive: (leaf, m, ctx) => {
+        if (m.type === 'leaf') ctx.reply(leaf);
+        else throw new Error('mid failed');
+      },
+    });
+    let seenAtDecision: string[] | undefined;
+    const mid = system.spawn(Mid, {
+      name: 'mid',
+      supervision: decide(() => {
+        seenAtDecision = [...handled];
+        return 'resume';
+      }),
+    });
+    const leaf = await mid.ask<ActorRef<{ type: 'note'; text: string }>>({ type: 'leaf' });
+    leaf.tell({ type: 'note', text: 'before' });
+    await waitFor(() => handled.length === 1, 'the first note');
+    // In one turn: the parent fails, then its child is told something.
+    mid.tell({ type: 'boom' });
+    leaf.tell({ type: 'note', text: 'during' });
+    await waitFor(() => handled.length === 2, 'the second note, after the decision');
+    expect(seenAtDecision).toEqual(['before']);
+    expect(handled).toEqual(['before', 'during']);
+  });
+});

@@ -142,10 +142,13 @@ describe('timers', () => {
     busy.tell({ type: 'slow' });
     await waitFor(() => system.loadOf(busy) === 1, 'busy to be in flight');
     failing.tell({ type: 'boom' });
-    await failing.ask({ type: 'ping' });
-    // busy is restarting, waiting for its in-flight message, which now starts a timer.
+    await waitFor(() => system.metrics(failing)?.failed === 1, 'failing to fail');
+    await new Promise((r) => setImmediate(r));
+    // busy is restarting (OTP order: the whole group is terminated before any
+    // of it starts again), waiting for its in-flight message, which now starts a timer.
     hold.open();
     expect(await busy.ask({ type: 'ping' })).toBe('pong');
+    expect(await failing.ask({ type: 'ping' })).toBe('pong');
     expect(system.metrics(busy)?.restarts).toBe(1);
     await clock.tick(100);
     expect(ticks).toEqual([]);

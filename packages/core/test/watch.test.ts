@@ -131,7 +131,7 @@ describe('watch', () => {
     expect(seen[0]?.ref.path).toBe('/user/p/kid');
   });
 
-  it('does not lose a Terminated signal to a drop-oldest mailbox overflow', async () => {
+  it('does not lose a Terminated signal to a drop-oldest mailbox overflow, and the signal takes no mailbox slot', async () => {
     const system = await start();
     const seen: string[] = [];
     const ready = gate();
@@ -152,11 +152,41 @@ describe('watch', () => {
       { input: t, mailbox: { capacity: 2, overflow: 'drop-oldest' } },
     );
     await new Promise((r) => setTimeout(r, 5));
-    await system.stop(t); // the signal waits in the watcher's mailbox, taking one slot
+    await system.stop(t); // the signal waits in the watcher's system queue, not in its mailbox
     for (let i = 1; i <= 3; i++) w.tell({ type: 'n', i });
     ready.open();
-    await waitFor(() => seen.length === 2, 'the signal and the newest message');
-    expect(seen).toEqual(['terminated /user/target', 'n3']);
-    expect(system.deadLetters.count('mailbox-full')).toBe(2);
+    await waitFor(() => seen.length === 3, 'the signal and the two newest messages');
+    expect(seen).toEqual(['terminated /user/target', 'n2', 'n3']);
+    expect(system.deadLetters.count('mailbox-full')).toBe(1);
+  });
+
+  it('delivers Terminated to a watcher with a full mailbox before the messages queued in it (a system queue)', async () => {
+    const system = await start();
+    const order: string[] = [];
+    const first = gate();
+    const t = system.spawn(Target, { name: 'target' });
+    const w = system.spawn(
+      defineActor<{ type: 'work'; i: number }, undefined, ActorRef<TMsg>>({
+        init: (ctx) => {
+          ctx.watch(ctx.input);
+        },
+        receive: async (_s, m) => {
+          order.push(`work ${m.i}`);
+          if (m.i === 0) await first.promise;
+        },
+        onTerminated: (_s, sig) => {
+          order.push(`terminated ${sig.ref.path}`);
+        },
+      }),
+      { input: t, mailbox: { capacity: 5, overflow: 'drop-newest' } },
+    );
+    w.tell({ type: 'work', i: 0 });
+    await waitFor(() => order.length === 1, 'the first message in flight');
+    for (let i = 1; i <= 5; i++) w.tell({ type: 'work', i }); // the mailbox is full now
+    w.tell({ type: 'work', i: 6 }); // dropped
+    await system.stop(t);
+    first.open();
+    await waitFor(() => order.length === 7, 'the signal and the queued messages');
+    expect(order).toEqual(['work 0', 'terminated /user/target', 'work 1', 'work 2', 'work 3', 'work 4', 'work 5']);
   });
 });

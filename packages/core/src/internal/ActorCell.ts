@@ -8,25 +8,24 @@ import {
   ActorStoppedError,
   DeathPactError,
   describe,
-  EscalatedError,
   MailboxFullError,
-  RestartLimitExceededError,
   ShuttingDownError,
   StashOverflowError,
 } from '../errors.js';
 import { Mailbox, type ResolvedMailboxOptions, resolveMailboxOptions } from '../Mailbox.js';
 import type { ActorMetrics } from '../Metrics.js';
-import type { SpawnOptions } from '../SpawnOptions.js';
+import { type SpawnOptions, validateSpawnOptions } from '../SpawnOptions.js';
 import type { SupervisionStrategy } from '../SupervisionStrategy.js';
 import { CellContext } from './CellContext.js';
 import { CellTimers } from './CellTimers.js';
 import { LocalActorRef } from './LocalActorRef.js';
+import { childFailed } from './Supervisor.js';
 import type { HostedHooks, RemoteAdapter, ReplyTarget, SystemInternals } from './SystemInternals.js';
 
 /**
  * Lifecycle of one actor (xstate's ProcessingStatus, extended):
- * Starting → Running ⇄ Suspended (failed, awaiting its parent's decision)
- * → Restarting → Running ... → Stopping → Stopped.
+ * Starting → Running ⇄ Suspended (failed and awaiting its parent's decision,
+ * or held while an ancestor is) → Restarting → Running ... → Stopping → Stopped.
  */
 export const Status = {
   Starting: 0,
@@ -38,22 +37,6 @@ export const Status = {
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
-/**
- * The envelope of a system signal (Terminated) in the mailbox: settled, so
- * replies to it go nowhere, and it carries what the watch was keyed by (the
- * watched cell, or a remote ref's key), so an unwatch in between is honoured.
- */
-class Signal implements ReplyTarget {
-  readonly settled = true;
-  constructor(readonly key: unknown) {}
-  resolve(): boolean {
-    return false;
-  }
-  reject(): boolean {
-    return false;
-  }
-}
-
 interface Waiter {
   env: ReplyTarget | undefined;
   resolve: (() => void) | undefined;
@@ -63,6 +46,8 @@ interface Waiter {
 // `RESOLVED.then(fn)` schedules on the same microtask queue as queueMicrotask,
 // at about half its cost in Node 20 (measured in the core benchmark).
 const RESOLVED: Promise<void> = Promise.resolve();
+/** The default of `ActorDefinition.stashCapacity`. */
+const STASH_CAPACITY = 10_000;
 const NO_CHILDREN: ReadonlyMap<string, ActorCell> = new Map();
 let anonymous = 0;
 
@@ -119,8 +104,25 @@ export class ActorCell {
   private watching: Map<unknown, (() => void) | undefined> | undefined;
   private timerSet: CellTimers | undefined;
   private stashBuf: unknown[] | undefined;
-  private restartTimes: number[] | undefined;
+  /**
+   * System messages (Terminated signals, as `[signal, watch key]` pairs): a
+   * queue of their own, handled before the next user message, never behind a
+   * flooded or bounded mailbox and never counted against its capacity.
+   */
+  private sysq: unknown[] | undefined;
+  /** When recent restarts happened (the parent's restart-limit bookkeeping). @internal */
+  restartTimes: number[] | undefined;
   private restartTimer: unknown;
+  /** Ends a backoff wait early (the actor is being stopped meanwhile). */
+  private endBackoff: (() => void) | undefined;
+  /** Suspended because an ancestor is (Akka suspends the whole subtree), not for a failure of its own. */
+  private held = false;
+  /** Failed, and its parent has not decided yet. */
+  private awaitingDecision = false;
+  /** A failure that happened while held (an async handler settled): reported when released. */
+  private heldFailure: { error: unknown } | undefined;
+  /** Children that failed while this cell was suspended: decided once it runs again. */
+  private deferredFailures: [ActorCell, unknown][] | undefined;
   private stopPromise: Promise<void> | undefined;
   terminationReason: TerminationReason | undefined;
   private terminationListeners: Set<(r: TerminationReason) => void> | undefined;
@@ -189,6 +191,7 @@ export class ActorCell {
         `spawn under [${this.path}]: expected an actor definition (defineActor(...)), got ${describe(def)}`,
       );
     }
+    if (options !== undefined) validateSpawnOptions(options, `spawn under [${this.path}]`, false);
     const name = options?.name;
     if (name !== undefined) {
       if (typeof name !== 'string' || name.length === 0 || name.includes('/') || name.startsWith('$')) {
@@ -272,11 +275,12 @@ export class ActorCell {
 
   private running(): void {
     if (this.status !== Status.Starting && this.status !== Status.Restarting) return;
-    this.status = Status.Running;
+    // A cell that (re)starts while an ancestor is suspended starts held.
+    this.status = this.held ? Status.Suspended : Status.Running;
     const events = this.system.events;
     if (events.listenerCount('started') > 0) events.emit('started', { path: this.path, id: this.id });
     this.hosted?.running();
-    if (this.mailbox.size > 0) this.schedule();
+    this.schedule();
   }
 
   // ---------------------------------------------------------------- sending
@@ -361,7 +365,6 @@ export class ActorCell {
 
   private undeliverable(message: unknown, env: ReplyTarget | undefined, reason: DeadLetterReason): void {
     const sys = this.system;
-    if (env instanceof Signal) return; // a watcher that is gone does not need the signal
     if (reason === 'shutting-down') sys.refusedDuringShutdown++;
     sys.deadLetters.record(this.path, message, reason);
     if (env !== undefined && !env.settled) {
@@ -387,29 +390,14 @@ export class ActorCell {
         this.undeliverable(message, env, 'mailbox-full');
         return;
       case 'drop-oldest': {
-        // Terminated signals share the mailbox but are not a sender's messages:
-        // evicting one would make a watcher miss a death without a trace (a
-        // signal is never dead-lettered). Set them aside, evict the oldest real
-        // message, and put them back in front; with nothing else to evict, the
-        // new message is the one dropped.
+        // Terminated signals are not in the mailbox (they have a queue of their
+        // own), so the oldest entry is always a sender's message.
         const mailbox = this.mailbox;
-        let signals: unknown[] | undefined;
-        while (mailbox.size > 0 && mailbox.peekEnvelope() instanceof Signal) {
-          (signals ??= []).push(mailbox.peekMessage(), mailbox.peekEnvelope());
-          mailbox.shift();
-        }
-        if (mailbox.size > 0) {
-          const oldMessage = mailbox.peekMessage();
-          const oldEnv = mailbox.peekEnvelope() as ReplyTarget | undefined;
-          mailbox.shift();
-          this.undeliverable(oldMessage, oldEnv, 'mailbox-full');
-          mailbox.push(message, env);
-        } else {
-          this.undeliverable(message, env, 'mailbox-full');
-        }
-        if (signals !== undefined) {
-          for (let i = signals.length - 2; i >= 0; i -= 2) mailbox.unshift(signals[i], signals[i + 1]);
-        }
+        const oldMessage = mailbox.peekMessage();
+        const oldEnv = mailbox.peekEnvelope() as ReplyTarget | undefined;
+        mailbox.shift();
+        this.undeliverable(oldMessage, oldEnv, 'mailbox-full');
+        mailbox.push(message, env);
         return;
       }
       case 'reject':
@@ -455,10 +443,14 @@ export class ActorCell {
     }
   }
 
-  /** Deliver a signal (Terminated of the watch keyed `key`); bypasses capacity and the intake gate. */
+  /**
+   * Deliver a signal (Terminated of the watch keyed `key`) to the system
+   * queue: it bypasses capacity and the intake gate, and is handled before
+   * the next user message.
+   */
   private signal(message: Terminated, key: unknown): void {
     if (this.status >= Status.Stopping) return;
-    this.mailbox.push(message, new Signal(key));
+    (this.sysq ??= []).push(message, key);
     this.schedule();
   }
 
@@ -479,7 +471,12 @@ export class ActorCell {
   // ---------------------------------------------------------------- processing
 
   private schedule(): void {
-    if (!this.scheduled && this.status === Status.Running && !this.processing) {
+    if (
+      !this.scheduled &&
+      this.status === Status.Running &&
+      !this.processing &&
+      (this.mailbox.size > 0 || (this.sysq !== undefined && this.sysq.length > 0))
+    ) {
       this.scheduled = true;
       void RESOLVED.then(this.runBound);
     }
@@ -507,19 +504,28 @@ export class ActorCell {
     sys.currentCell = this;
     const throughput = this.mb.throughput;
     try {
-      while (this.turn < throughput && mailbox.size > 0 && this.status === Status.Running) {
-        this.turn++;
-        const message = mailbox.peekMessage();
-        const env = mailbox.peekEnvelope() as ReplyTarget | undefined;
-        mailbox.shift();
-        if (this.waiters !== undefined) this.admitWaiter();
+      while (this.turn < throughput && this.status === Status.Running) {
+        let message: unknown;
+        let env: ReplyTarget | undefined;
         // biome-ignore lint/suspicious/noExplicitAny: behaviour of any protocol
-        let handler: Receive<any, any, any> = this.behavior;
-        if (env instanceof Signal) {
-          const h = this.signalHandler(message as Terminated, env.key);
+        let handler: Receive<any, any, any>;
+        const sysq = this.sysq;
+        if (sysq !== undefined && sysq.length > 0) {
+          // System messages first: a death is learnt even behind a flood.
+          this.turn++;
+          message = sysq.shift();
+          const h = this.signalHandler(message as Terminated, sysq.shift());
           if (h === undefined) continue;
           handler = h;
-        }
+          env = undefined;
+        } else if (mailbox.size > 0) {
+          this.turn++;
+          message = mailbox.peekMessage();
+          env = mailbox.peekEnvelope() as ReplyTarget | undefined;
+          mailbox.shift();
+          if (this.waiters !== undefined) this.admitWaiter();
+          handler = this.behavior;
+        } else break;
         this.currentMessage = message;
         this.currentEnv = env;
         this.replyTaken = false;
@@ -548,8 +554,9 @@ export class ActorCell {
       }
     } finally {
       sys.currentCell = prev;
+      this.hosted?.progress();
     }
-    if (mailbox.size === 0) {
+    if (mailbox.size === 0 && (this.sysq === undefined || this.sysq.length === 0)) {
       this.turn = 0;
     } else if (this.status === Status.Running && !this.scheduled) {
       // Out of budget for this turn: let timers, I/O and other actors run first.
@@ -568,14 +575,20 @@ export class ActorCell {
       if (sample) this.addSample(performance.now() - t0);
     }
     this.notifyIdle();
-    if (this.mailbox.size > 0) this.schedule();
+    this.schedule();
+    this.hosted?.progress();
   }
 
   private asyncFailed(error: unknown, env: ReplyTarget | undefined): void {
     this.processing = false;
     this.notifyIdle();
+    this.hosted?.progress();
     if (this.status === Status.Running) this.fail(error, env);
-    else if (env !== undefined && !env.settled) env.reject(error);
+    else {
+      if (env !== undefined && !env.settled) env.reject(error);
+      // Held while the handler ran: the failure is the actor's, reported when it runs again.
+      if (this.held && !this.awaitingDecision) this.heldFailure ??= { error };
+    }
   }
 
   private notifyIdle(): void {
@@ -611,101 +624,119 @@ export class ActorCell {
   /**
    * This actor failed (a handler, init or hook threw). The failed message is
    * not redelivered; an ask waiting on it rejects with the cause. The actor is
-   * suspended, its mailbox kept, and the parent decides.
+   * suspended, its mailbox kept, its children held (Akka suspends the
+   * subtree), and the parent decides (see `Supervisor.ts`).
    */
   fail(error: unknown, env: ReplyTarget | undefined): void {
     if (env !== undefined && !env.settled) env.reject(error);
     this.currentEnv = undefined;
     this.currentMessage = undefined;
-    if (this.status >= Status.Stopping || this.status === Status.Suspended) return;
+    if (this.status >= Status.Stopping || this.awaitingDecision) return;
     this.failures++;
     this.status = Status.Suspended;
+    this.awaitingDecision = true;
     this.timerSet?.cancelAll();
     const parent = this.parent;
-    if (parent === undefined) {
-      if (this.hosted !== undefined) this.hosted.failed(error);
-      else this.system.rootFailed(this, error);
+    if (parent === undefined && this.hosted === undefined) {
+      // A guardian: the failure ends the system, whose shutdown still drains its children.
+      this.system.rootFailed(this, error);
       return;
     }
-    queueMicrotask(() => parent.childFailed(this, error));
+    for (const c of this.children.values()) c.hold();
+    if (parent === undefined) {
+      this.hosted?.failed(error);
+      return;
+    }
+    queueMicrotask(() => childFailed(parent, this, error));
   }
 
-  private childFailed(child: ActorCell, error: unknown): void {
-    if (child.status !== Status.Suspended) return;
-    const strategy = child.strategy;
-    let directive: ReturnType<SupervisionStrategy['decider']>;
-    try {
-      directive = strategy.decider(error);
-    } catch (deciderError) {
-      directive = 'escalate';
-      error = deciderError;
-    }
-    const sys = this.system;
-    sys.logger.warn(`actor ${child.path} failed: ${describe(error)}; ${directive}`, {
-      restarts: child.restarts,
-    });
-    if (sys.events.listenerCount('failed') > 0) {
-      sys.events.emit('failed', { path: child.path, id: child.id, error, directive });
-    }
-    switch (directive) {
-      case 'resume':
-        child.resume();
-        return;
-      case 'stop':
-        for (const c of this.scopeOf(child, strategy)) {
-          void c.stop(c === child ? { kind: 'failed', error } : { kind: 'stopped' });
-        }
-        return;
-      case 'escalate':
-        this.fail(new EscalatedError(child.path, error), undefined);
-        return;
-      case 'restart': {
-        const now = sys.clock.now();
-        const { maxRestarts, windowMs } = strategy.limit;
-        const times = (child.restartTimes ??= []).filter((t) => now - t < windowMs);
-        child.restartTimes = times;
-        if (times.length >= maxRestarts) {
-          sys.logger.error(
-            `actor ${child.path} exceeded its restart limit (${maxRestarts} in ${windowMs} ms); stopping it and escalating to ${this.path}`,
-          );
-          void child.stop({ kind: 'failed', error });
-          this.fail(new RestartLimitExceededError(child.path, times.length, windowMs, error), undefined);
-          return;
-        }
-        times.push(now);
-        const delayMs = strategy.backoffDelay(times.length - 1, sys.random);
-        for (const c of this.scopeOf(child, strategy)) void c.restart(error, delayMs);
-        return;
-      }
-    }
+  /** True while the parent's decision on a failure of this actor is pending. @internal */
+  get isAwaitingDecision(): boolean {
+    return this.awaitingDecision;
   }
 
-  /** The children a directive applies to, per the strategy's scope. */
-  private scopeOf(child: ActorCell, strategy: SupervisionStrategy): ActorCell[] {
-    if (strategy.scope === 'one-for-one') return [child];
-    const all = [...this.children.values()];
-    if (strategy.scope === 'one-for-all') return all;
-    return all.slice(Math.max(0, all.indexOf(child)));
+  /**
+   * A child failed while this cell could not decide (it is suspended itself):
+   * keep the failure until it runs again; a restart or stop of this cell
+   * stops the child anyway.
+   * @internal
+   */
+  deferFailure(child: ActorCell, error: unknown): void {
+    (this.deferredFailures ??= []).push([child, error]);
   }
 
-  /** @internal Resume after a failure (the parent's decision, or a main-thread proxy's in a worker). */
+  /** An ancestor is suspended: stop handling messages (timers still fire and queue), and hold the subtree. @internal */
+  hold(): void {
+    if (this.held || this.status >= Status.Stopping) return;
+    this.held = true;
+    if (this.status === Status.Running) this.status = Status.Suspended;
+    this.remote?.held(true);
+    if (!this.awaitingDecision) for (const c of this.children.values()) c.hold();
+  }
+
+  /** The ancestor runs again: so does this cell, unless it awaits a decision of its own. @internal */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.status >= Status.Stopping) return;
+    this.remote?.held(false);
+    if (this.awaitingDecision) return; // its own parent decides; its children stay held by it
+    if (this.status === Status.Suspended) this.status = Status.Running;
+    for (const c of this.children.values()) c.release();
+    const failure = this.heldFailure;
+    this.heldFailure = undefined;
+    if (failure !== undefined && this.status === Status.Running) {
+      this.fail(failure.error, undefined);
+      return;
+    }
+    this.replayDeferred();
+    this.schedule();
+  }
+
+  private replayDeferred(): void {
+    const deferred = this.deferredFailures;
+    this.deferredFailures = undefined;
+    if (deferred !== undefined) for (const [child, error] of deferred) childFailed(this, child, error);
+  }
+
+  /** @internal Resume after a failure (the parent's decision, or a proxy's across a link). */
   resume(): void {
-    if (this.status !== Status.Suspended) return;
-    this.status = Status.Running;
+    if (!this.awaitingDecision || this.status !== Status.Suspended) return;
+    this.awaitingDecision = false;
     this.remote?.resumed();
-    for (const c of this.children.values()) c.resume();
+    if (this.held) return; // an ancestor is still suspended: run again when it is released
+    this.status = Status.Running;
+    for (const c of this.children.values()) c.release();
+    this.replayDeferred();
     this.schedule();
   }
 
   /**
    * Restart: wait for an in-flight message, stop children (reverse start
    * order), run `beforeRestart`, wait the backoff delay, then `init` afresh.
-   * The mailbox (and any stash, put back in front) survives.
+   * The mailbox (and any stash, put back in front) survives. A group restart
+   * (one-for-all, rest-for-one) runs the phases for all its members: see
+   * `Supervisor.ts`.
+   * @internal
    */
-  /** @internal Restart (the parent's decision, or a main-thread proxy's in a worker). */
   async restart(error: unknown, delayMs: number): Promise<void> {
-    if (this.status >= Status.Stopping || this.status === Status.Restarting) return;
+    if (!(await this.prepareRestart(error))) return;
+    await this.waitBackoff(delayMs);
+    this.reinit(error, delayMs);
+  }
+
+  /**
+   * The terminating half of a restart: in-flight message, children,
+   * `beforeRestart`, stash back in front. False if the actor is stopping or
+   * already restarting.
+   * @internal
+   */
+  async prepareRestart(error: unknown): Promise<boolean> {
+    if (this.status >= Status.Stopping || this.status === Status.Restarting) return false;
     this.status = Status.Restarting;
+    this.awaitingDecision = false;
+    this.heldFailure = undefined;
+    this.deferredFailures = undefined;
     this.timerSet?.cancelAll();
     await this.whenIdle();
     // An in-flight async handler (a sibling's restart under one-for-all or
@@ -722,14 +753,38 @@ export class ActorCell {
       }
     }
     this.unstashAll();
-    if (delayMs > 0) {
-      await new Promise<void>((resolve) => {
-        this.restartTimer = this.system.clock.setTimeout(() => {
-          this.restartTimer = undefined;
-          resolve();
-        }, delayMs);
-      });
+    return true;
+  }
+
+  /**
+   * Wait out a restart backoff. A child waiting to restart is not work in
+   * flight: when shutdown begins, or if the actor is stopped meanwhile, the
+   * wait ends at once and the actor is stopped (as OTP's supervisor does).
+   * @internal
+   */
+  async waitBackoff(delayMs: number): Promise<void> {
+    if (delayMs <= 0 || this.status !== Status.Restarting) return;
+    if (!this.system.intakeOpen) {
+      void this.stop({ kind: 'stopped' });
+      return;
     }
+    await new Promise<void>((resolve) => {
+      this.endBackoff = resolve;
+      this.restartTimer = this.system.clock.setTimeout(() => {
+        this.restartTimer = undefined;
+        this.endBackoff = undefined;
+        resolve();
+      }, delayMs);
+    });
+  }
+
+  /** True while waiting out a restart backoff. @internal */
+  get inBackoff(): boolean {
+    return this.restartTimer !== undefined;
+  }
+
+  /** The starting half of a restart: a fresh incarnation from `init`. @internal */
+  reinit(error: unknown, delayMs: number): void {
     if (this.status !== Status.Restarting) return;
     this.restarts++;
     this.initialized = false;
@@ -759,6 +814,11 @@ export class ActorCell {
       this.system.clock.clearTimeout(this.restartTimer);
       this.restartTimer = undefined;
     }
+    // A restart waiting out its backoff goes on (and finds the actor stopping).
+    const endBackoff = this.endBackoff;
+    this.endBackoff = undefined;
+    endBackoff?.();
+    this.remote?.interrupt();
     this.timerSet?.cancelAll();
     this.stopPromise = this.finishStop(reason);
     return this.stopPromise;
@@ -831,9 +891,14 @@ export class ActorCell {
     for (const child of kids) await child.stop({ kind: 'stopped' });
   }
 
-  /** Wait for `p`, but no longer than `stopTimeoutMs`; on timeout, report and go on. */
+  /**
+   * Wait for `p`, but no longer than `stopTimeoutMs`; on timeout, report and
+   * go on. An infinite budget (a host runtime's: its actors' supervisors
+   * across the link bound their stops) sets no timer.
+   */
   private bounded(p: Promise<unknown>, what: string): Promise<void> {
     const sys = this.system;
+    if (!Number.isFinite(sys.stopTimeoutMs)) return p.then(() => undefined);
     return new Promise<void>((resolve, reject) => {
       const timer = sys.clock.setTimeout(() => {
         sys.stopTimedOut(this, what);
@@ -935,7 +1000,7 @@ export class ActorCell {
 
   reply(value: unknown, isError: boolean): void {
     const env = this.currentEnv;
-    if (env === undefined || env instanceof Signal || this.replyTaken) {
+    if (env === undefined || this.replyTaken) {
       this.system.deadLetters.record(this.path, value, 'no-reply-address');
       return;
     }
@@ -950,22 +1015,28 @@ export class ActorCell {
     this.system.provider.deliver(ref, message, env);
   }
 
-  /** Queued plus in-flight messages: what a least-loaded router compares. */
+  /** Queued plus in-flight messages (for a proxy, also those its actor has not taken): what a least-loaded router compares. */
   get load(): number {
-    return this.mailbox.size + (this.processing ? 1 : 0) + (this.waiters?.size ?? 0);
+    const remote = this.remote;
+    return (
+      this.mailbox.size +
+      (this.processing ? 1 : 0) +
+      (this.waiters?.size ?? 0) +
+      (remote === undefined ? 0 : remote.outstanding)
+    );
   }
 
   /** Whether the current message came with a reply address (an ask) not yet taken. */
   get expectsReply(): boolean {
     const env = this.currentEnv;
-    return env !== undefined && !(env instanceof Signal) && !this.replyTaken && !env.settled;
+    return env !== undefined && !this.replyTaken && !env.settled;
   }
 
   /** Take the reply address of the current message (for proxies that answer later). */
   takeReplyTarget(): ReplyTarget | undefined {
     const env = this.currentEnv;
     this.replyTaken = true;
-    return env instanceof Signal ? undefined : env;
+    return env;
   }
 
   deferReply(): Replier {
@@ -986,7 +1057,7 @@ export class ActorCell {
 
   stash(): void {
     const buf = (this.stashBuf ??= []);
-    const capacity = 10_000;
+    const capacity = this.def.stashCapacity ?? STASH_CAPACITY;
     if (buf.length / 2 >= capacity) throw new StashOverflowError(this.path, capacity);
     buf.push(this.currentMessage, this.currentEnv);
     this.replyTaken = true; // the reply now belongs to the stashed copy
@@ -1046,6 +1117,20 @@ export class ActorCell {
 
   get mailboxSize(): number {
     return this.mailbox.size;
+  }
+
+  get mailboxCapacity(): number {
+    return this.mb.capacity;
+  }
+
+  /** Terminated signals waiting in the system queue. */
+  get pendingSignals(): number {
+    return (this.sysq?.length ?? 0) >> 1;
+  }
+
+  /** Messages sent on to where the actor really lives that it has not taken yet (proxies only). */
+  get remoteOutstanding(): number {
+    return this.remote?.outstanding ?? 0;
   }
 
   get isProcessing(): boolean {

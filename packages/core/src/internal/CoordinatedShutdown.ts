@@ -135,6 +135,11 @@ export class CoordinatedShutdown {
       'stop-intake',
       async () => {
         internals.intakeOpen = false;
+        // A child waiting out a restart backoff is not work in flight: stop it
+        // now (OTP's supervisor does), so the drain does not wait for it.
+        this.walk((c) => {
+          if (c.inBackoff) void c.stop({ kind: 'stopped' });
+        });
       },
       () => [],
     );
@@ -231,9 +236,18 @@ export class CoordinatedShutdown {
   private busyActors(): string[] {
     const busy: string[] = [];
     this.walk((c) => {
-      if (c.mailboxSize > 0 || c.isProcessing || c.inFlightWork > 0 || c.status === Status.Restarting) {
+      const remote = c.remoteOutstanding;
+      if (
+        c.mailboxSize > 0 ||
+        c.isProcessing ||
+        c.inFlightWork > 0 ||
+        c.pendingSignals > 0 ||
+        remote > 0 ||
+        (c.status === Status.Restarting && !c.inBackoff)
+      ) {
         const work = c.inFlightWork > 0 ? `, ${c.inFlightWork} declared in flight` : '';
-        busy.push(`actor ${c.path} (${c.mailboxSize} queued${c.isProcessing ? ', 1 in flight' : ''}${work})`);
+        const there = remote > 0 ? `, ${remote} not yet taken where it runs` : '';
+        busy.push(`actor ${c.path} (${c.mailboxSize} queued${c.isProcessing ? ', 1 in flight' : ''}${work}${there})`);
       }
     });
     return busy;

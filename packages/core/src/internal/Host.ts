@@ -1,7 +1,7 @@
 import type { ActorDefinition } from '../ActorDefinition.js';
 import type { Message } from '../ActorRef.js';
 import { typeOf } from '../DeadLetters.js';
-import { ActorNotFoundError, serializeError, WorkerActorLoadError } from '../errors.js';
+import { ActorNotFoundError, describe, serializeError, WorkerActorLoadError } from '../errors.js';
 import { resolveMailboxOptions } from '../Mailbox.js';
 import { ActorCell } from './ActorCell.js';
 import type { Link, LinkHost } from './Link.js';
@@ -10,6 +10,20 @@ import { Op, type SpawnFrame } from './wire.js';
 
 /** Modules loaded by any host of this runtime, by URL (an import is paid once). */
 const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+/** One hosted actor and the flow-control bookkeeping of its channel. */
+interface Hosted {
+  readonly cell: ActorCell;
+  readonly handle: number;
+  /** Messages that arrived over the link for it. */
+  delivered: number;
+  /** Messages reported taken so far (granted back as credit). */
+  reported: number;
+  /** Report at least every this many taken messages while it is busy. */
+  readonly threshold: number;
+  /** What the last report said about its having work. */
+  busyReported: boolean;
+}
 
 /**
  * The hosting side of a link: runs actors that proxies on the far side asked
@@ -21,11 +35,19 @@ const modules = new Map<string, Promise<Record<string, unknown>>>();
  *
  * The same host runs inside a worker thread (over the thread's port) and, for
  * remote deployment, on another node (over its network link).
+ *
+ * Flow control: the host grants each proxy a window of credit when its actor
+ * starts (the smaller of the proxy's window and the actor's own mailbox
+ * capacity), then grants back as the actor takes messages, reporting what it
+ * took (so the proxy side can forget those tells) and whether it still has
+ * work (so the proxy side's drain can wait for it). Taken is counted as
+ * "arrived over the link minus still queued": an actor's own timers and
+ * thread-local senders only make it report later, never too much.
  * @internal
  */
 export class Host implements LinkHost {
   /** Hosted actors by handle (the proxy side's numbering). */
-  private readonly cells = new Map<number, ActorCell>();
+  private readonly cells = new Map<number, Hosted>();
   /** Messages that arrived while their actor's module was still loading. */
   private readonly early = new Map<number, unknown[]>();
 
@@ -38,17 +60,25 @@ export class Host implements LinkHost {
 
   /** The actors hosted now. */
   get hosted(): readonly ActorCell[] {
-    return [...this.cells.values()];
+    return [...this.cells.values()].map((h) => h.cell);
   }
 
   pathOf(handle: number): string {
-    return this.cells.get(handle)?.path ?? `${this.link.label} handle ${handle}`;
+    return this.cells.get(handle)?.cell.path ?? `${this.link.label} handle ${handle}`;
   }
 
   deliver(handle: number, message: unknown, env: ReplyTarget | undefined): ActorCell | undefined {
-    const cell = this.cells.get(handle);
-    if (cell !== undefined) {
-      cell.enqueue(message, env);
+    const hosted = this.cells.get(handle);
+    if (hosted !== undefined) {
+      hosted.delivered++;
+      const cell = hosted.cell;
+      try {
+        cell.enqueue(message, env);
+      } catch (e) {
+        // A full `reject` mailbox refuses a tell by throwing; the sender is on the far side.
+        this.internals.deadLetters.record(cell.path, message, 'mailbox-full');
+        this.internals.logger.warn(`tell to ${cell.path} over ${this.link.label} refused: ${describe(e)}`);
+      }
       return cell;
     }
     const pending = this.early.get(handle);
@@ -67,22 +97,28 @@ export class Host implements LinkHost {
   }
 
   restart(handle: number, error: unknown, frame: SpawnFrame): void {
-    const cell = this.cells.get(handle);
-    if (cell !== undefined) void cell.restart(error, 0);
+    const hosted = this.cells.get(handle);
+    if (hosted !== undefined) void hosted.cell.restart(error, 0);
     else void this.load(frame);
   }
 
   resume(handle: number): void {
-    this.cells.get(handle)?.resume();
+    this.cells.get(handle)?.cell.resume();
+  }
+
+  hold(handle: number, on: boolean): void {
+    const cell = this.cells.get(handle)?.cell;
+    if (on) cell?.hold();
+    else cell?.release();
   }
 
   stop(handle: number): void {
-    const cell = this.cells.get(handle);
-    if (cell === undefined) {
+    const hosted = this.cells.get(handle);
+    if (hosted === undefined) {
       this.link.control(Op.Stopped, handle);
       return;
     }
-    void cell.stop().then(() => {
+    void hosted.cell.stop().then(() => {
       this.cells.delete(handle);
       this.link.control(Op.Stopped, handle);
     });
@@ -90,9 +126,23 @@ export class Host implements LinkHost {
 
   /** Nobody on the far side supervises these actors any more: stop them. */
   linkClosed(): void {
-    for (const cell of this.cells.values()) void cell.stop({ kind: 'stopped' });
+    for (const hosted of this.cells.values()) void hosted.cell.stop({ kind: 'stopped' });
     this.cells.clear();
     this.early.clear();
+  }
+
+  /** The actor took messages or went idle: grant credit back and say whether it still has work. */
+  private progress(hosted: Hosted): void {
+    const cell = hosted.cell;
+    const queued = cell.mailboxSize;
+    const delta = hosted.delivered - queued - hosted.reported;
+    const busy = queued > 0 || cell.isProcessing;
+    if (delta >= hosted.threshold || busy !== hosted.busyReported || (delta > 0 && !busy)) {
+      const taken = Math.max(delta, 0);
+      hosted.reported += taken;
+      hosted.busyReported = busy;
+      this.link.control(Op.Credit, hosted.handle, taken, taken, busy ? 1 : 0);
+    }
   }
 
   private async load(frame: SpawnFrame): Promise<void> {
@@ -108,6 +158,7 @@ export class Host implements LinkHost {
     }
     const link = this.link;
     const provider = this.internals.provider;
+    const mailbox = resolveMailboxOptions(def.mailbox, frame.path);
     const cell = new ActorCell(
       this.internals,
       def,
@@ -116,19 +167,34 @@ export class Host implements LinkHost {
       provider.decode(frame.input),
       this.internals.defaultStrategy,
       frame.name,
-      resolveMailboxOptions(def.mailbox, frame.path),
+      mailbox,
       undefined,
       frame.path,
     );
+    const window = Math.max(1, Math.min(frame.window, mailbox.capacity));
+    const hosted: Hosted = {
+      cell,
+      handle,
+      delivered: 0,
+      reported: 0,
+      threshold: Math.max(1, window >> 2),
+      busyReported: false,
+    };
     cell.hosted = {
       running: () => link.control(Op.Started, handle),
       failed: (error) => link.control(Op.Failed, handle, serializeError(error)),
+      progress: () => this.progress(hosted),
     };
-    this.cells.set(handle, cell);
+    this.cells.set(handle, hosted);
     provider.registerHosted(cell, frame.self);
+    // The window: how much the proxy may send before the actor has taken anything.
+    link.control(Op.Credit, handle, window, 0, 0);
     const queued = this.early.get(handle) ?? [];
     this.early.delete(handle);
-    for (let i = 0; i < queued.length; i += 2) cell.enqueue(queued[i], queued[i + 1] as ReplyTarget | undefined);
+    for (let i = 0; i < queued.length; i += 2) {
+      hosted.delivered++;
+      cell.enqueue(queued[i], queued[i + 1] as ReplyTarget | undefined);
+    }
     cell.start();
   }
 }

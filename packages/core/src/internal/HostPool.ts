@@ -23,7 +23,7 @@ function workerPolicy(transport: WorkerTransport): LinkPolicy {
     closedError: (target: string, _type: string, _closed: TransportClosed) => exited(target),
     notDeliveredError: (target: string) => exited(target),
     disconnectedError: (target: string) => exited(target),
-    lostReason: 'actor-stopped',
+    lostReason: 'worker-exited',
   };
 }
 
@@ -93,7 +93,8 @@ export class HostPool {
     const live = this.hosts[index];
     if (live?.link.isOpen) return live;
     const limits = this.options.hosts?.[index]?.resourceLimits ?? this.options.resourceLimits;
-    const transport = new WorkerTransport(index, this.internals.provider.address, limits);
+    const internals = this.internals;
+    const transport = new WorkerTransport(index, internals.provider.address, internals.askTimeoutMs, limits);
     const link = new Link(transport, this.internals, workerPolicy(transport), this.runtimeCell);
     const host: WorkerHost = { index, transport, link };
     this.hosts[index] = host;

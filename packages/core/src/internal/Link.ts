@@ -14,7 +14,15 @@
  * - ref swapping: refs in messages become markers on the way out and refs on
  *   the way in, through the runtime's provider;
  * - watch across the link: `Watch` / `Unwatch` / `Terminated` frames, and an
- *   `address-terminated` end for every watch when the link closes for good.
+ *   `address-terminated` end for every watch when the link closes for good;
+ * - flow control: a proxy spends one credit per message to its hosted actor
+ *   and the host grants credit back as the actor takes messages, so no more
+ *   than a window is ever in flight (backpressure crosses the link);
+ * - accounting: every tell to a hosted actor stays in its channel's ledger
+ *   until the host reports it taken, and every tell by address until the
+ *   batch that carried it is acknowledged; when the link closes for good the
+ *   rest become dead letters (`worker-exited` for a thread), so nothing sent
+ *   over a link vanishes without a trace.
  *
  * @internal
  */
@@ -28,6 +36,8 @@ import {
   serializeError,
   UnserializableMessageError,
 } from '../errors.js';
+import type { LogLevel } from '../Logger.js';
+import { Mailbox } from '../Mailbox.js';
 import type { Batch, Transport, TransportClosed } from '../Transport.js';
 import { type ActorCell, Status } from './ActorCell.js';
 import { FrameReply } from './FrameReply.js';
@@ -36,6 +46,17 @@ import { ARITY, arityOf, type Frames, Op, type SpawnFrame, type WireReason, type
 
 /** Most fields per post: a bound on one clone's size and latency. */
 const MAX_BATCH_FIELDS = 4096;
+
+/**
+ * Messages a proxy may have in flight to its hosted actor when neither side
+ * bounds it lower: enough to keep a thread busy between two credit grants,
+ * few enough that the backlog in the thread stays small.
+ * @internal
+ */
+export const DEFAULT_WINDOW = 8_192;
+
+/** The ledger's stand-in for an ask (asks are accounted for by their pending reply). */
+const ASK = Symbol('ask');
 
 /*
  * Inbound backlog: a transport may hand over its whole queue at once, and
@@ -53,6 +74,50 @@ const RESUME_AT = 4_096;
 export interface Route {
   /** The link to send over, or undefined when there is none right now. */
   current(): Link | undefined;
+}
+
+/**
+ * The proxy side of one hosted actor on a link: its handle, its credit, and
+ * the ledger of what it sent that the actor has not taken yet.
+ * @internal
+ */
+export class Channel {
+  /** Messages the proxy may still send before the host grants more. */
+  credit = 0;
+  /** Sent and not yet reported taken, oldest first (tells as their message, asks as a marker). */
+  readonly ledger = new Mailbox();
+  /** Called once when credit arrives while the proxy waits for it. */
+  waiter: (() => void) | undefined = undefined;
+  /** The host's last word: the actor still had work (queued, or a message in flight). */
+  busy = false;
+  constructor(
+    readonly handle: number,
+    readonly proxy: LinkProxy,
+  ) {}
+
+  /** Messages the actor has not taken yet, plus one while it is still busy: shutdown's drain waits for these. */
+  get outstanding(): number {
+    return this.ledger.size + (this.busy ? 1 : 0);
+  }
+
+  /** Stop waiting for credit (the proxy is stopping, or the link closed). */
+  interrupt(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  /** Wait until there is credit (at once if there is). */
+  whenCredit(): Promise<void> {
+    if (this.credit > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.waiter;
+      this.waiter = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
 }
 
 /** What a link calls on a proxy it carries (the proxy side of a hosted actor). @internal */
@@ -74,6 +139,7 @@ export interface LinkHost {
   spawn(frame: SpawnFrame): void;
   restart(handle: number, error: unknown, frame: SpawnFrame): void;
   resume(handle: number): void;
+  hold(handle: number, on: boolean): void;
   stop(handle: number): void;
   /** The link closed for good: nobody supervises the hosted actors any more. */
   linkClosed(): void;
@@ -145,10 +211,16 @@ export class Link implements Route {
   closed: TransportClosed | undefined = undefined;
   /** The side of this link that runs actors for the far side's proxies, if any. */
   host: LinkHost | undefined = undefined;
-  /** Proxies whose actors the far side hosts, by handle. */
-  readonly proxies = new Map<number, LinkProxy>();
+  /** Channels of the proxies whose actors the far side hosts, by handle. */
+  readonly channels = new Map<number, Channel>();
   private readonly pending = new Map<number, Pending>();
   private out: unknown[] = [];
+  /** The seq of the batch being filled, once it carries a tell by address (0: none yet). */
+  private outSeq = 0;
+  private lastSeq = 0;
+  /** Tells by address not yet acknowledged: flat (seq, recipient path, message) triples, oldest first. */
+  private retained: unknown[] = [];
+  private retainedHead = 0;
   private transfer: unknown[] | undefined = undefined;
   private flushScheduled = false;
   private nextHandle = 1;
@@ -189,7 +261,7 @@ export class Link implements Route {
 
   /** Proxies carried plus asks in flight: what least-loaded placement compares. */
   get load(): number {
-    return this.proxies.size + this.pending.size;
+    return this.channels.size + this.pending.size;
   }
 
   /** Be told once when the link closes for good. */
@@ -198,15 +270,21 @@ export class Link implements Route {
     else this.closeListeners.push(listener);
   }
 
-  /** Carry a proxy: returns its handle on this link. */
-  attachProxy(proxy: LinkProxy): number {
-    const handle = this.nextHandle++;
-    this.proxies.set(handle, proxy);
-    return handle;
+  /** Carry a proxy: returns its channel (its handle on this link, its credit and ledger). */
+  attachProxy(proxy: LinkProxy): Channel {
+    const channel = new Channel(this.nextHandle++, proxy);
+    this.channels.set(channel.handle, channel);
+    return channel;
   }
 
-  detachProxy(handle: number): void {
-    this.proxies.delete(handle);
+  /** The hosted actor has stopped: what it had not taken was dead-lettered where it lived. */
+  detachProxy(channel: Channel): void {
+    if (this.channels.get(channel.handle) === channel) this.channels.delete(channel.handle);
+    channel.credit = 0;
+    channel.ledger.drain();
+    const waiter = channel.waiter;
+    channel.waiter = undefined;
+    waiter?.();
   }
 
   // ------------------------------------------------------------ outbound
@@ -235,31 +313,43 @@ export class Link implements Route {
     if (list !== undefined) (this.transfer ??= []).push(...list);
   }
 
-  /** A tell to the hosted actor `handle` (the message encoded, maybe wrapped in {@link Outbound}). */
-  tell(handle: number, message: unknown): void {
+  /** A tell to the hosted actor of `channel` (the message encoded, maybe wrapped in {@link Outbound}); spends a credit. */
+  tell(channel: Channel, message: unknown): void {
+    channel.credit--;
     if (message instanceof Outbound) {
       this.takeTransfer(message.transfer);
-      this.push2(message.refs ? Op.TellRefs : Op.Tell, handle, message.message);
+      channel.ledger.push(message.message, undefined);
+      this.push2(message.refs ? Op.TellRefs : Op.Tell, channel.handle, message.message);
       return;
     }
-    this.push2(Op.Tell, handle, message);
+    channel.ledger.push(message, undefined);
+    this.push2(Op.Tell, channel.handle, message);
   }
 
-  /** An ask to the hosted actor `handle`; `target` settles with its reply. */
-  ask(handle: number, message: unknown, target: ReplyTarget, path: string): void {
+  /** An ask to the hosted actor of `channel`; `target` settles with its reply. Spends a credit. */
+  ask(channel: Channel, message: unknown, target: ReplyTarget, path: string): void {
+    channel.credit--;
     const replyId = this.nextReply++;
     if (message instanceof Outbound) {
       this.takeTransfer(message.transfer);
       message = message.message;
     }
+    channel.ledger.push(ASK, undefined);
     this.pending.set(replyId, { target, path, type: typeOf(message) });
-    this.push3(Op.Ask, handle, message, replyId);
+    this.push3(Op.Ask, channel.handle, message, replyId);
   }
 
-  /** A tell to an actor named by address (the message encoded). */
+  /** A tell to an actor named by address (the message encoded); kept until its batch is acknowledged. */
   tellTo(target: WireRef, message: unknown, transfer?: readonly unknown[]): void {
     this.takeTransfer(transfer);
-    this.push2(Op.TellTo, target, message);
+    const out = this.out;
+    if (this.outSeq === 0) {
+      this.outSeq = ++this.lastSeq;
+      out.push(Op.Seq, this.outSeq);
+    }
+    this.retained.push(this.outSeq, target.$troupeRef.path, message);
+    out.push(Op.TellTo, target, message);
+    this.pushed(out);
   }
 
   /** An ask to an actor named by address; `reply` settles with its answer. */
@@ -291,6 +381,7 @@ export class Link implements Route {
     const transfer = this.transfer as ArrayBuffer[] | undefined;
     this.out = [];
     this.transfer = undefined;
+    this.outSeq = 0;
     if (this.closed !== undefined) {
       this.drop(batch);
       return;
@@ -332,7 +423,7 @@ export class Link implements Route {
 
   /** What a hosted actor's handle names in messages about it. */
   private pathOf(handle: number): string {
-    return this.proxies.get(handle)?.path ?? this.host?.pathOf(handle) ?? `${this.label} handle ${handle}`;
+    return this.channels.get(handle)?.proxy.path ?? this.host?.pathOf(handle) ?? `${this.label} handle ${handle}`;
   }
 
   private settlePending(replyId: number, error: Error | ((p: Pending) => Error)): void {
@@ -351,12 +442,13 @@ export class Link implements Route {
       case Op.Restart: {
         // A start that cannot be posted must fail the proxy's init, not leave it waiting.
         const spawn = (op === Op.Spawn ? frame[1] : frame[3]) as SpawnFrame;
-        this.proxies.get(spawn.handle)?.failed(new UnserializableMessageError(spawn.path, 'spawn input', error));
+        this.channels.get(spawn.handle)?.proxy.failed(new UnserializableMessageError(spawn.path, 'spawn input', error));
         return;
       }
       case Op.Ask:
       case Op.AskTo: {
         const path = op === Op.Ask ? this.pathOf(frame[1] as number) : (frame[1] as WireRef).$troupeRef.path;
+        if (op === Op.Ask) this.unsent(frame[1] as number, ASK);
         this.settlePending(frame[3] as number, new UnserializableMessageError(path, typeOf(frame[2]), error));
         return;
       }
@@ -364,6 +456,8 @@ export class Link implements Route {
       case Op.TellRefs:
       case Op.TellTo: {
         const path = op === Op.TellTo ? (frame[1] as WireRef).$troupeRef.path : this.pathOf(frame[1] as number);
+        if (op === Op.TellTo) this.unretain(frame[2]);
+        else this.unsent(frame[1] as number, frame[2]);
         const err = new UnserializableMessageError(path, typeOf(frame[2]), error);
         sys.logger.error(err.message);
         sys.deadLetters.record(path, frame[2], 'unserializable');
@@ -382,6 +476,25 @@ export class Link implements Route {
     }
   }
 
+  /** A frame to a hosted actor that was never sent: it leaves the channel's ledger (the newest entries). */
+  private unsent(handle: number, message: unknown): void {
+    const channel = this.channels.get(handle);
+    if (channel === undefined) return;
+    if (!channel.ledger.remove(message)) return;
+    channel.credit++;
+  }
+
+  /** A tell by address that was never sent: it is no longer waiting for an acknowledgement. */
+  private unretain(message: unknown): void {
+    const r = this.retained;
+    for (let i = this.retainedHead; i < r.length; i += 3) {
+      if (r[i + 2] === message) {
+        r.splice(i, 3);
+        return;
+      }
+    }
+  }
+
   /** Frames that were not sent (the link is closed or down): each is accounted for. */
   private drop(batch: Batch): void {
     const closed = this.closed;
@@ -393,12 +506,17 @@ export class Link implements Route {
       switch (op) {
         case Op.Tell:
         case Op.TellRefs:
+          this.unsent(batch[i + 1] as number, batch[i + 2]);
           sys.deadLetters.record(this.pathOf(batch[i + 1] as number), batch[i + 2], reason);
           break;
         case Op.TellTo:
+          this.unretain(batch[i + 2]);
           sys.deadLetters.record((batch[i + 1] as WireRef).$troupeRef.path, batch[i + 2], reason);
           break;
         case Op.Ask:
+          this.unsent(batch[i + 1] as number, ASK);
+          this.settlePending(batch[i + 3] as number, (p) => this.policy.notDeliveredError(p.path, p.type, closed));
+          break;
         case Op.AskTo:
           this.settlePending(batch[i + 3] as number, (p) => this.policy.notDeliveredError(p.path, p.type, closed));
           break;
@@ -409,11 +527,39 @@ export class Link implements Route {
         case Op.Spawn:
         case Op.Restart: {
           const spawn = (op === Op.Spawn ? batch[i + 1] : batch[i + 3]) as SpawnFrame;
-          this.proxies.get(spawn.handle)?.failed(this.policy.notDeliveredError(spawn.path, 'spawn', closed));
+          this.channels.get(spawn.handle)?.proxy.failed(this.policy.notDeliveredError(spawn.path, 'spawn', closed));
           break;
         }
       }
       i += n;
+    }
+  }
+
+  /** Every tell still waiting (taken reports, acknowledgements) is lost: record each. */
+  private loseUnacknowledged(reason: DeadLetterReason): void {
+    const sys = this.internals;
+    const r = this.retained;
+    for (let i = this.retainedHead; i < r.length; i += 3) sys.deadLetters.record(r[i + 1] as string, r[i + 2], reason);
+    this.retained = [];
+    this.retainedHead = 0;
+  }
+
+  private acknowledged(seq: number): void {
+    const r = this.retained;
+    let head = this.retainedHead;
+    while (head < r.length && (r[head] as number) <= seq) {
+      r[head + 1] = undefined;
+      r[head + 2] = undefined;
+      head += 3;
+    }
+    if (head === r.length) {
+      this.retained = [];
+      this.retainedHead = 0;
+    } else if (head > 3072 && head * 2 > r.length) {
+      this.retained = r.slice(head);
+      this.retainedHead = 0;
+    } else {
+      this.retainedHead = head;
     }
   }
 
@@ -442,6 +588,7 @@ export class Link implements Route {
     // Messages from the far side are actor traffic, not new intake: they pass during drain.
     sys.currentCell = this.sender;
     this.lastTarget = undefined;
+    let ackDue = 0;
     try {
       for (let i = 0; i < batch.length; ) {
         const op = batch[i] as Op;
@@ -494,19 +641,49 @@ export class Link implements Route {
           case Op.Resume:
             this.host?.resume(batch[i + 1] as number);
             break;
+          case Op.Hold:
+            this.host?.hold(batch[i + 1] as number, batch[i + 2] === 1);
+            break;
           case Op.Stop:
             if (this.host !== undefined) this.host.stop(batch[i + 1] as number);
             else this.control(Op.Stopped, batch[i + 1] as number);
             break;
           case Op.Started:
-            this.proxies.get(batch[i + 1] as number)?.started();
+            this.channels.get(batch[i + 1] as number)?.proxy.started();
             break;
           case Op.Failed:
-            this.proxies.get(batch[i + 1] as number)?.failed(deserializeError(batch[i + 2] as SerializedError));
+            this.channels.get(batch[i + 1] as number)?.proxy.failed(deserializeError(batch[i + 2] as SerializedError));
             break;
           case Op.Stopped:
-            this.proxies.get(batch[i + 1] as number)?.stopped();
+            this.channels.get(batch[i + 1] as number)?.proxy.stopped();
             break;
+          case Op.Credit: {
+            const channel = this.channels.get(batch[i + 1] as number);
+            if (channel !== undefined) {
+              channel.credit += batch[i + 2] as number;
+              for (let k = batch[i + 3] as number; k > 0 && channel.ledger.size > 0; k--) channel.ledger.shift();
+              channel.busy = batch[i + 4] === 1;
+              const waiter = channel.waiter;
+              if (waiter !== undefined && channel.credit > 0) {
+                channel.waiter = undefined;
+                waiter();
+              }
+            }
+            break;
+          }
+          case Op.Seq:
+            ackDue = batch[i + 1] as number;
+            break;
+          case Op.Ack:
+            this.acknowledged(batch[i + 1] as number);
+            break;
+          case Op.Log: {
+            const level = batch[i + 1] as Exclude<LogLevel, 'silent'>;
+            const fields = batch[i + 3];
+            const log = sys.logger[level] ?? sys.logger.warn;
+            log.call(sys.logger, String(batch[i + 2]), typeof fields === 'string' ? parseFields(fields) : undefined);
+            break;
+          }
           case Op.TellTo: {
             const target = batch[i + 1] as WireRef;
             try {
@@ -571,6 +748,8 @@ export class Link implements Route {
       }
     } finally {
       sys.currentCell = prev;
+      // Acknowledged once dispatched: its tells are in their mailboxes (or dead letters) now.
+      if (ackDue !== 0) this.control(Op.Ack, ackDue);
     }
     const cell = this.lastTarget as ActorCell | undefined;
     if (cell !== undefined && cell.mailboxSize > PAUSE_AT && cell.status === Status.Running && !cell.isProcessing) {
@@ -623,6 +802,8 @@ export class Link implements Route {
       this.pending.delete(replyId);
       p.target.reject(this.policy.disconnectedError(p.path, p.type, detail));
     }
+    // Tells by address not yet acknowledged may or may not have arrived (at-most-once): record them now.
+    this.loseUnacknowledged('disconnected');
   }
 
   private wentUp(): void {
@@ -641,16 +822,30 @@ export class Link implements Route {
     const out = this.out;
     this.out = [];
     this.transfer = undefined;
+    this.outSeq = 0;
     this.drop(out);
+    this.loseUnacknowledged(this.policy.lostReason);
     const watches = [...this.watchesOut.values()];
     this.watchesOut.clear();
     for (const w of watches) w.listener({ kind: 'address-terminated' });
     const cancels = [...this.watchesIn.values()];
     this.watchesIn.clear();
     for (const cancel of cancels) cancel();
-    const proxies = [...this.proxies.values()];
-    this.proxies.clear();
-    for (const proxy of proxies) proxy.linkClosed(this.policy.closedError(proxy.path, 'spawn', closed));
+    const channels = [...this.channels.values()];
+    this.channels.clear();
+    const sys = this.internals;
+    for (const channel of channels) {
+      // Sent, never reported taken: the actor died with them in its mailbox (or in transit).
+      const lost = channel.ledger.drain();
+      for (let i = 0; i < lost.length; i += 2) {
+        if (lost[i] !== ASK) sys.deadLetters.record(channel.proxy.path, lost[i], this.policy.lostReason);
+      }
+      channel.credit = 0;
+      channel.proxy.linkClosed(this.policy.closedError(channel.proxy.path, 'spawn', closed));
+      const waiter = channel.waiter;
+      channel.waiter = undefined;
+      waiter?.();
+    }
     this.host?.linkClosed();
     const listeners = this.closeListeners.splice(0);
     for (const l of listeners) l(closed);
@@ -673,6 +868,14 @@ export function fromWireReason(reason: WireReason): TerminationReason {
   if (reason?.kind === 'failed') return { kind: 'failed', error: deserializeError(reason.error) };
   if (reason?.kind === 'shutdown' || reason?.kind === 'address-terminated') return { kind: reason.kind };
   return { kind: 'stopped' };
+}
+
+function parseFields(json: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }
 
 function opName(op: unknown): string {

@@ -148,9 +148,10 @@ export class RefProvider {
       if (found !== undefined && (r.uid === undefined || found.id === r.uid) && found.status < Status.Stopped) {
         return found.ref;
       }
-      // Not here: the main thread may know it (in a worker), else it is gone.
+      // Not here: the main thread may know it (in a worker), else it is gone
+      // (one actor, named by its uid, that has stopped; or nothing at that path).
       const up = found === undefined && !inbound ? this.upstream : undefined;
-      return new RemoteRef(this, up, w);
+      return new RemoteRef(this, up, w, up === undefined && r.uid !== undefined);
     }
     if (this.upstream !== undefined) return new RemoteRef(this, inbound ? undefined : this.upstream, w);
     const address = { cluster: r.cluster ?? '', node: r.node ?? '', incarnation: r.incarnation ?? '' };

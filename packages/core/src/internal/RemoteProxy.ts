@@ -1,11 +1,12 @@
 import type { ActorDefinition } from '../ActorDefinition.js';
 import type { AskOptions, Message, TellOptions } from '../ActorRef.js';
-import { serializeError } from '../errors.js';
+import { typeOf } from '../DeadLetters.js';
+import { ActorStoppedError, serializeError } from '../errors.js';
 import { resolveMailboxOptions } from '../Mailbox.js';
 import type { SpawnOptions } from '../SpawnOptions.js';
 import type { WorkerActorSpec } from '../WorkerActor.js';
 import { type ActorCell, Status } from './ActorCell.js';
-import { type Link, type LinkProxy, outbound } from './Link.js';
+import { type Channel, DEFAULT_WINDOW, type Link, type LinkProxy, outbound } from './Link.js';
 import { LocalActorRef } from './LocalActorRef.js';
 import type { ProxyRoute } from './RefProvider.js';
 import type { RemoteAdapter, ReplyTarget } from './SystemInternals.js';
@@ -32,13 +33,19 @@ export interface HostSite {
  * message, and the cell's stop stops it there (its hooks run where it lives).
  * While the proxy is suspended or restarting, messages wait in its mailbox
  * here and go to the restarted actor.
+ *
+ * Flow control: each message spends one credit of the proxy's channel; with
+ * none left, the proxy waits (its cell is busy with that message), so later
+ * messages stay in its mailbox here, where its capacity and overflow policy
+ * apply: a `backpressure` mailbox makes `send` wait, end to end.
  * @internal
  */
 export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
   readonly isProxy = true;
   cell!: ActorCell;
   link: Link | undefined = undefined;
-  handle = 0;
+  /** The proxy's channel on `link` while the hosted actor exists. */
+  channel: Channel | undefined = undefined;
   private remoteExists = false;
   private lastError: unknown;
   private waiting: { resolve: () => void; reject: (e: unknown) => void } | undefined;
@@ -58,7 +65,12 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
   /** The link to the hosted actor while it lives (refs below this proxy's path route through it). */
   current(): Link | undefined {
     const link = this.link;
-    return link?.isOpen && this.handle !== 0 ? link : undefined;
+    return link?.isOpen && this.channel !== undefined ? link : undefined;
+  }
+
+  /** Messages sent that the hosted actor has not taken yet (and its work in flight). */
+  get outstanding(): number {
+    return this.channel?.outstanding ?? 0;
   }
 
   /** The proxy's definition. */
@@ -68,16 +80,58 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
       init: () => this.start(),
       receive: (_s, message) => {
         const env = this.cell.takeReplyTarget();
-        const link = this.link as Link;
-        if (env === undefined) link.tell(this.handle, message);
-        else link.ask(this.handle, message, env, this.cell.path);
+        const channel = this.channel as Channel;
+        if (channel.credit > 0) {
+          this.forward(channel, message, env);
+          return undefined;
+        }
+        // Out of credit: wait here, one message in hand; the rest wait in the mailbox.
+        return channel.whenCredit().then(() => this.forwardAfterWait(channel, message, env));
       },
     };
   }
 
+  private forward(channel: Channel, message: unknown, env: ReplyTarget | undefined): void {
+    const link = this.link as Link;
+    if (env === undefined) link.tell(channel, message);
+    else link.ask(channel, message, env, this.cell.path);
+  }
+
+  private forwardAfterWait(channel: Channel, message: unknown, env: ReplyTarget | undefined): undefined {
+    const link = this.link;
+    if (this.channel === channel && link?.isOpen && channel.credit > 0 && this.cell.status < Status.Stopping) {
+      this.forward(channel, message, env);
+      return undefined;
+    }
+    // Never sent: the proxy is stopping, or the hosted actor's link closed while this message waited.
+    const sys = this.cell.system;
+    const type = typeOf(message);
+    if (this.cell.status >= Status.Stopping || link === undefined) {
+      sys.deadLetters.record(this.cell.path, message, 'actor-stopped');
+      env?.reject(new ActorStoppedError(this.cell.path, type));
+    } else {
+      sys.deadLetters.record(this.cell.path, message, link.policy.lostReason);
+      env?.reject(link.policy.notDeliveredError(this.cell.path, type, link.closed));
+    }
+    return undefined;
+  }
+
+  /** The proxy is stopping: a message waiting for credit gives up at once. */
+  interrupt(): void {
+    this.channel?.interrupt();
+  }
+
+  /** An ancestor of the proxy is suspended (or runs again): so is the hosted actor. */
+  held(on: boolean): void {
+    const link = this.link;
+    const channel = this.channel;
+    if (link?.isOpen && channel !== undefined) link.control(Op.Hold, channel.handle, on ? 1 : 0);
+  }
+
   private spawnFrame(): SpawnFrame {
+    const capacity = this.cell.mailboxCapacity;
     return {
-      handle: this.handle,
+      handle: (this.channel as Channel).handle,
       module: this.spec.module,
       exportName: this.spec.exportName,
       input: this.input,
@@ -85,6 +139,7 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
       path: this.cell.path,
       // Registers the proxy, so `ctx.self` sent from the hosted actor routes back here.
       self: this.cell.system.provider.toWire(this.cell.ref),
+      window: Number.isFinite(capacity) ? Math.min(capacity, DEFAULT_WINDOW) : DEFAULT_WINDOW,
     };
   }
 
@@ -95,13 +150,14 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
       // May throw (no host can be had): the start fails like any init, with nothing left waiting.
       const fresh = this.site.acquire();
       this.link = fresh;
-      this.handle = fresh.attachProxy(this);
+      this.channel = fresh.attachProxy(this);
     }
     const started = new Promise<void>((resolve, reject) => {
       this.waiting = { resolve, reject };
     });
     const target = this.link as Link;
-    if (restart) target.control(Op.Restart, this.handle, serializeError(this.lastError), this.spawnFrame());
+    const handle = (this.channel as Channel).handle;
+    if (restart) target.control(Op.Restart, handle, serializeError(this.lastError), this.spawnFrame());
     else target.control(Op.Spawn, this.spawnFrame());
     await started;
     return undefined;
@@ -127,14 +183,13 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
 
   /** The parent resumed the proxy: resume the real actor too. */
   resumed(): void {
-    if (this.link?.isOpen) this.link.control(Op.Resume, this.handle);
+    if (this.link?.isOpen && this.channel !== undefined) this.link.control(Op.Resume, this.channel.handle);
   }
 
   linkClosed(error: Error): void {
     this.lastError = error;
     this.remoteExists = false;
-    this.link = undefined;
-    this.handle = 0;
+    this.channel = undefined;
     const s = this.stopWaiter;
     this.stopWaiter = undefined;
     s?.();
@@ -169,14 +224,14 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
 
   private stopRemote(): Promise<void> {
     const link = this.link;
-    const handle = this.handle;
-    if (link === undefined || !link.isOpen || handle === 0) return Promise.resolve();
+    const channel = this.channel;
+    if (link === undefined || !link.isOpen || channel === undefined) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.stopWaiter = () => {
-        link.detachProxy(handle);
+        link.detachProxy(channel);
         resolve();
       };
-      link.control(Op.Stop, handle);
+      link.control(Op.Stop, channel.handle);
     });
   }
 
@@ -186,13 +241,15 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
     s?.();
   }
 
-  /** Fast path for a tell: straight to the link when nothing is queued ahead of it. */
+  /** Fast path for a tell: straight to the link when nothing is queued ahead of it and there is credit. */
   tryDirect(message: unknown): boolean {
     const cell = this.cell;
     if (cell.status !== Status.Running || cell.mailboxSize !== 0 || cell.isProcessing) return false;
+    const channel = this.channel as Channel;
+    if (channel.credit <= 0) return false;
     const sys = cell.system;
     if (!sys.intakeOpen && sys.currentCell === undefined) return false;
-    (this.link as Link).tell(this.handle, message);
+    (this.link as Link).tell(channel, message);
     return true;
   }
 }

@@ -1,6 +1,6 @@
 import type { ActorRef, AskOptions, Message, TellOptions } from '../ActorRef.js';
 import { typeOf } from '../DeadLetters.js';
-import { ActorNotFoundError } from '../errors.js';
+import { ActorNotFoundError, ActorStoppedError } from '../errors.js';
 import { REF_BRAND } from './codec.js';
 import type { Route } from './Link.js';
 import type { RefProvider } from './RefProvider.js';
@@ -14,9 +14,11 @@ import type { WireRef } from './wire.js';
  * the {@link Route} to reach it; every message is checked and encoded at the
  * sender, then goes over the route's link as a `TellTo` / `AskTo` frame.
  *
- * Without a route (the actor is known to be gone, or its node unknown), tells
- * become dead letters (`unknown-actor`) and asks reject with
- * `ActorNotFoundError`, like a ref selected at a path where nothing lives.
+ * Without a route, tells become dead letters and asks reject: with
+ * `ActorStoppedError` (`actor-stopped`) when the ref named one actor of this
+ * runtime that has stopped since, as a local ref to it would; with
+ * `ActorNotFoundError` (`unknown-actor`) when nothing can be found (a path
+ * where nothing lives, a node with no link).
  * @internal
  */
 export class RemoteRef<M extends Message = Message> implements ActorRef<M> {
@@ -25,7 +27,21 @@ export class RemoteRef<M extends Message = Message> implements ActorRef<M> {
     private readonly provider: RefProvider,
     readonly route: Route | undefined,
     readonly wire: WireRef,
+    /** Without a route: the actor it named has stopped (rather than never having been found). */
+    private readonly stopped = false,
   ) {}
+
+  /** Record `message` as undeliverable and return the error an asker gets. */
+  private undeliverable(message: unknown): Error {
+    const type = typeOf(message);
+    const dead = this.provider.internals.deadLetters;
+    if (this.stopped) {
+      dead.record(this.path, message, 'actor-stopped');
+      return new ActorStoppedError(this.path, type);
+    }
+    dead.record(this.path, message, 'unknown-actor');
+    return new ActorNotFoundError(this.path, type);
+  }
 
   get path(): string {
     return this.wire.$troupeRef.path;
@@ -53,17 +69,14 @@ export class RemoteRef<M extends Message = Message> implements ActorRef<M> {
   tell(message: M, options?: TellOptions): void {
     const link = this.route?.current();
     if (link === undefined) {
-      this.provider.internals.deadLetters.record(this.path, message, 'unknown-actor');
+      this.undeliverable(message);
       return;
     }
     link.tellTo(this.wire, this.provider.encode(message, this.path), options?.transfer);
   }
 
   send(message: M, options?: TellOptions): Promise<void> {
-    if (this.route?.current()?.isOpen !== true) {
-      this.provider.internals.deadLetters.record(this.path, message, 'unknown-actor');
-      return Promise.reject(new ActorNotFoundError(this.path, typeOf(message)));
-    }
+    if (this.route?.current()?.isOpen !== true) return Promise.reject(this.undeliverable(message));
     try {
       this.tell(message, options);
       return Promise.resolve();
@@ -76,10 +89,7 @@ export class RemoteRef<M extends Message = Message> implements ActorRef<M> {
     const link = this.route?.current();
     const type = typeOf(message);
     const sys = this.provider.internals;
-    if (link === undefined) {
-      sys.deadLetters.record(this.path, message, 'unknown-actor');
-      return Promise.reject(new ActorNotFoundError(this.path, type));
-    }
+    if (link === undefined) return Promise.reject(this.undeliverable(message));
     let encoded: unknown;
     try {
       encoded = this.provider.encode(message, this.path);
@@ -104,8 +114,8 @@ export class RemoteRef<M extends Message = Message> implements ActorRef<M> {
   deliver(message: unknown, env: ReplyTarget | undefined): void {
     const link = this.route?.current();
     if (link === undefined) {
-      this.provider.internals.deadLetters.record(this.path, message, 'unknown-actor');
-      env?.reject(new ActorNotFoundError(this.path, typeOf(message)));
+      const error = this.undeliverable(message);
+      env?.reject(error);
       return;
     }
     let encoded: unknown;

@@ -63,6 +63,12 @@ export interface RemoteAdapter {
   resumed(): void;
   /** The proxy is stopping: stop the real actor (its hooks run where it lives), even if it never finished starting. */
   stop(): Promise<void>;
+  /** An ancestor of the proxy was suspended (true) or runs again (false): hold or release the real actor too. */
+  held(on: boolean): void;
+  /** Messages sent to the real actor that it has not taken yet (plus one while it is busy): drain waits for them. */
+  readonly outstanding: number;
+  /** The proxy is being stopped: give up any wait (a message waiting for credit is dead-lettered). */
+  interrupt(): void;
 }
 
 /**
@@ -75,4 +81,6 @@ export interface HostedHooks {
   running(): void;
   /** The actor failed; it is suspended until its remote supervisor decides. */
   failed(error: unknown): void;
+  /** The actor ended a turn (it took messages from its mailbox): time to report what it consumed. */
+  progress(): void;
 }

@@ -10,6 +10,8 @@ export interface HostWorkerData {
   hostIndex: number;
   /** The node the thread belongs to: refs it sends out carry this address. */
   address: NodeAddress;
+  /** The system's default ask timeout, for asks made inside the thread. */
+  askTimeoutMs: number;
   /** For source (TypeScript) mode: the entry to import after registering the loader. */
   tsEntry?: string;
 }
@@ -88,16 +90,20 @@ export class WorkerTransport implements Transport {
   private backlog: Batch[] = [];
   private readonly closeListeners: ((closed: TransportClosed) => void)[] = [];
 
-  constructor(index: number, address: NodeAddress, resourceLimits: ResourceLimits | undefined) {
+  constructor(index: number, address: NodeAddress, askTimeoutMs: number, resourceLimits: ResourceLimits | undefined) {
     const here = import.meta.url;
     const fromSource = here.endsWith('.ts');
     const entry = new URL(fromSource ? '../worker/entry.ts' : '../worker/entry.js', here);
-    const data: HostWorkerData = { hostIndex: index, address, ...(fromSource ? { tsEntry: entry.href } : {}) };
-    // From sources, the thread must resolve `@troupe/*` to TypeScript as well, with the loaders made absolute.
+    const data: HostWorkerData = {
+      hostIndex: index,
+      address,
+      askTimeoutMs,
+      ...(fromSource ? { tsEntry: entry.href } : {}),
+    };
     const execArgv = fromSource ? sourceExecArgv(process.execArgv) : undefined;
     this.worker = new Worker(fromSource ? new URL('../worker/ts-boot.mjs', here) : entry, {
       workerData: data,
-      // From sources, the thread must resolve `@troupe/*` to TypeScript as well.
+      // From sources, the thread must resolve `@troupe/*` to TypeScript as well, with the loaders made absolute.
       ...(execArgv !== undefined ? { execArgv } : {}),
       ...(resourceLimits ? { resourceLimits } : {}),
       stdout: false,

@@ -5,13 +5,15 @@
  * late to tell the sender) and would silently strip a class instance of its
  * prototype. So every message bound for another thread is walked once at the
  * sender: functions, symbols and class instances are refused there with a
- * named error, and ActorRefs are swapped for {@link WireRef} markers that the
- * other side turns back into working refs.
+ * named error, ActorRefs are swapped for {@link WireRef} markers that the
+ * other side turns back into working refs, and errors for {@link WireError}
+ * markers that come back as instances of their (registered) class.
  *
  * @internal
  */
 import type { ActorRef } from '../ActorRef.js';
-import type { WireRef } from './wire.js';
+import { deserializeError, serializeError } from '../errors.js';
+import type { WireError, WireRef } from './wire.js';
 
 /** Brand carried by every ref implementation, so the codec can spot refs without importing them. */
 export const REF_BRAND: unique symbol = Symbol.for('troupe.actorRef') as never;
@@ -29,7 +31,6 @@ const cloneable: Function[] = [
   Map,
   Set,
   ArrayBuffer,
-  Error,
   Boolean,
   String,
   Number,
@@ -140,6 +141,12 @@ function walk(value: unknown, enc: Encoder, depth: number): unknown {
     return copy ?? obj;
   }
   if (ArrayBuffer.isView(obj)) return obj;
+  if (obj instanceof Error) {
+    // Structured clone would keep only name, message, stack and cause: travel as a marker that keeps the class.
+    enc.swapped = true;
+    const marker: WireError = { $troupeError: serializeError(obj) };
+    return marker;
+  }
   for (const ctor of cloneable) {
     if (obj instanceof ctor) {
       if (obj instanceof Map) {
@@ -156,7 +163,7 @@ function walk(value: unknown, enc: Encoder, depth: number): unknown {
             throw under(e, `.get(${String(k)})`);
           }
           if (w !== v) {
-            throw new CloneFault('', 'is a Map holding an ActorRef; put refs in plain objects or arrays');
+            throw new CloneFault('', 'is a Map holding an ActorRef or an Error; put those in plain objects or arrays');
           }
         }
       } else if (obj instanceof Set) {
@@ -168,7 +175,7 @@ function walk(value: unknown, enc: Encoder, depth: number): unknown {
             throw under(e, '<item>');
           }
           if (w !== v) {
-            throw new CloneFault('', 'is a Set holding an ActorRef; put refs in plain objects or arrays');
+            throw new CloneFault('', 'is a Set holding an ActorRef or an Error; put those in plain objects or arrays');
           }
         }
       }
@@ -187,11 +194,12 @@ export function isWireRef(value: unknown): value is WireRef {
   return value !== null && typeof value === 'object' && '$troupeRef' in (value as object);
 }
 
-/** Turn ref markers back into refs (in place where possible: the value is a fresh clone). */
+/** Turn ref and error markers back into refs and errors (in place where possible: the value is a fresh clone). */
 // biome-ignore lint/suspicious/noExplicitAny: any ref
 export function decode(value: unknown, fromWire: (w: WireRef) => ActorRef<any>, depth = 0): unknown {
   if (value === null || typeof value !== 'object' || depth > 64) return value;
   if (isWireRef(value)) return fromWire(value);
+  if ('$troupeError' in value) return deserializeError((value as WireError).$troupeError);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = decode(value[i], fromWire, depth + 1);
     return value;

@@ -10,6 +10,13 @@
  * transport, is the send order: that is what keeps per-pair FIFO across a
  * boundary.
  *
+ * Flow control and accounting: a host grants each proxy credit (`Credit`)
+ * as its actor takes messages, so a proxy never has more than a window of
+ * messages in flight, and the proxy side keeps every tell it sent until the
+ * host reports it taken (a ledger), so a host that dies leaves a dead letter
+ * for each tell it never took. Tells to actors named by address are kept
+ * until the batch that carried them is acknowledged (`Seq` / `Ack`).
+ *
  * Two ways to name the recipient of a message:
  * - a *handle*, a small integer the proxy side of a link gives each actor it
  *   asked the far side to host (the hot path: tells and asks to worker actors);
@@ -62,6 +69,20 @@ export const Op = {
   Terminated: 18,
   /** both ways: target WireRef (stop that actor) */
   StopActor: 19,
+  /** proxy→host: handle, on (1: an ancestor of the proxy is suspended, hold the actor; 0: release it) */
+  Hold: 20,
+  /**
+   * host→proxy: handle, credit (more messages the proxy may send), taken
+   * (messages the actor took since the last report), busy (1 while the actor
+   * still has work: queued messages or one in flight)
+   */
+  Credit: 21,
+  /** both ways: seq (the receiver acknowledges this batch once it has dispatched it) */
+  Seq: 22,
+  /** both ways: seq (every batch up to seq has been dispatched: its tells are in their mailboxes) */
+  Ack: 23,
+  /** host→proxy: level, message, fields as JSON or null (a host runtime logs through its peer's logger) */
+  Log: 24,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -86,6 +107,11 @@ export interface Frames {
   [Op.Unwatch]: [watchId: number];
   [Op.Terminated]: [watchId: number, reason: WireReason];
   [Op.StopActor]: [target: WireRef];
+  [Op.Hold]: [handle: number, on: 0 | 1];
+  [Op.Credit]: [handle: number, credit: number, taken: number, busy: 0 | 1];
+  [Op.Seq]: [seq: number];
+  [Op.Ack]: [seq: number];
+  [Op.Log]: [level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: string | null];
 }
 
 /** One frame: its opcode, then its fields. */
@@ -112,6 +138,11 @@ export const ARITY = Object.freeze({
   [Op.Unwatch]: 1,
   [Op.Terminated]: 2,
   [Op.StopActor]: 1,
+  [Op.Hold]: 2,
+  [Op.Credit]: 4,
+  [Op.Seq]: 1,
+  [Op.Ack]: 1,
+  [Op.Log]: 3,
 } as const satisfies { readonly [K in Op]: Frames[K]['length'] });
 
 /** The number of fields after `op`, or undefined for an opcode this side does not know. */
@@ -167,6 +198,12 @@ export interface SpawnFrame {
   path: string;
   /** The proxy's own ref: what `ctx.self` of the hosted actor stands for when it is sent anywhere. */
   self: WireRef;
+  /**
+   * Most messages the proxy wants in flight to the actor at once (its own
+   * mailbox capacity, or the default window): the host grants at most this
+   * much credit, and less if the actor's own mailbox is smaller.
+   */
+  window: number;
 }
 
 export type { SerializedError };

@@ -14,6 +14,6 @@ import type { HostWorkerData } from '../internal/WorkerTransport.js';
 import { PortTransport } from './PortTransport.js';
 
 if (parentPort === null) throw new Error('@troupe/core worker entry must run in a worker thread');
-const { address } = workerData as HostWorkerData;
+const { address, askTimeoutMs } = workerData as HostWorkerData;
 
-startHostRuntime(new PortTransport(parentPort, 'main thread'), { address });
+startHostRuntime(new PortTransport(parentPort, 'main thread'), { address, askTimeoutMs });

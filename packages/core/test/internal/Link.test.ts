@@ -140,4 +140,26 @@ describe('a link over a non-thread transport', () => {
     child.tell({ type: 'double', value: 5 });
     await waitFor(() => letters.of('link-closed').length === 1, 'a link-closed dead letter');
   });
+
+  it('accounts for every tell when the link closes: not taken by the hosted actor, or not acknowledged, each is a link-closed dead letter', async () => {
+    const { system, link, site, ends } = await linked();
+    const echo = system.remoting.spawnAt(site, EchoSpec, { name: 'echo' }) as ActorRef<EchoMsg>;
+    const relay = system.remoting.spawnAt(site, RelaySpec, { name: 'relay' }) as ActorRef<RelayMsg>;
+    const child = await relay.ask<ActorRef<{ type: 'double'; value: number }>>({ type: 'spawn-local' });
+    const letters = collectDeadLetters(system);
+    // echo is busy; ten tells wait behind it on the far side, not yet taken.
+    void echo.ask({ type: 'slow', ms: 5_000 }, { timeoutMs: 30_000 }).catch(() => undefined);
+    for (let i = 0; i < 10; i++) echo.tell({ type: 'echo', value: i });
+    await waitFor(() => system.loadOf(echo) === 11, 'the tells to reach the far side');
+    // Two tells by address: one posted (not yet acknowledged), one still in the outbound batch.
+    child.tell({ type: 'double', value: 1 });
+    link.flush();
+    child.tell({ type: 'double', value: 2 });
+    ends[0].peerDied();
+    const lost = letters.of('link-closed');
+    expect(lost.filter((l) => l.recipient === '/user/echo').map((l) => (l.message as { value: number }).value)).toEqual(
+      Array.from({ length: 10 }, (_, i) => i),
+    );
+    expect(lost.filter((l) => l.recipient === '/user/relay/doubler')).toHaveLength(2);
+  });
 });

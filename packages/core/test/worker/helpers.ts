@@ -2,10 +2,14 @@ import { workerActor } from '@troupe/core';
 import type {
   CounterMsg,
   EchoMsg,
+  FaultyMsg,
   HashMsg,
   InputProbeInput,
   InputProbeMsg,
+  NurseryMsg,
   RelayMsg,
+  SinkMsg,
+  SleeperMsg,
 } from '../fixtures/workers/actors.js';
 
 const mod = new URL('../fixtures/workers/actors.ts', import.meta.url);
@@ -18,6 +22,11 @@ export const BrokenInitSpec = workerActor<{ type: 'noop' }>(mod, 'BrokenInit');
 export const JournalSpec = workerActor<{ type: 'note'; line: string }, { file: string }>(mod, 'Journal');
 export const InputProbeSpec = workerActor<InputProbeMsg, InputProbeInput>(mod, 'InputProbe');
 export const MissingSpec = workerActor<{ type: 'noop' }>(mod, 'DoesNotExist');
+export const FaultySpec = workerActor<FaultyMsg>(mod, 'Faulty');
+export const SleeperSpec = workerActor<SleeperMsg, { file: string }>(mod, 'Sleeper');
+export const SinkSpec = workerActor<SinkMsg, { ms: number }>(mod, 'Sink');
+export const NurserySpec = workerActor<NurseryMsg>(mod, 'Nursery');
+export const BadParentSpec = workerActor<{ type: 'noop' }>(mod, 'BadParent');
 
 /** The rejection of `p` (fails if it resolves), typed loosely for field assertions. */
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary error fields

@@ -1,0 +1,81 @@
+/**
+ * The other process of the remote benchmark: receives one-way traffic and
+ * answers requests, for every contender (raw @nats-io, Moleculer, NatsTransport).
+ * Driven over IPC by `remote.bench.ts`; reports when a one-way run is complete.
+ */
+import { connect } from '@nats-io/transport-node';
+import { Node } from '@troupe/remote';
+import { ServiceBroker } from 'moleculer';
+import { Op } from './ops.js';
+
+const [url, cluster] = process.argv.slice(2) as [string, string];
+const send = (m: unknown) => process.send?.(m);
+
+// Raw @nats-io: count one-way messages, answer requests.
+const nc = await connect({ servers: url });
+let rawExpected = 0;
+let rawCount = 0;
+nc.subscribe('bench.raw.oneway', {
+  callback: () => {
+    if (++rawCount === rawExpected) send({ ev: 'done', contender: 'raw' });
+    if (process.env.BENCH_DEBUG && rawCount % 10000 === 0) console.error('raw', rawCount, rawExpected);
+  },
+});
+nc.subscribe('bench.raw.rr', {
+  callback: (_e, m) => {
+    m.respond(m.data);
+  },
+});
+
+// Moleculer: one service with an echo action and a one-way event.
+const broker = new ServiceBroker({
+  nodeID: 'bench-responder',
+  transporter: { type: 'NATS', options: { url } },
+  logger: false,
+});
+broker.createService({
+  name: 'bench',
+  actions: { echo: (ctx: { params: unknown }) => ctx.params },
+});
+await broker.start();
+
+// NatsTransport: frames in batches; Op.Tell counted, Op.Ask answered with Op.Reply.
+const node = await Node.join({ servers: url, cluster, node: 'responder', registry: false });
+let framesExpected = 0;
+let frames = 0;
+node.on('transport', (t) => {
+  t.onBatch((batch) => {
+    let replies: unknown[] | undefined;
+    for (let i = 0; i < batch.length; i += 3) {
+      const op = batch[i];
+      if (op === Op.Tell) frames++;
+      else if (op === Op.Ask) (replies ??= []).push(Op.Reply, batch[i + 1], batch[i + 2]);
+    }
+    if (replies !== undefined) t.post(replies);
+    if (framesExpected > 0 && frames >= framesExpected) {
+      framesExpected = 0;
+      send({ ev: 'done', contender: 'transport' });
+    }
+  });
+});
+
+process.on('message', (m: { cmd: string; n?: number }) => {
+  if (m.cmd === 'expect-raw') {
+    rawCount = 0;
+    rawExpected = m.n ?? 0;
+    send({ ev: 'armed' });
+  } else if (m.cmd === 'expect-frames') {
+    frames = 0;
+    framesExpected = m.n ?? 0;
+    send({ ev: 'armed' });
+  } else if (m.cmd === 'quit') {
+    void (async () => {
+      await node.leave({ timeoutMs: 1_000 });
+      await broker.stop();
+      await nc.close();
+      process.exit(0);
+    })();
+  }
+});
+process.on('disconnect', () => process.exit(0));
+send({ ev: 'ready', incarnation: node.incarnation });
