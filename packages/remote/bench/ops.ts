@@ -12,4 +12,5 @@ export const Op = {
 } as const;
 
 /** A tell-sized message, as an actor would send it. */
-export const message = (n: number) => ({ type: 'inc', n });
+export type BenchMsg = { type: 'inc'; n: number };
+export const message = (n: number): BenchMsg => ({ type: 'inc', n });

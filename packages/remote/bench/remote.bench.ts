@@ -9,15 +9,17 @@
  *   npm run bench:remote                 # 3 runs per contender, round-robin
  *   REMOTE_BENCH_RUNS=1 npm run bench:remote
  *
- * Contenders are entries of `contenders` below: the Troupe-actor rows (tells
- * and asks through real ActorRefs over the transport) are added there when
- * core's wire seam lands, each a `Contender` with its own setup in `Ctx`.
+ * Contenders are entries of `contenders` below, each a `Contender` with its
+ * setup in `Ctx`. The Troupe-actor rows send through real ActorRefs: an actor
+ * system in each process, joined to the cluster as its own node
+ * (`joinCluster`), telling and asking actors of the other.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { type NatsTransport, Node } from '@troupe/remote';
+import { type ActorRef, ActorSystem, silentLogger } from '@troupe/core';
+import { joinCluster, type NatsTransport, Node, type RemoteAddress } from '@troupe/remote';
 import { ServiceBroker } from 'moleculer';
 import {
   human,
@@ -30,7 +32,7 @@ import {
   writeSection,
 } from '../../core/bench/report.js';
 import { startNatsServer } from '../test/helpers/NatsServer.js';
-import { message, Op } from './ops.js';
+import { type BenchMsg, message, Op } from './ops.js';
 
 const RUNS = Number(process.env.REMOTE_BENCH_RUNS ?? 3);
 const benchmarksMd = fileURLToPath(new URL('../../../BENCHMARKS.md', import.meta.url));
@@ -50,8 +52,11 @@ interface Ctx {
   ask: (msg: unknown) => Promise<unknown>;
   /** The same, but asks made in one turn share one batch (flushed in a microtask), as core's link batches. */
   askBatched: (msg: unknown) => Promise<unknown>;
-  /** Tell the responder how many one-way messages (raw) or frames (transport) to expect; resolves with a promise of "all arrived". */
-  expect: (kind: 'raw' | 'frames', n: number) => Promise<{ done: Promise<void> }>;
+  /** The responder's counting and echoing actors, through this process's actor system. */
+  counter: ActorRef<BenchMsg>;
+  echo: ActorRef<BenchMsg>;
+  /** Tell the responder how many one-way messages (raw), frames (transport) or tells (actors) to expect; resolves with a promise of "all arrived". */
+  expect: (kind: 'raw' | 'frames' | 'actor', n: number) => Promise<{ done: Promise<void> }>;
 }
 
 interface Contender {
@@ -88,6 +93,8 @@ async function concurrentRate(n: number, callers: number, once: () => Promise<un
 }
 
 const ONE_WAY = 'one-way, 2 processes';
+/** The Troupe-actor rows: what the issue's targets are about. */
+const ACTORS = 'Troupe ActorRef';
 const SEQ = 'request/reply, sequential (median round trip)';
 const CONC = 'request/reply, 100 outstanding';
 const FRAMES_PER_BATCH = 1_000;
@@ -135,6 +142,22 @@ const contenders: Contender[] = [
     },
   },
   {
+    case: ONE_WAY,
+    contender: `${ACTORS} tell (one actor to another, batched by the link)`,
+    unit: 'msg/s',
+    run: async (ctx, scale) => {
+      const n = Math.round(1_000_000 * scale);
+      const { done } = await ctx.expect('actor', n);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        ctx.counter.tell(message(i));
+        if (i % 10_000 === 9_999) await yieldToIo();
+      }
+      await done;
+      return n / ((performance.now() - t0) / 1000);
+    },
+  },
+  {
     case: SEQ,
     contender: 'raw @nats-io request/reply',
     unit: 'µs',
@@ -154,6 +177,12 @@ const contenders: Contender[] = [
     contender: 'NatsTransport ask over two transports',
     unit: 'µs',
     run: (ctx, scale) => medianUs(Math.round(5_000 * scale), () => ctx.ask(message(1))),
+  },
+  {
+    case: SEQ,
+    contender: `${ACTORS} ask`,
+    unit: 'µs',
+    run: (ctx, scale) => medianUs(Math.round(5_000 * scale), () => ctx.echo.ask(message(1))),
   },
   {
     case: CONC,
@@ -185,6 +214,12 @@ const contenders: Contender[] = [
     unit: 'calls/s',
     run: (ctx, scale) => concurrentRate(Math.round(200_000 * scale), 100, () => ctx.askBatched(message(1))),
   },
+  {
+    case: CONC,
+    contender: `${ACTORS} ask`,
+    unit: 'calls/s',
+    run: (ctx, scale) => concurrentRate(Math.round(200_000 * scale), 100, () => ctx.echo.ask(message(1))),
+  },
 ];
 
 // ---- set-up ---------------------------------------------------------------
@@ -211,9 +246,10 @@ const child = fork(responderTs, [server.url, CLUSTER], {
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 let ctx: Ctx | undefined;
+let system: ActorSystem | undefined;
 const series: Series[] = contenders.map((c) => ({ case: c.case, contender: c.contender, unit: c.unit, values: [] }));
 try {
-  await waitFor(child, 'ready');
+  const ready = await waitFor(child, 'ready');
   const nc = await connect({ servers: server.url });
   const broker = new ServiceBroker({
     nodeID: 'bench-caller',
@@ -225,6 +261,14 @@ try {
   const node = await Node.join({ servers: server.url, cluster: CLUSTER, node: 'caller', registry: false });
   await node.whenMember('responder');
   const transport = node.transport('responder');
+  system = await ActorSystem.start({ name: 'caller-actors', signals: false, logger: silentLogger });
+  const cluster = await joinCluster(system, {
+    servers: server.url,
+    cluster: CLUSTER,
+    node: 'caller-actors',
+    registry: false,
+  });
+  await cluster.node.whenMember('responder-actors');
   const pending = new Map<number, (v: unknown) => void>();
   transport.onBatch((batch) => {
     for (let i = 0; i < batch.length; i += 3)
@@ -262,9 +306,11 @@ try {
         }
         turn.push(Op.Ask, id, msg);
       }),
+    counter: cluster.refOf<BenchMsg>(ready.counter as RemoteAddress),
+    echo: cluster.refOf<BenchMsg>(ready.echo as RemoteAddress),
     expect: async (kind, n) => {
       const done = waitFor(child, 'done', 120_000).then(() => {});
-      child.send({ cmd: kind === 'raw' ? 'expect-raw' : 'expect-frames', n });
+      child.send({ cmd: `expect-${kind === 'raw' ? 'raw' : kind === 'frames' ? 'frames' : 'actor'}`, n });
       await waitFor(child, 'armed');
       return { done };
     },
@@ -285,11 +331,17 @@ try {
   const drops = node.stats().droppedTotal;
   if (drops > 0 || Object.values(stats).some((s) => s.lostBatches > 0))
     for (const s of series) if (s.contender.startsWith('NatsTransport')) s.invalid = 'frames were lost';
+  const actorDrops = cluster.stats().droppedTotal;
+  const lost = system.deadLetters.total;
+  if (actorDrops > 0 || lost > 0)
+    for (const s of series)
+      if (s.contender.startsWith(ACTORS)) s.invalid = `${lost} dead letters, ${actorDrops} drops at the caller`;
 } finally {
   child.send({ cmd: 'quit' });
   await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 5_000))]);
   child.kill('SIGKILL');
   await ctx?.node.leave({ timeoutMs: 1_000 });
+  await system?.shutdown();
   await ctx?.broker.stop();
   await ctx?.nc.close();
   await server.close();
@@ -311,18 +363,40 @@ const tConcBatched = med(CONC, "NatsTransport ask over two transports (a turn's"
 const molConc = med(CONC, 'Moleculer');
 const rawConc = med(CONC, 'raw');
 const x = (v: number) => `${v.toFixed(2)}×`;
+const aPub = med(ONE_WAY, ACTORS);
+const aRr = med(SEQ, ACTORS);
+const aConc = med(CONC, ACTORS);
 const targets: Target[] = [
-  { label: 'one-way ≥ 1 M frames/s between two processes', measured: `${human(tPub)}/s`, reached: tPub >= 1e6 },
-  { label: 'one-way ≥ 0.8× raw publish', measured: x(tPub / rawPub), reached: tPub / rawPub >= 0.8 },
-  { label: 'round trip median ≤ 1.3× raw request/reply', measured: x(tRr / rawRr), reached: tRr / rawRr <= 1.3 },
+  { label: 'ActorRef tells ≥ 1 M msg/s between two processes', measured: `${human(aPub)}/s`, reached: aPub >= 1e6 },
   {
-    label: "calls/s (100 outstanding, a turn's asks batched) ≥ 5× Moleculer",
-    measured: x(tConcBatched / molConc),
-    reached: tConcBatched / molConc >= 5,
+    label: "ActorRef tells ≥ 0.8× the raw client's batched publish",
+    measured: x(aPub / rawPub),
+    reached: aPub / rawPub >= 0.8,
   },
-  { label: '(context) calls/s, one batch per ask, vs Moleculer', measured: x(tConc / molConc), reached: undefined },
-  { label: '(context) round trip vs Moleculer', measured: x(tRr / molRr), reached: undefined },
-  { label: '(context) calls/s vs raw request/reply', measured: x(tConc / rawConc), reached: undefined },
+  {
+    label: 'ActorRef ask round trip median ≤ 1.3× raw request/reply',
+    measured: x(aRr / rawRr),
+    reached: aRr / rawRr <= 1.3,
+  },
+  {
+    label: 'ActorRef asks/s (100 outstanding) ≥ 5× Moleculer calls/s',
+    measured: x(aConc / molConc),
+    reached: aConc / molConc >= 5,
+  },
+  { label: '(context) ActorRef tells vs NatsTransport frames', measured: x(aPub / tPub), reached: undefined },
+  { label: '(context) ActorRef ask round trip vs NatsTransport ask', measured: x(aRr / tRr), reached: undefined },
+  { label: '(context) ActorRef asks/s vs raw request/reply', measured: x(aConc / rawConc), reached: undefined },
+  {
+    label: "(context) NatsTransport asks/s (a turn's batched) vs Moleculer",
+    measured: x(tConcBatched / molConc),
+    reached: undefined,
+  },
+  {
+    label: '(context) NatsTransport asks/s (one batch per ask) vs Moleculer',
+    measured: x(tConc / molConc),
+    reached: undefined,
+  },
+  { label: '(context) NatsTransport round trip vs Moleculer', measured: x(tRr / molRr), reached: undefined },
 ];
 const busy = Math.max(m.load, loadAtEnd) > m.cores * 0.5;
 const body = [

@@ -1,12 +1,15 @@
 /**
  * The other process of the remote benchmark: receives one-way traffic and
- * answers requests, for every contender (raw @nats-io, Moleculer, NatsTransport).
+ * answers requests, for every contender (raw @nats-io, Moleculer,
+ * NatsTransport, and Troupe actors: an actor system joined to the cluster
+ * as its own node, with a counting actor and an echoing one).
  * Driven over IPC by `remote.bench.ts`; reports when a one-way run is complete.
  */
 import { connect } from '@nats-io/transport-node';
-import { Node } from '@troupe/remote';
+import { ActorSystem, defineActor, silentLogger } from '@troupe/core';
+import { joinCluster, Node } from '@troupe/remote';
 import { ServiceBroker } from 'moleculer';
-import { Op } from './ops.js';
+import { type BenchMsg, Op } from './ops.js';
 
 const [url, cluster] = process.argv.slice(2) as [string, string];
 const send = (m: unknown) => process.send?.(m);
@@ -59,6 +62,28 @@ node.on('transport', (t) => {
   });
 });
 
+// Troupe actors: a counter that reports when the expected number of tells arrived, and an echo.
+const system = await ActorSystem.start({ name: 'responder-actors', signals: false, logger: silentLogger });
+const actors = await joinCluster(system, { servers: url, cluster, node: 'responder-actors', registry: false });
+const Counter = defineActor<BenchMsg | { type: 'expect'; n: number }, { count: number; expected: number }>({
+  init: () => ({ count: 0, expected: 0 }),
+  receive: (s, m) => {
+    if (m.type === 'expect') {
+      s.count = 0;
+      s.expected = m.n;
+      send({ ev: 'armed' });
+      return;
+    }
+    if (++s.count === s.expected) send({ ev: 'done', contender: 'actors' });
+  },
+});
+const Echo = defineActor<BenchMsg, undefined>({
+  init: () => undefined,
+  receive: (_s, m, ctx) => ctx.reply(m),
+});
+const counter = system.spawn(Counter, { name: 'counter' });
+const echo = system.spawn(Echo, { name: 'echo' });
+
 process.on('message', (m: { cmd: string; n?: number }) => {
   if (m.cmd === 'expect-raw') {
     rawCount = 0;
@@ -68,9 +93,12 @@ process.on('message', (m: { cmd: string; n?: number }) => {
     frames = 0;
     framesExpected = m.n ?? 0;
     send({ ev: 'armed' });
+  } else if (m.cmd === 'expect-actor') {
+    counter.tell({ type: 'expect', n: m.n ?? 0 });
   } else if (m.cmd === 'quit') {
     void (async () => {
       await node.leave({ timeoutMs: 1_000 });
+      await system.shutdown();
       await broker.stop();
       await nc.close();
       process.exit(0);
@@ -78,4 +106,9 @@ process.on('message', (m: { cmd: string; n?: number }) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
-send({ ev: 'ready', incarnation: node.incarnation });
+send({
+  ev: 'ready',
+  incarnation: node.incarnation,
+  counter: actors.addressOf(counter),
+  echo: actors.addressOf(echo),
+});

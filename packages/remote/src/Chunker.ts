@@ -10,6 +10,7 @@
  * peer's {@link Reassembler} puts back together.
  */
 import { DefaultSerializer } from 'node:v8';
+import { registerError } from '@troupe/core';
 import { Kind, stamp } from './Envelope.js';
 
 /** One NATS message ready to publish. */
@@ -41,6 +42,8 @@ export class BatchTooLargeError extends Error {
     );
   }
 }
+
+registerError(BatchTooLargeError);
 
 /** Serialise `value` after `template` (which is copied into the result's first bytes). Throws what v8 throws. */
 export function serializeAfter(template: Uint8Array, value: unknown): Buffer {

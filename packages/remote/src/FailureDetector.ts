@@ -49,6 +49,11 @@ export class FailureDetector {
     this.lastSeen.delete(incarnation);
   }
 
+  /** When `incarnation` was last heard (clock time), or undefined when it is not tracked. */
+  lastHeard(incarnation: string): number | undefined {
+    return this.lastSeen.get(incarnation);
+  }
+
   /** Is `incarnation` tracked? */
   has(incarnation: string): boolean {
     return this.lastSeen.has(incarnation);

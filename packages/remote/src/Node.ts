@@ -77,6 +77,12 @@ export interface NodeEvents {
   closed: (detail: string) => void;
 }
 
+/** A live peer and how long ago it was last heard. */
+export interface MemberHealth extends MemberInfo {
+  /** Milliseconds since its last heartbeat (undefined before the first check has tracked it). */
+  heartbeatAgeMs: number | undefined;
+}
+
 /** Counters of a node. */
 export interface NodeStats {
   drops: Partial<Record<DropReason, number>>;
@@ -177,6 +183,11 @@ export class Node {
     return this.detector.boundMs;
   }
 
+  /** True once this node has left the cluster or its connection closed for good. */
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
   /** Is this node's NATS connection up? */
   get up(): boolean {
     return this.connected && this.state !== 'closed';
@@ -185,6 +196,27 @@ export class Node {
   /** The live peers (not this node). */
   members(): MemberInfo[] {
     return this.membership.all();
+  }
+
+  /**
+   * The live peers with the age of their last heartbeat, oldest first
+   * (what a status page shows; a peer is declared dead once its age passes
+   * `deadAfterMs`, at the next check).
+   */
+  memberHealth(): MemberHealth[] {
+    const now = this.o.clock.now();
+    return this.membership
+      .all()
+      .map((m) => {
+        const heard = this.detector.lastHeard(m.incarnation);
+        return { ...m, heartbeatAgeMs: heard === undefined ? undefined : Math.max(0, now - heard) };
+      })
+      .sort((a, b) => (b.heartbeatAgeMs ?? 0) - (a.heartbeatAgeMs ?? 0));
+  }
+
+  /** How many ms a silent peer has before it is declared dead (`deadAfterMs`). */
+  get deadAfterMs(): number {
+    return this.o.deadAfterMs;
   }
 
   /** Subscribe to an event; returns a function that unsubscribes. */
@@ -308,7 +340,12 @@ export class Node {
     });
   }
 
-  private liveness(incarnation: string): Liveness {
+  /**
+   * What this node knows of an incarnation: alive (this node or a live
+   * member), dead (declared dead, left, restarted or quarantined), or unknown.
+   * @internal
+   */
+  liveness(incarnation: string): Liveness {
     if (incarnation === this.incarnation || this.membership.get(incarnation) !== undefined) return 'alive';
     return this.membership.tombstone(incarnation) !== undefined ? 'dead' : 'unknown';
   }

@@ -3,6 +3,7 @@
  * that names what was wrong, the limit or the peer, and the likely fix, and
  * keeps its `cause`.
  */
+import { registerError } from '@troupe/core';
 
 /** Joining a cluster failed: bad options, the server refused the credentials, or it could not be reached. */
 export class ClusterJoinError extends Error {
@@ -29,7 +30,16 @@ export class UnserializableBatchError extends Error {
 }
 
 /** Why a node is not reachable as a peer. */
-export type UnknownNodeReason = 'never-seen' | 'dead' | 'left' | 'replaced' | 'quarantined' | 'pair-closed' | 'self';
+export type UnknownNodeReason =
+  | 'never-seen'
+  | 'dead'
+  | 'left'
+  | 'replaced'
+  | 'quarantined'
+  | 'pair-closed'
+  | 'self'
+  /** This node itself is no longer in the cluster (it left, or its connection closed for good). */
+  | 'not-joined';
 
 /** There is no live member with this name or incarnation (never seen, declared dead, left or restarted). */
 export class UnknownNodeError extends Error {
@@ -50,6 +60,7 @@ export class UnknownNodeError extends Error {
       'pair-closed':
         'the link to it was closed; a pair is one-shot, so a new link needs a new incarnation of either node',
       self: 'that is this node itself',
+      'not-joined': 'this node is no longer in the cluster (it left, or its NATS connection closed for good)',
     };
     super(`No live member ${who} in cluster ${cluster}: ${why[reason]}`);
   }
@@ -68,3 +79,32 @@ export class NameTakenError extends Error {
     );
   }
 }
+
+/** A peer asked this node to host a definition it does not offer (see `definitions` in the cluster options). */
+export class UnknownDefinitionError extends Error {
+  override name = 'UnknownDefinitionError';
+  constructor(
+    readonly node: string,
+    readonly module: string,
+    readonly definition: string,
+    offered: readonly string[],
+  ) {
+    super(
+      module === 'troupe:definition'
+        ? `Node ${node} has no actor definition named [${definition}] (it offers: ${offered.join(', ') || 'none'}). ` +
+            `Register it on node ${node}: joinCluster(system, { definitions: { ${definition} } }) or cluster.define('${definition}', ${definition}).`
+        : `Node ${node} does not load modules for peers (asked for [${definition}] from ${module}); ` +
+            'remote deployment names definitions registered on the target node: cluster.spawnAt(node, name).',
+    );
+  }
+}
+
+// Remote errors keep their class when they cross a link (both ends load this package).
+for (const errorClass of [
+  ClusterJoinError,
+  UnserializableBatchError,
+  UnknownNodeError,
+  NameTakenError,
+  UnknownDefinitionError,
+])
+  registerError(errorClass);

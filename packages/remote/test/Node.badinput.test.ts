@@ -12,6 +12,7 @@ import { serialize } from 'node:v8';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type DroppedFrame, Node } from '@troupe/remote';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frame as buildFrame, type Fields } from './helpers/frames.js';
 import { type NatsServer, startNatsServer } from './helpers/NatsServer.js';
 import { eventually } from './helpers/PeerProcess.js';
 
@@ -23,51 +24,17 @@ let forged: Node; // a real member whose identity the foreign client forges
 let foreign: NatsConnection;
 const dropped: DroppedFrame[] = [];
 
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(s)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  return h;
-}
-
-interface Fields {
-  magic?: number;
-  version?: number;
-  kind?: number;
-  cluster?: string;
-  sender?: string;
-  target?: string;
-  seq?: number;
-  index?: number;
-  count?: number;
-  offset?: number;
-  total?: number;
-  node?: string;
-}
-
-/** A frame per the documented envelope: 45-byte fixed header, node name, payload. */
-function frame(f: Fields, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
-  const name = Buffer.from(f.node ?? forged.name);
-  const buf = Buffer.alloc(45 + name.length + payload.length);
-  buf.writeUInt16BE(f.magic ?? 0x5452, 0);
-  buf[2] = f.version ?? 1;
-  buf[3] = f.kind ?? 1;
-  buf.writeUInt32BE(fnv1a(f.cluster ?? CLUSTER), 4);
-  buf.write(f.sender ?? forged.incarnation, 8, 'hex');
-  buf.write(f.target ?? victim.incarnation, 16, 'hex');
-  buf.writeUInt32BE(f.seq ?? 0, 24);
-  buf.writeUInt16BE(f.index ?? 0, 28);
-  buf.writeUInt16BE(f.count ?? 1, 30);
-  buf.writeDoubleBE(f.offset ?? 0, 32);
-  buf.writeUInt32BE(f.total ?? payload.length, 40);
-  buf[44] = name.length;
-  name.copy(buf, 45);
-  Buffer.from(payload).copy(buf, 45 + name.length);
-  return buf;
+/** A frame per the documented envelope, from the forged member to the victim unless told otherwise. */
+function frame(f: Partial<Fields>, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return buildFrame(
+    { cluster: CLUSTER, sender: forged.incarnation, target: victim.incarnation, node: forged.name, ...f },
+    payload,
+  );
 }
 
 /** Forged DATA frames need increasing stream offsets to get past the replay check. */
 let forgedOffset = 1_000_000_000;
-function data(f: Fields, payload: Uint8Array): Uint8Array {
+function data(f: Partial<Fields>, payload: Uint8Array): Uint8Array {
   forgedOffset += payload.length + 1;
   return frame({ offset: forgedOffset, ...f }, payload);
 }

@@ -7,7 +7,11 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { JoinOptions } from '@troupe/remote';
 
-const fixture = fileURLToPath(new URL('../fixtures/peer.ts', import.meta.url));
+/** The programs a peer process can run: a bare node (`peer.ts`) or an actor system joined to the cluster (`node.ts`). */
+const fixtures = {
+  peer: fileURLToPath(new URL('../fixtures/peer.ts', import.meta.url)),
+  node: fileURLToPath(new URL('../fixtures/node.ts', import.meta.url)),
+};
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
@@ -44,16 +48,22 @@ export class PeerProcess {
     );
   }
 
-  /** Start a peer process and join it to the cluster. */
-  static async start(options: JoinOptions): Promise<PeerProcess> {
-    const proc = fork(fixture, [], {
+  /**
+   * Start a peer process and join it to the cluster. `fixture: 'node'` runs an
+   * actor system (`join` gets `extra` too, e.g. `phaseTimeoutsMs`).
+   */
+  static async start(
+    options: JoinOptions,
+    how: { fixture?: keyof typeof fixtures; extra?: Record<string, unknown> } = {},
+  ): Promise<PeerProcess> {
+    const proc = fork(fixtures[how.fixture ?? 'peer'], [], {
       execArgv: ['--conditions=source', '--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, NODE_OPTIONS: '' },
     });
     const peer = new PeerProcess(options.node, proc);
     await peer.waitFor((e) => e.ev === 'ready', 30_000);
-    peer.command({ cmd: 'join', options });
+    peer.command({ cmd: 'join', options, ...how.extra });
     const joined = await peer.waitFor((e) => e.ev === 'joined' || e.ev === 'error', 30_000);
     if (joined.ev === 'error') throw new Error(`peer ${options.node} failed to join: ${joined.message}`);
     peer.incarnation = joined.incarnation;
