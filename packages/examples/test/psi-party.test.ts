@@ -2,7 +2,7 @@
  * `psi party`: the command surface of one party on its own (flags, checks,
  * exit codes) as a real child process, and `runParty` with the peer in this
  * process (the NATS connection that finds the peer by session name comes
- * with @troupe/remote).
+ * with @troupe/remote: psi-party-nats.test.ts).
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,14 +62,17 @@ describe('psi party (command)', { timeout: 120_000 }, () => {
     expect(r.stdout).toMatch(/exit codes: 0 done; 2 bad input or usage, or the parties disagree; 4 peer lost/);
   });
 
-  it('checks its flags and its input, then says the NATS transport is not available yet (exit 2)', async () => {
+  it('checks its flags and its input, and needs --nats to meet the peer (exit 2)', async () => {
     const f = files();
     const r = await runToEnd('psi', base(f));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--nats is needed: the two parties meet over NATS, which is not available yet/);
-    const n = await runToEnd('psi', [...base(f), '--nats', 'nats://127.0.0.1:4222']);
+    expect(r.stderr).toMatch(/--nats is needed: the two parties meet over a NATS server/);
+    const n = await runToEnd('psi', [...base(f), '--nats', 'http://example.org']);
     expect(n.code).toBe(2);
-    expect(n.stderr).toMatch(/--nats nats:\/\/127\.0\.0\.1:4222: the NATS transport is not available yet/);
+    expect(n.stderr).toMatch(/--nats must be server URLs such as nats:\/\/host:4222, got "http:\/\/example.org"/);
+    const u = await runToEnd('psi', [...base(f), '--nats', 'nats://127.0.0.1:4222', '--nats-user', 'troupe']);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/--nats-user needs its password in the environment variable PSI_NATS_PASSWORD/);
   });
 
   const bad: [string, string[], RegExp][] = [
