@@ -48,6 +48,14 @@ export interface JoinOptions {
   connectTimeoutMs?: number;
   /** Open the registry (needs JetStream on the server). Default true. */
   registry?: boolean;
+  /**
+   * The JetStream domain that holds the registry. Needed when nodes connect
+   * to different servers joined by leaf-node connections (NATS does not carry
+   * the plain JetStream API across a leaf link): give the hub's JetStream a
+   * `domain` and pass it here on every node, on both sides. Default: the
+   * JetStream of the server this node is connected to.
+   */
+  jetstreamDomain?: string;
   /** Flow control, chunking and reassembly limits. */
   transport?: TransportOptions;
   /** Injected time (tests). Default: the real clock. */
@@ -74,6 +82,7 @@ export interface ResolvedJoinOptions {
   reconnectTimeWaitMs: number;
   connectTimeoutMs: number;
   registry: boolean;
+  jetstreamDomain: string | undefined;
   transport: ResolvedTransportOptions;
   clock: Clock;
   logger: Logger | undefined;
@@ -89,6 +98,14 @@ function ms(name: string, value: unknown, fallback: number, min = 1): number {
 function optionalString(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`);
+  return value;
+}
+
+/** A JetStream domain as nats-server accepts it: no spaces, dots or wildcards. */
+function checkDomain(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(value))
+    throw new TypeError(`jetstreamDomain must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -126,6 +143,7 @@ export function resolveJoinOptions(o: JoinOptions): ResolvedJoinOptions {
     reconnectTimeWaitMs: ms('reconnectTimeWaitMs', o.reconnectTimeWaitMs, 250),
     connectTimeoutMs: ms('connectTimeoutMs', o.connectTimeoutMs, 5_000),
     registry: o.registry ?? true,
+    jetstreamDomain: checkDomain(o.jetstreamDomain),
     transport: resolveTransportOptions(o.transport),
     clock: o.clock ?? systemClock,
     logger: o.logger,

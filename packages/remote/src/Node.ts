@@ -30,6 +30,7 @@
  * await node.leave();
  */
 import { randomBytes } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import {
   type Authenticator,
@@ -323,12 +324,20 @@ export class Node {
   private async openRegistry(): Promise<Registry> {
     let kv: Awaited<ReturnType<Kvm['create']>>;
     try {
-      kv = await new Kvm(this.nc).create(this.subjects.registryBucket, { history: 1 });
+      const domain = this.o.jetstreamDomain;
+      kv = await new Kvm(domain === undefined ? this.nc : jetstream(this.nc, { domain })).create(
+        this.subjects.registryBucket,
+        { history: 1 },
+      );
     } catch (e) {
       throw new ClusterJoinError(
         `Cannot open the registry (KV bucket ${this.subjects.registryBucket}) of cluster ${this.cluster}: ${
           e instanceof Error ? e.message : String(e)
-        }. The registry needs JetStream: start nats-server with -js (or join with registry: false).`,
+        }. The registry needs JetStream: start nats-server with -js (or join with registry: false)${
+          this.o.jetstreamDomain === undefined
+            ? '; across a leaf-node link, give the hub a JetStream domain and join with jetstreamDomain'
+            : `; is JetStream domain ${this.o.jetstreamDomain} reachable from this server?`
+        }.`,
         { cause: e },
       );
     }

@@ -24,4 +24,14 @@ describe('resolveJoinOptions', () => {
     expect(() => resolveJoinOptions({ ...base, servers: [] })).toThrow(/servers/);
     expect(() => resolveJoinOptions({ ...base, transport: { windowBytes: -1 } })).toThrow(/transport.windowBytes/);
   });
+
+  it('takes a list of servers and a JetStream domain, and refuses a domain nats-server would not accept', () => {
+    const o = resolveJoinOptions({ ...base, servers: ['nats://a:4222', 'nats://b:4222'], jetstreamDomain: 'hub' });
+    expect(o).toMatchObject({ servers: ['nats://a:4222', 'nats://b:4222'], jetstreamDomain: 'hub' });
+    expect(resolveJoinOptions(base).jetstreamDomain).toBeUndefined();
+    expect(() => resolveJoinOptions({ ...base, jetstreamDomain: 'a.b' })).toThrow(
+      /jetstreamDomain must be .* got "a.b"/,
+    );
+    expect(() => resolveJoinOptions({ ...base, jetstreamDomain: '' })).toThrow(/jetstreamDomain/);
+  });
 });

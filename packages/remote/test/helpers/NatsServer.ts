@@ -19,6 +19,11 @@ export interface NatsServerOptions {
   port?: number;
   /** Enable JetStream (needed by the registry). Default true. */
   jetstream?: boolean;
+  /**
+   * The JetStream domain (`jetstream { domain: ... }`). Needed when the
+   * registry must be reached across a leaf-node connection: see `LeafPair.ts`.
+   */
+  jetstreamDomain?: string;
   /** Require this user and password. */
   user?: string;
   pass?: string;
@@ -63,17 +68,22 @@ export function freePort(): Promise<number> {
 export class NatsServer {
   private proc: ChildProcess | undefined;
   private log = '';
+  private readonly logWaiters = new Set<{ text: string; resolve: () => void }>();
   readonly dir: string;
   readonly configFile: string;
 
   constructor(
     readonly port: number,
-    private readonly options: NatsServerOptions,
+    readonly options: NatsServerOptions,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'troupe-nats-'));
     this.configFile = join(this.dir, 'server.conf');
     const lines = [`host: 127.0.0.1`, `port: ${port}`, `server_name: troupe_test_${port}`];
-    if (options.jetstream !== false) lines.push(`jetstream { store_dir: ${JSON.stringify(join(this.dir, 'js'))} }`);
+    if (options.jetstream !== false) {
+      const domain =
+        options.jetstreamDomain === undefined ? '' : `, domain: ${JSON.stringify(options.jetstreamDomain)}`;
+      lines.push(`jetstream { store_dir: ${JSON.stringify(join(this.dir, 'js'))}${domain} }`);
+    }
     if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
     if (options.user !== undefined)
       lines.push(
@@ -115,6 +125,7 @@ export class NatsServer {
       proc.stderr?.on('data', (chunk: string) => {
         this.log += chunk;
         if (this.log.length > 200_000) this.log = this.log.slice(-100_000);
+        for (const w of [...this.logWaiters]) if (this.log.includes(w.text)) w.resolve();
         if (chunk.includes('Server is ready')) {
           clearTimeout(timer);
           resolve();
@@ -126,6 +137,36 @@ export class NatsServer {
         reject(new Error(`nats-server on port ${this.port} exited (${code ?? signal}):\n${this.log}`));
       });
     });
+  }
+
+  /**
+   * Wait until the server's log (since it was created) contains `text`, e.g.
+   * `Leafnode connection created`. Rejects after `timeoutMs` with the log.
+   */
+  waitForLog(text: string, timeoutMs = 10_000): Promise<void> {
+    if (this.log.includes(text)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        text,
+        resolve: () => {
+          clearTimeout(timer);
+          this.logWaiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.logWaiters.delete(waiter);
+        reject(
+          new Error(`nats-server on port ${this.port}: no ${JSON.stringify(text)} after ${timeoutMs} ms:\n${this.log}`),
+        );
+      }, timeoutMs);
+      this.logWaiters.add(waiter);
+    });
+  }
+
+  /** Forget the log so far (so that `waitForLog` waits for a new line, e.g. after a restart). */
+  clearLog(): void {
+    this.log = '';
   }
 
   /** Stop the server (SIGKILL by default, as a crash; `graceful` sends SIGTERM) and wait for it to exit. */
