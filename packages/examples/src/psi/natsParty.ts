@@ -14,7 +14,14 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type PeerMsg, PsiOptionsError, PsiSideTakenError, type SessionConfig, type Side } from '@troupe/actors';
 import type { ActorRef, ActorSystem } from '@troupe/core';
-import { type Cluster, type ClusterOptions, joinCluster, NameTakenError, type TlsOptions } from '@troupe/remote';
+import {
+  type Cluster,
+  ClusterJoinError,
+  type ClusterOptions,
+  joinCluster,
+  NameTakenError,
+  type TlsOptions,
+} from '@troupe/remote';
 
 /** Where and how a party reaches NATS (from the `--nats*` flags and the environment). */
 export interface NatsFlags {
@@ -29,6 +36,8 @@ export interface NatsFlags {
   token: string | undefined;
   /** The text of a `.creds` file. */
   credentials: string | undefined;
+  /** The JetStream domain of the registry (two organisations' servers joined by a leaf link). */
+  jetstreamDomain: string | undefined;
 }
 
 /** The flags `psi party` takes for NATS, for `parseArgs`. */
@@ -40,6 +49,7 @@ export const NATS_FLAG_OPTIONS = {
   'nats-key': { type: 'string' },
   'nats-user': { type: 'string' },
   'nats-creds': { type: 'string' },
+  'nats-js-domain': { type: 'string' },
 } as const;
 
 /** The registry name of one side's port in a session. */
@@ -113,11 +123,31 @@ export async function natsFlags(
     }
   }
   const token = env.PSI_NATS_TOKEN === '' ? undefined : env.PSI_NATS_TOKEN;
-  return { servers, cluster, tls, user, pass: user === undefined ? undefined : pass, token, credentials };
+  const jetstreamDomain = values['nats-js-domain'];
+  if (jetstreamDomain !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(jetstreamDomain)) {
+    throw new PsiOptionsError(
+      '--nats-js-domain',
+      `must be 1-64 letters, digits, '_' or '-', got ${JSON.stringify(jetstreamDomain)}`,
+    );
+  }
+  return {
+    servers,
+    cluster,
+    tls,
+    user,
+    pass: user === undefined ? undefined : pass,
+    token,
+    credentials,
+    jetstreamDomain,
+  };
 }
 
-/** Join the party's system to the NATS cluster, as a node named after its side (and a random suffix). */
-export function joinPartyCluster(system: ActorSystem, flags: NatsFlags, side: Side): Promise<Cluster> {
+/**
+ * Join the party's system to the NATS cluster, as a node named after its side
+ * (and a random suffix). Fails with `ClusterJoinError` (exit 6) when the server
+ * cannot be reached or refuses the TLS or the credentials.
+ */
+export async function joinPartyCluster(system: ActorSystem, flags: NatsFlags, side: Side): Promise<Cluster> {
   const options: ClusterOptions = {
     servers: flags.servers,
     cluster: flags.cluster,
@@ -126,8 +156,22 @@ export function joinPartyCluster(system: ActorSystem, flags: NatsFlags, side: Si
     ...(flags.user === undefined || flags.pass === undefined ? {} : { user: flags.user, pass: flags.pass }),
     ...(flags.token === undefined ? {} : { token: flags.token }),
     ...(flags.credentials === undefined ? {} : { credentials: flags.credentials }),
+    ...(flags.jetstreamDomain === undefined ? {} : { jetstreamDomain: flags.jetstreamDomain }),
   };
-  return joinCluster(system, options);
+  try {
+    return await joinCluster(system, options);
+  } catch (error) {
+    if (
+      error instanceof ClusterJoinError &&
+      flags.jetstreamDomain === undefined &&
+      /jetstreamDomain/.test(error.message)
+    ) {
+      throw new ClusterJoinError(`${error.message} (psi party: --nats-js-domain <domain>, the same on both sides)`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
 
 /** How often the registry is looked at while waiting for the peer (a watch wakes it sooner). */

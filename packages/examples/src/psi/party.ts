@@ -44,7 +44,7 @@ export const PARTY_USAGE = `usage:
             [--reveal both|left|right] [--cardinality-only] [--threads N] [--batch 4096] [--delimiter ,]
             [--peer-timeout <seconds>] [--json] [--resume]
             [--nats-cluster psi] [--nats-ca <ca.pem>] [--nats-cert <cert.pem> --nats-key <key.pem>]
-            [--nats-user <user>] [--nats-creds <file.creds>]
+            [--nats-user <user>] [--nats-creds <file.creds>] [--nats-js-domain <domain>]
 
   Runs one party of a two-party PSI on its own file; the other party runs the same command
   with the other --side, the same --session, --key column count, --batch, --reveal and
@@ -61,6 +61,8 @@ export const PARTY_USAGE = `usage:
   --nats-user <user>         user name; the password is read from PSI_NATS_PASSWORD
                              (a token from PSI_NATS_TOKEN), never from the command line
   --nats-creds <file>        a NATS .creds file (JWT and NKey seed)
+  --nats-js-domain <domain>  the JetStream domain holding the registry, when each party's
+                             server is a leaf of a hub (both parties give the same)
   exit codes: 0 done; 2 bad input or usage, or the parties disagree; 4 peer lost;
               5 the peer broke the protocol or aborted; 6 cannot reach NATS (server, TLS
               or credentials refused); 130/143 interrupted; 1 other`;
