@@ -3,12 +3,15 @@
  * own file, the two meeting by session name on a real `nats-server` (started
  * by @troupe/remote's test helper on a free loopback port). A full run against
  * the plain intersection, a peer killed mid-run (and `--resume` after it),
- * signals on either side, a side claimed twice, and a party that cannot reach
- * its server.
+ * signals on either side, a side claimed twice, a party that cannot reach
+ * its server, a lying peer (its own process, on the real transport) and the
+ * server restarted mid-run.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type NatsServer, startNatsServer } from '../../remote/test/helpers/NatsServer.js';
 import {
@@ -203,5 +206,100 @@ describe('psi party over NATS, one process per party', { timeout: 120_000 }, () 
     expect(e.code, explain(p)).toBe(6);
     expect(p.stderr()).toMatch(/127\.0\.0\.1:\d+/);
     expect(outputs(s.outL)).toEqual([]);
+  });
+});
+
+describe('psi party over NATS: a peer that lies, over the real transport', { timeout: 120_000 }, () => {
+  const liarScript = fileURLToPath(new URL('./fixtures/liarParty.ts', import.meta.url));
+  for (const [mode, said] of [
+    ['wrong-length', /batch 0 of 33 bytes: not a whole, non-zero number of 32-byte points/],
+    ['too-many', /batch 1 after its end \(more items than announced\)/],
+    ['low-order', /a low-order point in batch 0/],
+    ['replayed', /batch 0 twice \(a replayed or duplicated batch\)/],
+  ] as const) {
+    it(`a peer sending ${mode} data: a clear error naming it (exit 5), no crash, no output`, async () => {
+      const s = scenario(2_000);
+      const liar = spawn(
+        process.execPath,
+        ['--conditions=source', '--import', 'tsx', liarScript, server.url, s.session, mode],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let liarOut = '';
+      liar.stdout?.on('data', (d) => {
+        liarOut += d;
+      });
+      liar.stderr?.on('data', (d) => {
+        liarOut += d;
+      });
+      try {
+        await until(
+          () => liarOut.includes('ready') || liar.exitCode !== null,
+          30_000,
+          `the liar to register: ${liarOut}`,
+        );
+        expect(liarOut).toContain('ready');
+        const right = s.run('right', ['--peer-timeout', '60']);
+        const r = await right.exited;
+        expect(r.code, explain(right)).toBe(5);
+        expect(json(right).error).toMatchObject({ name: 'PsiPeerProtocolError' });
+        expect(right.stderr()).toMatch(said);
+        expect(right.stderr()).not.toMatch(/\n\s+at /); // an error message, not a stack trace
+        expect(outputs(s.outR)).toEqual([]);
+        expect(liarOut).toContain('sent');
+      } finally {
+        liar.kill('SIGKILL');
+      }
+    });
+  }
+});
+
+describe('psi party over NATS: the server restarts mid-run', { timeout: 180_000 }, () => {
+  it('both end (finished, or peer lost with exit 4: never a hang); --resume on both then finishes with the right rows', async () => {
+    const own = await startNatsServer();
+    try {
+      const s = scenario(40_000);
+      const extra = ['--batch', '256', '--peer-timeout', '10'];
+      const args = (side: 'left' | 'right', more: string[] = []) =>
+        partyArgs({
+          side,
+          file: side === 'left' ? s.files.left : s.files.right,
+          out: side === 'left' ? s.outL : s.outR,
+          session: s.session,
+          nats: own.url,
+          extra: [...extra, ...more],
+        });
+      const left = startParty(args('left'));
+      const right = startParty(args('right'));
+      started.push(left, right);
+      await until(() => checkpointBytes(s.outR, s.session, 'right') > 50_000, 60_000, 'the exchange to be under way');
+      const downAt = Date.now();
+      await own.restart(1_000);
+      const [l, r] = await Promise.all([left.exited, right.exited]);
+      // Bounded: the peer timeout (10 s) after the outage, plus the shutdown; far below the test's timeout.
+      expect(Math.max(l.at, r.at) - downAt).toBeLessThan(60_000);
+      for (const [p, e] of [
+        [left, l],
+        [right, r],
+      ] as const) {
+        expect([0, 4, 5], explain(p)).toContain(e.code);
+      }
+      if (l.code !== 0 || r.code !== 0) {
+        // No half result: a side that did not finish wrote nothing.
+        if (l.code !== 0) expect(outputs(s.outL)).toEqual([]);
+        if (r.code !== 0) expect(outputs(s.outR)).toEqual([]);
+        const left2 = startParty(args('left', ['--resume']));
+        const right2 = startParty(args('right', ['--resume']));
+        started.push(left2, right2);
+        const [l2, r2] = await Promise.all([left2.exited, right2.exited]);
+        expect(l2.code, explain(left2)).toBe(0);
+        expect(r2.code, explain(right2)).toBe(0);
+      }
+      expect(readFileSync(join(s.outL, 'left.csv'), 'utf8')).toBe(s.files.expectLeft);
+      expect(readFileSync(join(s.outR, 'right.csv'), 'utf8')).toBe(s.files.expectRight);
+    } finally {
+      await own.close();
+    }
   });
 });
