@@ -3,7 +3,7 @@
  * ({@link PsiParty}: reader, maskers, exchanger, matcher, writer) and speaks
  * to the peer's session only through one ref and plain data
  * ({@link PeerMsg}), so the peer can be in this process (the embedded
- * `runPsi`), or in another process or machine (phase 2: over NATS).
+ * `runPsi`), or in another process or machine (`psi party`, over NATS).
  *
  * What it does, in order:
  *

@@ -20,9 +20,17 @@ const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9
 const main = fileURLToPath(new URL('../../src/psi/main.ts', import.meta.url));
 const cwd = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Start `psi party <args>` (the environment is this one's plus `env`). */
-export function startParty(args: readonly string[], env: Record<string, string> = {}): PartyProcess {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, 'party', ...args], {
+/**
+ * Start `psi party <args>` (the environment is this one's plus `env`), through
+ * `wrap` if given (e.g. `['ip', 'netns', 'exec', 'ns1']`, which execs the command).
+ */
+export function startParty(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  wrap: readonly string[] = [],
+): PartyProcess {
+  const command = [...wrap, process.execPath, '--conditions=source', '--import', 'tsx', main, 'party', ...args];
+  const proc = spawn(command[0] as string, command.slice(1), {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
