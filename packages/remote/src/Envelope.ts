@@ -17,7 +17,7 @@
  * 40     4    total  DATA: size of the whole serialised batch; HEARTBEAT: interval in ms
  * 44     1    n: length of the sender's node name (1..64)
  * 45     n    sender node name (ASCII)
- * 45+n   ...  payload: DATA a chunk of the v8-serialised batch; CLOSE / LEAVE / QUARANTINE: UTF-8 detail
+ * 45+n   ...  payload: DATA a chunk of the v8-serialised batch; CLOSE / LEAVE / QUARANTINE / LOST: UTF-8 detail
  * ```
  *
  * All integers are big-endian; `offset` is a float64 (exact to 2^53 bytes).
@@ -48,6 +48,12 @@ export const Kind = {
   Leave: 6,
   /** To one node: you were declared dead by me; this pair stays closed. */
   Quarantine: 7,
+  /**
+   * Receiver → sender: batches of this pair were lost in transit (a gap in the
+   * batch numbers, or a SYNC past what arrived), e.g. while one side was
+   * reconnected and the other not yet. seq: the batch that revealed it.
+   */
+  Lost: 8,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -153,7 +159,7 @@ export function decodeHeader(data: Uint8Array): Header | EnvelopeFault {
   if (data.length < FIXED_HEADER) return 'truncated';
   if (v.getUint8(2) !== VERSION) return 'unsupported-version';
   const kind = v.getUint8(3);
-  if (kind < Kind.Data || kind > Kind.Quarantine) return 'bad-kind';
+  if (kind < Kind.Data || kind > Kind.Lost) return 'bad-kind';
   const n = v.getUint8(44);
   if (n < 1 || n > MAX_NODE_NAME) return 'bad-node-name';
   if (data.length < FIXED_HEADER + n) return 'truncated';
@@ -175,7 +181,7 @@ export function decodeHeader(data: Uint8Array): Header | EnvelopeFault {
   };
 }
 
-/** The UTF-8 payload of a control frame (CLOSE, LEAVE, QUARANTINE). */
+/** The UTF-8 payload of a control frame (CLOSE, LEAVE, QUARANTINE, LOST). */
 export function detailOf(data: Uint8Array, header: Header): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString(
     'utf8',

@@ -15,7 +15,12 @@
  * Up/down follows the node's NATS connection: while it is down `post` returns
  * false and counts the refusal; batches already accepted stay queued and go,
  * in order, after the reconnect (a SYNC then recovers credit for anything lost
- * in the outage). A pair closes once, for good: by either side's `close()`,
+ * in the outage). Batches can also be lost while both sides are up, when one
+ * side's connection came back before the other's: the receiver sees the gap
+ * (batch numbers, or a SYNC past what arrived) and sends LOST, and the sender
+ * then reports a brief outage to its link (down, then up), which records its
+ * unacknowledged tells as `disconnected` dead letters, settles its asks in
+ * flight and registers its watches again, as after any disconnect. A pair closes once, for good: by either side's `close()`,
  * a peer's graceful leave (reason `closed`), or the failure detector (`peer-dead`).
  * A later incarnation of the peer is a new pair and a new transport.
  */
@@ -53,6 +58,10 @@ export interface TransportStats {
   receivedBytes: number;
   /** Inbound batches known lost (sequence gaps, partial batches dropped). */
   lostBatches: number;
+  /** Gaps this side saw and told the sender of (LOST sent). */
+  lostReported: number;
+  /** LOST frames from the peer: outages reported to the link. */
+  lostToldByPeer: number;
   /** Inbound batches dropped because the pair closed before they were delivered. */
   undeliveredOnClose: number;
   /** Now: bytes queued unsent, bytes in flight (published, not credited), batches in the backlog. */
@@ -133,6 +142,8 @@ export class NatsTransport implements Transport {
     receivedBytes: 0,
     lostBatches: 0,
     undeliveredOnClose: 0,
+    lostReported: 0,
+    lostToldByPeer: 0,
   };
 
   /** @internal Made by {@link Node}; one per (local incarnation, peer incarnation). */
@@ -270,7 +281,12 @@ export class NatsTransport implements Transport {
         this.deps.drop('undecodable', `${this.label}: batch ${h.seq} is not a serialised batch (${why})`, h.total);
         this.counters.lostBatches++;
       } else {
-        if (h.seq !== this.expectedSeq) this.counters.lostBatches += (h.seq - this.expectedSeq) >>> 0;
+        if (h.seq !== this.expectedSeq) {
+          const gap = (h.seq - this.expectedSeq) >>> 0;
+          this.counters.lostBatches += gap;
+          // Before this batch is delivered (and acknowledged), so the sender hears of the loss first.
+          this.reportLost(h.seq, `${gap} batch(es) before batch ${h.seq} did not arrive`);
+        }
         this.backlog.push(batch);
       }
       this.expectedSeq = (h.seq + 1) >>> 0;
@@ -288,9 +304,31 @@ export class NatsTransport implements Transport {
   receiveSync(h: Header): void {
     if (h.offset > this.credit.received) {
       this.dropped(this.reassembler.dropPartial('incomplete', `lost in transit (peer sent up to ${h.offset})`));
+      this.reportLost(
+        this.expectedSeq,
+        `bytes ${this.credit.received}..${h.offset} did not arrive (batch ${this.expectedSeq} onwards)`,
+      );
       this.credit.received = h.offset;
     }
     this.settleCredit(true);
+  }
+
+  /**
+   * @internal A LOST from the peer: some of what this side sent never arrived.
+   * The link hears of it as a brief outage (down, then up). Ignored while
+   * down: going down already did the same.
+   */
+  receiveLost(detail: string): void {
+    if (!this._up || this.closedWith !== undefined) return;
+    this.counters.lostToldByPeer++;
+    const why = `${this.label}: lost in transit (${detail})`;
+    for (const l of this.statusListeners) l(false, why);
+    for (const l of this.statusListeners) l(true, why);
+  }
+
+  private reportLost(seq: number, detail: string): void {
+    this.counters.lostReported++;
+    this.tryPublish(controlFrame(this.template, Kind.Lost, { seq }, detail));
   }
 
   /**

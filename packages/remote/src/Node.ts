@@ -656,6 +656,9 @@ export class Node {
       case Kind.Close:
         t.peerClosed(detailOf(data, h) || 'closed by the peer');
         break;
+      case Kind.Lost:
+        t.receiveLost(detailOf(data, h) || 'the peer saw a gap');
+        break;
     }
   }
 

@@ -8,14 +8,7 @@
 import { type ActorRef, ActorSystem, silentLogger } from '@troupe/core';
 import { type Cluster, ClusterJoinError, joinCluster, Node, type RemoteAddress } from '@troupe/remote';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type EchoMsg,
-  Recorder,
-  recorded,
-  terminations,
-  Watcher,
-  type WatcherMsg,
-} from './fixtures/actors.js';
+import { type EchoMsg, Recorder, recorded, terminations, Watcher, type WatcherMsg } from './fixtures/actors.js';
 import { type LeafPair, startLeafPair } from './helpers/LeafPair.js';
 import { freePort } from './helpers/NatsServer.js';
 import { eventually, type PeerEvent, PeerProcess } from './helpers/PeerProcess.js';

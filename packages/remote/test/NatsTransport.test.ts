@@ -3,6 +3,9 @@
  * on a real nats-server: errors at the sender, pause/resume, close from either
  * side, and posts after close.
  */
+
+import { serialize } from 'node:v8';
+import { connect } from '@nats-io/transport-node';
 import {
   BatchTooLargeError,
   type NatsTransport,
@@ -11,6 +14,7 @@ import {
   UnserializableBatchError,
 } from '@troupe/remote';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frame } from './helpers/frames.js';
 import { type NatsServer, startNatsServer } from './helpers/NatsServer.js';
 import { eventually } from './helpers/PeerProcess.js';
 
@@ -104,6 +108,39 @@ describe('NatsTransport', () => {
     const closed = await new Promise<{ reason: string }>((r) => t.onClose(r));
     expect(closed.reason).toBe('closed');
     expect(t.stats().undeliveredOnClose).toBe(1);
+  });
+
+  it('tells the sender when batches went missing while both sides were up, and the sender reports it to its link as a brief outage', async () => {
+    const { a, b, ab, ba } = await pair();
+    const status: string[] = [];
+    ab.onStatus((up, detail) => status.push(`${up ? 'up' : 'down'}: ${detail}`));
+    ab.post([0]);
+    const t = await ba();
+    const got: unknown[] = [];
+    t.onBatch((batch) => got.push(batch[0]));
+    await eventually(() => (got.length === 1 ? true : undefined), 5_000, 'batch 0');
+    // Batches 1-3 never arrive (as when one side reconnected before the other); batch 4 does.
+    const raw = await connect({ servers: server.url });
+    try {
+      const payload = serialize([4]);
+      raw.publish(
+        b.subjects.node('b'),
+        frame(
+          { cluster: a.cluster, sender: a.incarnation, target: b.incarnation, node: 'a', seq: 4, offset: 1e6 },
+          payload,
+        ),
+      );
+      await raw.flush();
+    } finally {
+      await raw.close();
+    }
+    await eventually(() => (status.length === 2 ? true : undefined), 5_000, 'the sender told of the loss');
+    expect(got).toEqual([0, 4]);
+    expect(t.stats()).toMatchObject({ lostBatches: 3, lostReported: 1 });
+    expect(ab.stats().lostToldByPeer).toBe(1);
+    expect(status[0]).toMatch(/^down: node b .*lost in transit \(3 batch\(es\) before batch 4 did not arrive\)/);
+    expect(status[1]).toMatch(/^up: /);
+    expect(ab.up).toBe(true);
   });
 
   it('refuses a transport to itself or to a node it never saw, naming why', async () => {

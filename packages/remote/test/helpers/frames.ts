@@ -15,7 +15,7 @@ export function fnv1a(s: string): number {
 export interface Fields {
   magic?: number;
   version?: number;
-  /** 1 data, 2 credit, 3 sync, 4 close, 5 heartbeat, 6 leave, 7 quarantine. */
+  /** 1 data, 2 credit, 3 sync, 4 close, 5 heartbeat, 6 leave, 7 quarantine, 8 lost. */
   kind?: number;
   cluster: string;
   /** 16 hex digits. */
