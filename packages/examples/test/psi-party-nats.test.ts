@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type NatsServer, startNatsServer } from '../../remote/test/helpers/NatsServer.js';
 import {
@@ -165,28 +166,36 @@ describe('psi party over NATS, one process per party', { timeout: 120_000 }, () 
   }
 
   it('refuses a second party claiming a side that a live party holds (exit 2), and the run goes on', async () => {
-    const s = scenario(40_000);
-    const extra = ['--batch', '256', '--peer-timeout', '120'];
-    const left = s.run('left', extra);
-    const right = s.run('right', extra);
-    await until(() => checkpointBytes(s.outL, s.session, 'left') > 0, 60_000, 'the exchange to start');
-    const intruder = startParty(
-      partyArgs({
-        side: 'left',
-        file: s.files.left,
-        out: join(s.dir, 'out-intruder'),
-        session: s.session,
-        nats: server.url,
-      }),
-    );
-    started.push(intruder);
-    const i = await intruder.exited;
-    expect(i.code, explain(intruder)).toBe(2);
-    expect(json(intruder).error).toMatchObject({ name: 'PsiSideTakenError' });
-    const [l, r] = await Promise.all([left.exited, right.exited]);
-    expect(l.code, explain(left)).toBe(0);
-    expect(r.code, explain(right)).toBe(0);
-    expect(readFileSync(join(s.outR, 'right.csv'), 'utf8')).toBe(s.files.expectRight);
+    const s = scenario(2_000);
+    // The registry's KV bucket publishes each registration on $KV.<bucket>.<name>: wait for the left's.
+    const nc = await connect({ servers: server.url });
+    try {
+      const registered = nc.subscribe(`$KV.troupe-psi.psi.${s.session}.left`, { max: 1 });
+      await nc.flush();
+      const left = s.run('left');
+      for await (const _ of registered) break;
+      const intruder = startParty(
+        partyArgs({
+          side: 'left',
+          file: s.files.left,
+          out: join(s.dir, 'out-intruder'),
+          session: s.session,
+          nats: server.url,
+        }),
+      );
+      started.push(intruder);
+      const i = await intruder.exited;
+      expect(i.code, explain(intruder)).toBe(2);
+      expect(json(intruder).error).toMatchObject({ name: 'PsiSideTakenError' });
+      expect(outputs(join(s.dir, 'out-intruder'))).toEqual([]);
+      const right = s.run('right');
+      const [l, r] = await Promise.all([left.exited, right.exited]);
+      expect(l.code, explain(left)).toBe(0);
+      expect(r.code, explain(right)).toBe(0);
+      expect(readFileSync(join(s.outR, 'right.csv'), 'utf8')).toBe(s.files.expectRight);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('a party that cannot reach its NATS server says so and exits 6, writing nothing', async () => {
