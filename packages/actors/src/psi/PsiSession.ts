@@ -457,8 +457,12 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
         await finish(s, ctx, false);
         return;
       }
-      const how = t.reason.kind === 'failed' ? 'failed' : t.reason.kind === 'shutdown' ? 'was shut down' : 'stopped';
-      fail(s, ctx, new PsiPeerLostError(side, 'terminated', `the peer's session ${how} (${t.ref.path})`));
+      const kind = t.reason.kind;
+      const how =
+        kind === 'address-terminated'
+          ? `is gone: its process or node died or was cut off (${t.ref.path})`
+          : `${kind === 'failed' ? 'failed' : kind === 'shutdown' ? 'was shut down' : 'stopped'} (${t.ref.path})`;
+      fail(s, ctx, new PsiPeerLostError(side, 'terminated', `the peer's session ${how}`));
     }
   },
   afterStop: (s, ctx) => {
