@@ -7,6 +7,7 @@ import type { ActorRef, Message, TerminationReason } from './ActorRef.js';
 import { type Clock, systemClock } from './Clock.js';
 import { DeadLetters } from './DeadLetters.js';
 import { describe, NotMainThreadError, ShuttingDownError, SystemAlreadyStartedError } from './errors.js';
+import { Introspection } from './Introspection.js';
 import { ActorCell } from './internal/ActorCell.js';
 import { AskRegistry } from './internal/Asks.js';
 import { ContainedEmitter, callContained, containLogger } from './internal/Containment.js';
@@ -379,6 +380,17 @@ export class ActorSystem {
       if (c !== this.userGuardian) out.push(c.metrics());
     });
     return out;
+  }
+
+  /** A live view of the tree, worker threads and lifecycle, for tools such as `@troupe/inspector`. */
+  introspect(): Introspection {
+    const retired = () => this.internals.retiredProcessed;
+    return new Introspection(this, {
+      user: this.userGuardian,
+      system: this.systemGuardian,
+      pool: () => this.pool,
+      retiredProcessed: retired,
+    });
   }
 
   /** Number of asks awaiting a reply. */

@@ -15,5 +15,5 @@ export interface ActorMetrics {
    * `sampleEvery`, the last 512 samples): timing every message would cost more
    * than a fast actor's handling itself.
    */
-  handlingMs: { mean: number; p99: number; samples: number };
+  handlingMs: { mean: number; p50: number; p99: number; samples: number };
 }

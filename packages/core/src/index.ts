@@ -54,6 +54,17 @@ export {
   WorkerExitedError,
 } from './errors.js';
 export { type FromMachineOptions, fromMachine, type GetSnapshot, type MachineMessage } from './fromMachine.js';
+export {
+  type ActorNode,
+  type ActorStatus,
+  type ErrorSummary,
+  Introspection,
+  type IntrospectionSnapshot,
+  type StoppedActor,
+  summarizeError,
+  type WorkerExit,
+  type WorkerSlot,
+} from './Introspection.js';
 /** @internal */
 export type { DefinitionLoader } from './internal/Host.js';
 /** @internal The pieces a transport package builds on (see `ActorSystem.remoting`). */

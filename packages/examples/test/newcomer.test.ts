@@ -42,7 +42,7 @@ describe('a newcomer on a fresh clone', { timeout: 120_000 }, () => {
     expect(readme).toMatch(/\[`docs\/RELIABILITY\.md`\]\(docs\/RELIABILITY\.md\)/);
     const doc = readFileSync(join(repoRoot, 'docs/RELIABILITY.md'), 'utf8');
     // Every test file the document names exists.
-    const named = [...doc.matchAll(/`((?:core|actors|examples)\/test\/[\w/.-]+\.test\.ts)`/g)].map(
+    const named = [...doc.matchAll(/`((?:core|actors|examples|inspector|remote)\/test\/[\w/.-]+\.test\.ts)`/g)].map(
       (m) => m[1] as string,
     );
     expect(named.length).toBeGreaterThan(10);

@@ -17,7 +17,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { filesIn, good, inputs, killLeftovers, npmRun, psi, repoRoot, rows, start } from './helpers/psi.js';
+import { filesIn, good, inputs, killLeftovers, npmRun, psi, psiMain, repoRoot, rows, start } from './helpers/psi.js';
+
+const SETPRIV = '/usr/bin/setpriv';
+const psiArgv = (args: readonly string[]) => ['--conditions=source', '--import', 'tsx', psiMain, ...args];
 
 afterEach(killLeftovers);
 
@@ -120,9 +123,19 @@ describe('psi fails before the work, not after it', { timeout: 120_000 }, () => 
     mkdirSync(join(d, 'result'));
     chmodSync(join(d, 'result'), 0o555);
     chmodSync(d, 0o755);
-    // Root may write anywhere: run the command as an unprivileged user then (nobody).
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const run = psi(args, { ...asUser, env: { ...process.env, HOME: tmpdir() } });
+    // Root may write anywhere. Run the command as root without the capabilities that let it
+    // (setpriv drops CAP_DAC_OVERRIDE), so the folder's mode applies as to its owner; without
+    // setpriv, as an unprivileged user (nobody), which needs a checkout that others can read
+    // (a clone in a `mktemp -d` folder, mode 0700, is not).
+    const root = process.getuid?.() === 0;
+    const env = { ...process.env, HOME: tmpdir() };
+    const run =
+      root && existsSync(SETPRIV)
+        ? start(SETPRIV, ['--bounding-set=-dac_override,-dac_read_search', '--', process.execPath, ...psiArgv(args)], {
+            cwd: repoRoot,
+            env,
+          })
+        : psi(args, { ...(root ? { uid: 65534, gid: 65534 } : {}), env });
     expect(await run.code, run.err()).toBe(2);
     expect(run.err()).toMatch(/psi: --out cannot write in .*result \(EACCES/);
     expect(run.err()).not.toMatch(/masking|reading|keys\/s/);

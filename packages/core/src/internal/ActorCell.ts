@@ -1083,7 +1083,7 @@ export class ActorCell {
     const n = Math.min(this.sampleCount, 512);
     const s = this.samples ? Array.from(this.samples.subarray(0, n)).sort((a, b) => a - b) : [];
     const mean = n === 0 ? 0 : s.reduce((a, b) => a + b, 0) / n;
-    const p99 = n === 0 ? 0 : (s[Math.min(n - 1, Math.floor(n * 0.99))] as number);
+    const q = (p: number) => (n === 0 ? 0 : (s[Math.min(n - 1, Math.floor(n * p))] as number));
     return {
       path: this.path,
       id: this.id,
@@ -1092,8 +1092,23 @@ export class ActorCell {
       restarts: this.restarts,
       mailboxDepth: this.mailbox.size,
       mailboxHighWater: this.mailbox.highWater,
-      handlingMs: { mean, p99, samples: this.sampleCount },
+      handlingMs: { mean, p50: q(0.5), p99: q(0.99), samples: this.sampleCount },
     };
+  }
+
+  /**
+   * Handling-time samples taken so far: it changes only when a new sample is
+   * taken, so a tool that polls (introspection) can keep what it derived from
+   * `metrics().handlingMs` (a sort of up to 512 numbers) until it does.
+   * @internal
+   */
+  get samplesTaken(): number {
+    return this.sampleCount;
+  }
+
+  /** Deepest the mailbox has been (as `metrics().mailboxHighWater`, without the sample's sort). @internal */
+  get mailboxHighWater(): number {
+    return this.mailbox.highWater;
   }
 
   get currentMessageValue(): unknown {

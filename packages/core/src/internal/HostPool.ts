@@ -8,8 +8,8 @@ import type { HostSite } from './RemoteProxy.js';
 import type { SystemInternals } from './SystemInternals.js';
 import { WorkerTransport } from './WorkerTransport.js';
 
-/** One host thread: its transport and the link over it. */
-interface WorkerHost {
+/** One host thread: its transport and the link over it. @internal */
+export interface WorkerHost {
   readonly index: number;
   readonly transport: WorkerTransport;
   readonly link: Link;
@@ -102,6 +102,16 @@ export class HostPool {
       if (this.hosts[index] === host) this.hosts[index] = undefined;
     });
     return host;
+  }
+
+  /**
+   * The host of slot `index` as it is now: its thread's transport and link,
+   * or undefined when the slot has no thread (never started, or its thread
+   * exited and no actor has been placed there since). For introspection.
+   * @internal
+   */
+  slot(index: number): WorkerHost | undefined {
+    return this.hosts[index];
   }
 
   /** Number of live host threads. */

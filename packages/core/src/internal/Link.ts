@@ -264,6 +264,11 @@ export class Link implements Route {
     return this.channels.size + this.pending.size;
   }
 
+  /** Asks sent over this link and not answered yet. @internal (introspection) */
+  get asksInFlight(): number {
+    return this.pending.size;
+  }
+
   /** Tells by address sent and not yet acknowledged by the far side: a graceful leave waits for these. */
   get unacknowledged(): number {
     return (this.retained.length - this.retainedHead) / 3;

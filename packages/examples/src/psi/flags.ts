@@ -94,6 +94,7 @@ export function helpText(): string {
     '  psi --left <file> --right <file> --key <col>[,<col>...] --out <dir> [flags]',
     '  psi demo [--rows N] [--overlap F] [--dir <dir>] [flags]',
     '  psi party --side left|right --file <file> ... (one party on its own: psi party --help)',
+    '  psi serve [flags]   PSI jobs over HTTP, with a live inspector page (see psi serve --help)',
     '',
     "Both parties run in this process, each with its own fresh secret key; neither sees the other's keys.",
     'The result is two files in --out:',
@@ -187,7 +188,7 @@ export function parsePsiFlags(argv: readonly string[]): PsiFlags {
   if (values.help === true) return { mode, help: true } as PsiFlags;
   if (positionals.length > 0) {
     throw new UsageError(
-      `unexpected argument ${JSON.stringify(positionals[0])}${mode === 'run' && positionals[0] !== 'demo' ? ' (only `demo` may come first; flags start with --)' : ''}`,
+      `unexpected argument ${JSON.stringify(positionals[0])}${mode === 'run' && positionals[0] !== 'demo' ? ' (only `demo` or `serve` may come first; flags start with --)' : ''}`,
     );
   }
   for (const f of FLAGS) {

@@ -1,7 +1,8 @@
 /**
  * The `psi` command: two-party ECDH-PSI over two CSV files, on Troupe actors.
  * `psi --help` says what it does, every flag, the outputs and the exit codes
- * (see flags.ts).
+ * (see flags.ts). `psi serve` is the HTTP job service (serve/serve.ts; its own
+ * flags and `--help`).
  *
  * What it promises:
  * - inputs are never changed: an output that would replace an input (the
@@ -317,6 +318,13 @@ const done = (code: number) => {
 if (argv[0] === 'party') {
   // One party on its own, meeting the other by session name: see party.ts.
   void partyMain(argv.slice(1)).then(done);
+} else if (argv[0] === 'serve') {
+  // The job service lives in its own files (serve/); this is its only hook here.
+  void import('./serve/serve.js')
+    .then(({ serveCommand }) => serveCommand(argv.slice(1), base))
+    .then((code) => {
+      process.exitCode = code;
+    });
 } else {
   main(argv).then(
     (outcome) => {

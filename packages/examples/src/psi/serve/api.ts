@@ -1,0 +1,282 @@
+/**
+ * The HTTP JSON API of `psi serve`:
+ *
+ *   GET  /health                 { ok, draining, queued, running }
+ *   GET  /jobs                   { jobs: [record...] }
+ *   POST /jobs                   { left, right, key, out, threads?, batch?, delimiter?, overwrite?, emptyKeys? } → 201 { job }
+ *   GET  /jobs/:id               { job } (with live progress)
+ *   POST /jobs/:id/cancel        → 202 { job }
+ *   GET  /jobs/:id/result        { result } once done, else 409
+ *
+ * POSTs need `Authorization: Bearer <token>`. Every refusal is a 4xx JSON
+ * `{ error, field? }` naming what was wrong.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isAbsolute, resolve } from 'node:path';
+import { CsvInputError, CsvReader, type EmptyKeyPolicy } from '@troupe/actors';
+import type { ActorRef } from '@troupe/core';
+import { finalStates, type JobRecord, type JobRequest } from './JobRecord.js';
+import { JobServiceError, type JobServiceMsg } from './JobService.js';
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface JobApiOptions {
+  service: ActorRef<JobServiceMsg>;
+  token: string;
+  /** Relative paths in requests are resolved against this folder. */
+  base: string;
+  /** Worker threads of the service: a job's `threads` may not exceed it. */
+  maxThreads: number;
+  /** `host:port` values accepted in the Host header. */
+  hosts: ReadonlySet<string>;
+}
+
+const FIELDS = new Set(['left', 'right', 'key', 'out', 'threads', 'batch', 'delimiter', 'overwrite', 'emptyKeys']);
+const EMPTY_KEYS = ['match', 'skip', 'refuse'] as const;
+const ASK = { timeoutMs: 10_000 };
+
+/** The request handler of the job API. */
+export function jobApi(options: JobApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(options, req, res).catch((error: unknown) => {
+      const e =
+        error instanceof ApiError
+          ? error
+          : error instanceof JobServiceError
+            ? new ApiError(error.status, error.message, error.field)
+            : new ApiError(500, `internal error: ${(error as Error)?.message ?? String(error)}`);
+      if (res.headersSent) res.destroy();
+      else send(res, e.status, { error: e.message, ...(e.field === undefined ? {} : { field: e.field }) });
+    });
+  };
+}
+
+async function handle(o: JobApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!o.hosts.has(req.headers.host ?? ''))
+    throw new ApiError(403, `host ${req.headers.host ?? '(none)'} is not served here`);
+  const path = new URL(req.url ?? '/', 'http://psi').pathname.replace(/\/+$/, '') || '/';
+  const method = req.method ?? 'GET';
+  if (path === '/health') {
+    only(method, 'GET', path);
+    const jobs = await o.service.ask<JobRecord[]>({ type: 'list' }, ASK);
+    send(res, 200, {
+      ok: true,
+      queued: jobs.filter((j) => j.state === 'queued').length,
+      running: jobs.filter((j) => j.state === 'running').length,
+    });
+    return;
+  }
+  if (path === '/jobs') {
+    if (method === 'GET') {
+      send(res, 200, { jobs: await o.service.ask<JobRecord[]>({ type: 'list' }, ASK) });
+      return;
+    }
+    only(method, 'POST', path);
+    authorize(o, req);
+    const { request, inputBytes } = await validate(o, await readJson(req));
+    const job = await o.service.ask<JobRecord>({ type: 'submit', request, inputBytes }, ASK);
+    send(res, 201, { job });
+    return;
+  }
+  const m = /^\/jobs\/([^/]+)(?:\/(cancel|result))?$/.exec(path);
+  if (m !== null) {
+    const id = decodeURIComponent(m[1] as string);
+    const what = m[2];
+    if (what === 'cancel') {
+      only(method, 'POST', path);
+      authorize(o, req);
+      send(res, 202, { job: await o.service.ask<JobRecord>({ type: 'cancel', id }, ASK) });
+      return;
+    }
+    only(method, 'GET', path);
+    const job = await o.service.ask<JobRecord | null>({ type: 'get', id }, ASK);
+    if (job === null) throw new ApiError(404, `no job ${id}`, 'id');
+    if (what === 'result') {
+      if (job.state !== 'done') {
+        const why = finalStates.has(job.state) ? `: ${job.error?.message ?? ''}` : ' (it has not finished)';
+        throw new ApiError(409, `job ${id} is ${job.state}, so it has no result${why}`);
+      }
+      send(res, 200, { result: job.result });
+      return;
+    }
+    send(res, 200, { job });
+    return;
+  }
+  throw new ApiError(404, `nothing at ${path}; see GET /jobs`);
+}
+
+function only(method: string, expected: string, path: string): void {
+  if (method !== expected) throw new ApiError(405, `${path} accepts ${expected}, got ${method}`);
+}
+
+function authorize(o: JobApiOptions, req: IncomingMessage): void {
+  const h = req.headers.authorization;
+  const given = typeof h === 'string' ? /^Bearer\s+(.+)$/i.exec(h.trim())?.[1] : undefined;
+  if (given === undefined) throw new ApiError(401, 'this request needs the token (Authorization: Bearer <token>)');
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(o.token).digest();
+  if (!timingSafeEqual(a, b)) throw new ApiError(403, 'wrong token');
+}
+
+async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    throw new ApiError(415, `the body must be JSON (content-type: application/json), got ${type || 'none'}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new ApiError(413, `the body is larger than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw new ApiError(400, `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ApiError(400, 'the body must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Check a submitted job field by field, the files on disk included. */
+async function validate(
+  o: JobApiOptions,
+  body: Record<string, unknown>,
+): Promise<{ request: JobRequest; inputBytes: { left: number; right: number } }> {
+  for (const k of Object.keys(body)) {
+    if (!FIELDS.has(k)) throw new ApiError(400, `unknown field ${k}; fields: ${[...FIELDS].join(', ')}`, k);
+  }
+  const str = (field: string): string => {
+    const v = body[field];
+    if (typeof v !== 'string' || v.trim().length === 0) {
+      throw new ApiError(400, `${field} is required: a non-empty string, got ${describe(v)}`, field);
+    }
+    return v;
+  };
+  const int = (field: string, dflt: number, min: number, max: number): number => {
+    const v = body[field];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new ApiError(400, `${field} must be an integer from ${min} to ${max}, got ${describe(v)}`, field);
+    }
+    return v;
+  };
+  const place = (p: string) => (isAbsolute(p) ? p : resolve(o.base, p));
+  const left = place(str('left'));
+  const right = place(str('right'));
+  const out = place(str('out'));
+  const rawKey = body.key;
+  const key =
+    typeof rawKey === 'string'
+      ? rawKey.split(',').map((k) => k.trim())
+      : Array.isArray(rawKey)
+        ? rawKey.map((k) => (typeof k === 'string' ? k.trim() : ''))
+        : [];
+  if (key.length === 0 || key.some((k) => k.length === 0)) {
+    throw new ApiError(
+      400,
+      `key must name one or more columns ("id" or ["id", "date"]), got ${describe(rawKey)}`,
+      'key',
+    );
+  }
+  if (new Set(key).size !== key.length) throw new ApiError(400, `key names a column twice: ${key.join(',')}`, 'key');
+  const threads = int('threads', o.maxThreads, 1, o.maxThreads);
+  const batch = int('batch', 4096, 1, 1 << 20);
+  const delimiter = body.delimiter === undefined ? ',' : body.delimiter;
+  if (typeof delimiter !== 'string' || delimiter.length !== 1 || '"\r\n'.includes(delimiter)) {
+    throw new ApiError(
+      400,
+      `delimiter must be one character other than a quote, CR or LF, got ${describe(delimiter)}`,
+      'delimiter',
+    );
+  }
+  const overwrite = body.overwrite ?? false;
+  if (typeof overwrite !== 'boolean') {
+    throw new ApiError(400, `overwrite must be true or false, got ${describe(overwrite)}`, 'overwrite');
+  }
+  const emptyKeys = body.emptyKeys ?? 'match';
+  if (!EMPTY_KEYS.includes(emptyKeys as EmptyKeyPolicy)) {
+    throw new ApiError(
+      400,
+      `emptyKeys must be one of ${EMPTY_KEYS.join(', ')}, got ${describe(emptyKeys)}`,
+      'emptyKeys',
+    );
+  }
+  const inputBytes = { left: 0, right: 0 };
+  const inputIds: string[] = [];
+  for (const [field, file] of [
+    ['left', left],
+    ['right', right],
+  ] as const) {
+    const st = await stat(file).catch(() => undefined);
+    if (st === undefined) throw new ApiError(400, `${field}: no such file on the server: ${file}`, field);
+    if (!st.isFile()) throw new ApiError(400, `${field}: not a regular file: ${file}`, field);
+    inputBytes[field] = st.size;
+    inputIds.push(`${st.dev}:${st.ino}`);
+    // The key columns are checked now, so a typo is a 400 rather than a failed job later.
+    let csv: CsvReader | undefined;
+    try {
+      csv = await CsvReader.open(file, { delimiter });
+      csv.columnIndices(key);
+    } catch (error) {
+      if (error instanceof CsvInputError) {
+        const what = /column/i.test(error.message) ? 'key' : field;
+        throw new ApiError(400, `${field}: ${error.message}`, what);
+      }
+      throw error;
+    } finally {
+      await csv?.close();
+    }
+  }
+  const outStat = await stat(out).catch(() => undefined);
+  if (outStat !== undefined && !outStat.isDirectory())
+    throw new ApiError(400, `out: ${out} exists and is not a folder`, 'out');
+  // The PSI service checks all this again when the job starts; a queued job's client hears it now.
+  for (const side of ['left', 'right']) {
+    const target = resolve(out, `${side}.csv`);
+    const st = await stat(target).catch(() => undefined);
+    if (target === left || target === right || (st !== undefined && inputIds.includes(`${st.dev}:${st.ino}`))) {
+      throw new ApiError(400, `out: writing ${target} would replace an input file; choose another folder`, 'out');
+    }
+    if (st !== undefined && !overwrite) {
+      throw new ApiError(400, `out: ${target} already exists; send overwrite: true to replace it`, 'out');
+    }
+  }
+  return {
+    request: { left, right, key, out, threads, batch, delimiter, overwrite, emptyKeys: emptyKeys as EmptyKeyPolicy },
+    inputBytes,
+  };
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return Array.isArray(v) ? 'an array' : `a ${typeof v}`;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(text);
+}
