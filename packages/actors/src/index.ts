@@ -29,6 +29,7 @@ export {
   CsvEmptyKeyError,
   CsvEncodingError,
   CsvFileNotFoundError,
+  CsvInputChangedError,
   CsvInputError,
   CsvMissingColumnError,
   CsvQuoteError,
@@ -37,6 +38,9 @@ export {
   CsvReadError,
   CsvRecordTooLargeError,
   LowOrderPointError,
+  OprfCacheError,
+  type OprfCacheProblem,
+  OprfKeyFileError,
   PsiCheckpointError,
   PsiHandshakeError,
   PsiInterruptedError,
@@ -51,6 +55,8 @@ export {
   X25519BackendUnavailableError,
 } from './psi/errors.js';
 export { Masker, maskerSpec } from './psi/Masker.js';
+export { OprfWorker, type OprfWorkerInput, type OprfWorkerMsg, oprfWorkerSpec } from './psi/OprfWorker.js';
+export { InvalidPointError } from './psi/oprf.js';
 export {
   checkPeerMessage,
   type Hello,
@@ -96,10 +102,21 @@ export type {
   MaskerInput,
   MaskerMsg,
   PartyConfig,
+  PsiLimits,
   Side,
   SideProgress,
 } from './psi/protocol.js';
 export { runPsi } from './psi/runPsi.js';
+export {
+  runUnbalancedCache,
+  runUnbalancedQuery,
+  type UnbalancedCacheOptions,
+  type UnbalancedCacheSummary,
+  type UnbalancedQueryOptions,
+  type UnbalancedQuerySummary,
+} from './psi/runUnbalanced.js';
+export type { UnbalancedRelayInput } from './psi/UnbalancedJob.js';
+export type { ToClientMsg, ToServerMsg } from './psi/unbalancedProtocol.js';
 export {
   clampScalar,
   type GenerateKeyOptions,

@@ -118,7 +118,7 @@ describe('psi party over NATS, one process per party', { timeout: 120_000 }, () 
     expect(json(right).error).toMatchObject({ name: 'PsiPeerLostError' });
     expect(right.stderr()).toMatch(/peer lost \(the peer's session is gone: its process or node died/);
     expect(outputs(s.outR)).toEqual([]);
-    expect(outputs(s.outL)).toEqual([]);
+    expect(outputs(s.outL, 'left')).toEqual([]);
 
     // Both resume from their checkpoints and finish, without redoing what was recorded.
     const left2 = s.run('left', [...extra, '--resume']);
@@ -132,6 +132,8 @@ describe('psi party over NATS, one process per party', { timeout: 120_000 }, () 
     expect(rs.resumed).toBe(true);
     expect((rs.reusedOwnBatches as number) + (rs.reusedPeerBatches as number)).toBeGreaterThan(0);
     expect(outputs(s.outR)).toEqual(['right.csv']);
+    // The killed side's scratch folder went with the resumed run.
+    expect(outputs(s.outL)).toEqual(['left.csv']);
   });
 
   for (const [signal, code, victim] of [

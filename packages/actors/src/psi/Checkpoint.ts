@@ -23,6 +23,8 @@
  * deletes it too; one that is interrupted or loses its peer keeps it.
  * @internal
  */
+
+import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,6 +59,11 @@ interface Meta extends Omit<CheckpointParams, 'keyColumns'> {
   run: string;
   peerRun: string;
   committed: boolean;
+  /**
+   * Hex of the 32-byte seed of the reader's random order (which unique key
+   * goes in which own batch, in what order): a resume must cut the same batches.
+   */
+  orderSeed: string;
 }
 
 /** A checkpoint read back for a resume. */
@@ -67,12 +74,14 @@ export interface LoadedCheckpoint {
   committed: boolean;
   /** The key, or undefined once the output was committed (it was deleted then). */
   key: Uint8Array | undefined;
+  /** The seed of the reader's random order (see {@link Checkpoint.orderSeed}). */
+  orderSeed: Uint8Array;
   perms: Map<number, Uint32Array>;
   ownReturned: Map<number, Uint8Array>;
   peerDoubles: Map<number, Uint8Array>;
 }
 
-const VERSION = 1;
+const VERSION = 2;
 const KIND_PERM = 1;
 const KIND_OWN_RETURNED = 2;
 const KIND_PEER_DOUBLES = 3;
@@ -93,6 +102,11 @@ export class Checkpoint {
     private meta: Meta,
   ) {
     this.fd = openSync(join(dir, 'log'), 'a', 0o600);
+  }
+
+  /** The seed of the reader's random order for this run (kept so that a resume cuts the same batches). */
+  get orderSeed(): Uint8Array {
+    return new Uint8Array(Buffer.from(this.meta.orderSeed, 'hex'));
   }
 
   /** Whether a checkpoint folder exists at `dir`. */
@@ -116,6 +130,7 @@ export class Checkpoint {
     run: string,
     peerRun: string,
     key: Uint8Array,
+    orderSeed: Uint8Array = randomBytes(32),
   ): Promise<Checkpoint> {
     await Checkpoint.remove(dir);
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -128,6 +143,7 @@ export class Checkpoint {
       run,
       peerRun,
       committed: false,
+      orderSeed: Buffer.from(orderSeed).toString('hex'),
     };
     const handle = await open(join(dir, 'key'), 'wx', 0o600);
     try {
@@ -209,6 +225,7 @@ export class Checkpoint {
       peerRun: meta.peerRun,
       committed: meta.committed,
       key,
+      orderSeed: seedOf(dir, meta.orderSeed),
       perms: new Map(),
       ownReturned: new Map(),
       peerDoubles: new Map(),
@@ -313,4 +330,12 @@ async function shredKey(dir: string): Promise<void> {
   } catch (error) {
     if ((error as { code?: string }).code !== 'ENOENT') throw error;
   }
+}
+
+/** The order seed recorded in run.json (32 bytes as hex), or a clear error. */
+function seedOf(dir: string, hex: unknown): Uint8Array {
+  if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) {
+    throw new PsiCheckpointError(dir, 'run.json has no valid orderSeed; delete the folder and start afresh');
+  }
+  return new Uint8Array(Buffer.from(hex, 'hex'));
 }

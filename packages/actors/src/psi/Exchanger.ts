@@ -20,7 +20,14 @@
  * thread died is redone (the masker itself is restarted by its supervisor), so
  * a crash mid-run still gives the right answer. A resumed run skips what its
  * checkpoint holds ({@link ExchangePlan}); the exchanger appends to the
- * checkpoint as it goes.
+ * checkpoint as it goes. The party starts maskers as the work needs them:
+ * when more is queued (hashing or masking) than the maskers it has can take,
+ * the exchanger asks for one more (`want-masker`), up to `threads`.
+ *
+ * On `abort` it drops its queues and refuses the reader from then on (its
+ * waiting and later `hash` / `own-batch` asks fail with
+ * {@link PsiInterruptedError}), so a reader blocked on the backpressure or
+ * on its hashing is released at once and stops quietly.
  */
 import { type ActorContext, type ActorRef, defineActor, type Replier } from '@troupe/core';
 import { BatchSet } from './BatchSet.js';
@@ -55,17 +62,20 @@ export interface ExchangerInput {
 
 interface Job {
   id: number;
-  kind: 'own' | 'peer';
+  kind: 'own' | 'peer' | 'hash';
   index: number;
   message: MaskerMsg;
   count: number;
   attempts: number;
   masker: number;
-  firstUnique: number;
+  /** Own batches: the unique key index of each point. */
+  uids: Uint32Array | undefined;
+  /** Hash jobs: the reader waiting for the points. */
+  replier: Replier<Uint8Array> | undefined;
 }
 
 interface OwnBatch {
-  firstUnique: number;
+  uids: Uint32Array;
   perm: Uint32Array;
 }
 
@@ -79,6 +89,7 @@ interface ExchangerState {
   cardinality: boolean;
   ownQueue: Job[];
   peerQueue: Job[];
+  hashQueue: Job[];
   inFlight: Map<number, Job>;
   perMasker: number[];
   nextJob: number;
@@ -133,6 +144,7 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       cardinality: config.cardinalityOnly === true,
       ownQueue: [],
       peerQueue: [],
+      hashQueue: [],
       inFlight: new Map(),
       perMasker: ctx.input.maskers.map(() => 0),
       nextJob: 1,
@@ -179,25 +191,36 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
   },
   receive: (s, msg, ctx) => {
     if (s.aborted) {
-      // The reader's next batch is refused, so it stops reading (quietly: it knows this error).
-      if (msg.type === 'own-batch') ctx.replyError(new PsiInterruptedError('aborted'));
+      // The reader's asks fail (it stops quietly on this error); anything else that asks is answered.
+      if (msg.type === 'own-batch' || msg.type === 'hash') ctx.replyError(new PsiInterruptedError('aborted'));
       else if (ctx.expectsReply) ctx.reply(true);
       return;
     }
     if (s.finished && msg.type !== 'abort' && msg.type !== 'masker-ready') {
-      // Done, or the peer broke the protocol (the party is aborted next): a reader still asking for room is let go.
-      if (ctx.expectsReply) ctx.reply(true);
+      // Done, or the peer broke the protocol (the party is aborted next): a reader still asking is let go.
+      if (msg.type === 'hash') ctx.replyError(new PsiInterruptedError('the exchange is over'));
+      else if (ctx.expectsReply) ctx.reply(true);
       return;
     }
     const { config, matcher, party, session, plan } = ctx.input;
     const side = config.side;
     switch (msg.type) {
-      case 'own-batch': {
+      case 'hash': {
         const count = msg.offsets.length - 1;
+        const j = job(s, 'hash', 0, { type: 'hash', keys: msg.keys, offsets: msg.offsets }, count);
+        j.replier = ctx.deferReply<Uint8Array>();
+        s.hashQueue.push(j);
+        break;
+      }
+      case 'own-batch': {
+        const count = msg.uids.length;
+        if (msg.points.byteLength !== count * X25519_BYTES) {
+          throw new Error(`psi ${side}: own batch ${msg.index} has ${msg.points.byteLength} bytes for ${count} keys`);
+        }
         const held = plan?.ownReturned.get(msg.index);
         if (held !== undefined) {
           // Returned before the interruption: straight to the matcher.
-          ctx.tell(matcher, { type: 'own-doubles', firstUnique: msg.firstUnique, doubles: held });
+          ctx.tell(matcher, { type: 'own-doubles', uids: msg.uids, doubles: held });
           s.ownReturnedSet.add(msg.index);
           s.ownReturned++;
           s.ownSent++;
@@ -211,7 +234,7 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
           if (perm === undefined || perm.length !== count) {
             throw new Error(`psi ${side}: the checkpoint has no permutation for own batch ${msg.index}`);
           }
-          if (s.learns) s.own.set(msg.index, { firstUnique: msg.firstUnique, perm });
+          if (s.learns) s.own.set(msg.index, { uids: msg.uids, perm });
           s.ownSent++;
           ctx.tell(party, { type: 'progress', side, delta: { ownMasked: count } });
           ctx.reply(true);
@@ -223,9 +246,9 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
           break;
         }
         if (plan?.committed === true) throw noKey(side, `own batch ${msg.index}`);
-        s.ownQueue.push(
-          job(s, 'own', msg.index, { type: 'hash-mask', keys: msg.keys, offsets: msg.offsets }, count, msg.firstUnique),
-        );
+        const j = job(s, 'own', msg.index, { type: 'mask', points: msg.points }, count);
+        j.uids = msg.uids;
+        s.ownQueue.push(j);
         if (s.ownQueue.length < OWN_QUEUE_LIMIT) ctx.reply(true);
         else s.waiting.push(ctx.deferReply<boolean>());
         break;
@@ -237,7 +260,7 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       case 'peer-batch': {
         if (plan?.committed === true) throw noKey(side, `peer batch ${msg.index}`);
         const count = msg.points.byteLength / X25519_BYTES;
-        s.peerQueue.push(job(s, 'peer', msg.index, { type: 'mask', points: msg.points }, count, 0));
+        s.peerQueue.push(job(s, 'peer', msg.index, { type: 'mask', points: msg.points }, count));
         break;
       }
       case 'peer-end':
@@ -263,7 +286,9 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
           return;
         }
         // Positions mean nothing here (the whole set is shuffled): the matcher only counts.
-        ctx.tell(matcher, { type: 'own-doubles', firstUnique: s.shuffledIn, doubles: msg.doubles });
+        const uids = new Uint32Array(n);
+        for (let i = 0; i < n; i++) uids[i] = s.shuffledIn + i;
+        ctx.tell(matcher, { type: 'own-doubles', uids, doubles: msg.doubles });
         s.shuffledIn += n;
         ctx.tell(party, { type: 'progress', side, delta: { returned: n } });
         break;
@@ -310,7 +335,8 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         if (done === undefined) break;
         s.inFlight.delete(msg.job);
         s.perMasker[done.masker] = (s.perMasker[done.masker] as number) - 1;
-        if (done.kind === 'own') ownMasked(s, ctx, done, msg.result);
+        if (done.kind === 'hash') (done.replier as Replier<Uint8Array>).reply(msg.result);
+        else if (done.kind === 'own') ownMasked(s, ctx, done, msg.result);
         else peerMasked(s, ctx, done, msg.result);
         break;
       }
@@ -331,9 +357,12 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
           return;
         }
         const retriable = name === 'WorkerExitedError' || name === 'ActorStoppedError' || name === 'AskTimeoutError';
-        if (!retriable || failed.attempts >= MAX_ATTEMPTS) throw msg.error;
+        if (!retriable || failed.attempts >= MAX_ATTEMPTS) {
+          failed.replier?.fail(msg.error);
+          throw msg.error;
+        }
         ctx.log.warn(`psi ${side}: masking batch ${failed.index} (${failed.kind}) failed (${name}); redoing it`);
-        (failed.kind === 'peer' ? s.peerQueue : s.ownQueue).unshift(failed);
+        (failed.kind === 'peer' ? s.peerQueue : failed.kind === 'hash' ? s.hashQueue : s.ownQueue).unshift(failed);
         break;
       }
       case 'masker-ready':
@@ -342,12 +371,7 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
         s.wanting = false;
         break;
       case 'abort':
-        s.finished = true;
-        s.aborted = true;
-        for (const w of s.waiting) w.fail(new PsiInterruptedError('aborted'));
-        s.waiting = [];
-        s.ownQueue = [];
-        s.peerQueue = [];
+        refuseReader(s, new PsiInterruptedError('aborted'));
         if (ctx.expectsReply) ctx.reply(true);
         return;
     }
@@ -359,7 +383,11 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       );
     });
     // More queued than the maskers take: ask the party for another thread (one request at a time).
-    if (!s.wanting && s.maskers.length < config.threads && s.peerQueue.length + s.ownQueue.length > 0) {
+    if (
+      !s.wanting &&
+      s.maskers.length < config.threads &&
+      s.peerQueue.length + s.hashQueue.length + s.ownQueue.length > 0
+    ) {
       s.wanting = true;
       ctx.tell(party, { type: 'want-masker', side });
     }
@@ -376,6 +404,7 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       ctx.tell(session, { type: 'exchange-complete' });
     }
   },
+  afterStop: (s) => refuseReader(s, new PsiInterruptedError('the exchanger stopped')),
 });
 
 /** The peer's answer for own batch `index`: un-shuffle it, record it, match it. False if it broke the protocol. */
@@ -410,7 +439,7 @@ function ownReturned(s: ExchangerState, ctx: Ctx, index: number, doubles: Uint8A
     ordered.set(doubles.subarray(i * COMPARE_BYTES, (i + 1) * COMPARE_BYTES), j * COMPARE_BYTES);
   }
   checkpoint?.appendOwnReturned(index, ordered);
-  ctx.tell(matcher, { type: 'own-doubles', firstUnique: batch.firstUnique, doubles: ordered });
+  ctx.tell(matcher, { type: 'own-doubles', uids: batch.uids, doubles: ordered });
   s.ownReturned++;
   ctx.tell(party, { type: 'progress', side: config.side, delta: { returned: n } });
   return true;
@@ -435,7 +464,7 @@ function ownMasked(s: ExchangerState, ctx: Ctx, done: Job, result: Uint8Array): 
   }
   // Recorded before it leaves: if the peer keeps this batch, a resume must know its order.
   checkpoint?.appendPerm(done.index, perm);
-  if (s.learns) s.own.set(done.index, { firstUnique: done.firstUnique, perm });
+  if (s.learns) s.own.set(done.index, { uids: done.uids as Uint32Array, perm });
   s.ownSent++;
   ctx.tell(session, { type: 'out-batch', index: done.index, points: shuffled });
 }
@@ -503,6 +532,8 @@ function fault(s: ExchangerState, ctx: Ctx, detail: string, cause?: unknown, los
   s.finished = true;
   s.ownQueue = [];
   s.peerQueue = [];
+  for (const j of s.hashQueue) j.replier?.fail(new PsiInterruptedError('the exchange is over'));
+  s.hashQueue = [];
   ctx.tell(ctx.input.session, {
     type: 'exchange-fault',
     detail,
@@ -511,22 +542,39 @@ function fault(s: ExchangerState, ctx: Ctx, detail: string, cause?: unknown, los
   });
 }
 
-function job(
-  s: ExchangerState,
-  kind: Job['kind'],
-  index: number,
-  message: MaskerMsg,
-  count: number,
-  firstUnique: number,
-): Job {
-  return { id: s.nextJob++, kind, index, message, count, attempts: 0, masker: -1, firstUnique };
+function job(s: ExchangerState, kind: Job['kind'], index: number, message: MaskerMsg, count: number): Job {
+  return { id: s.nextJob++, kind, index, message, count, attempts: 0, masker: -1, uids: undefined, replier: undefined };
 }
 
-/** Keep every masker busy, with at most two jobs each; the peer's jobs first (they unblock the peer). */
+/**
+ * Ends the exchange: the reader's waiting asks (room for a batch, the points
+ * of a hash job) fail with `error`, and so do its later ones. Deferred
+ * replies are not failed by the runtime when an actor stops, so a stop does
+ * this too: a reader must never be left waiting on an exchanger that is gone.
+ */
+function refuseReader(s: ExchangerState, error: PsiInterruptedError): void {
+  s.finished = true;
+  s.aborted = true;
+  for (const w of s.waiting) w.fail(error);
+  for (const j of s.hashQueue) j.replier?.fail(error);
+  for (const j of s.inFlight.values()) j.replier?.fail(error);
+  s.waiting = [];
+  s.ownQueue = [];
+  s.peerQueue = [];
+  s.hashQueue = [];
+  s.inFlight.clear();
+}
+
+/**
+ * Keep every masker busy, with at most two jobs each: the peer's jobs first
+ * (they unblock the peer), then our reader's hashing, then our own masking.
+ */
 function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg, j: Job) => void): void {
   const limit = 2 * s.maskers.length;
-  while (s.inFlight.size < limit && (s.peerQueue.length > 0 || s.ownQueue.length > 0)) {
-    const j = (s.peerQueue.length > 0 ? s.peerQueue.shift() : s.ownQueue.shift()) as Job;
+  while (s.inFlight.size < limit && (s.peerQueue.length > 0 || s.hashQueue.length > 0 || s.ownQueue.length > 0)) {
+    const j = (
+      s.peerQueue.length > 0 ? s.peerQueue.shift() : s.hashQueue.length > 0 ? s.hashQueue.shift() : s.ownQueue.shift()
+    ) as Job;
     let best = 0;
     for (let i = 1; i < s.perMasker.length; i++)
       if ((s.perMasker[i] as number) < (s.perMasker[best] as number)) best = i;

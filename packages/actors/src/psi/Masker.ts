@@ -31,6 +31,10 @@ export const Masker = defineActor<MaskerMsg, MaskerState, MaskerInput>({
   },
   receive: (state, msg, ctx) => {
     if (msg.type === 'crash') process.exit(70); // fault injection (tests): the whole host thread dies
+    if (msg.type === 'hash') {
+      ctx.reply(hashPackedToPoints(msg.keys, msg.offsets));
+      return;
+    }
     if (msg.type === 'hash-mask') {
       const points = hashPackedToPoints(msg.keys, msg.offsets);
       ctx.reply(maskBatch(state.key, points, points));

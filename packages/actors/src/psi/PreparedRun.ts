@@ -4,26 +4,39 @@
  * is a folder that can be written; no output would replace an input (compared
  * by device and inode, so through symlinks and hard links too) or, unless
  * allowed, an existing file; no other run in this process writes the same
- * outputs. Temporary files of dead runs found in the output folder are
- * removed (and reported); those of live processes are named and left alone.
+ * outputs. Temporary files of dead runs found in the output folder (output
+ * files not yet renamed, and scratch folders of spill files and sort runs)
+ * are removed (and reported); those of live processes are named and left
+ * alone.
  *
- * A run that fails or is interrupted calls {@link PreparedRun.release} with
- * `failed`: folders it created are removed again (only if still empty), so
- * the output folder is left as it was found.
+ * Once the checks pass, each party gets its scratch folder in the output
+ * folder (`.psi-<side>-<pid>-<hex>.tmp`, mode 0700; same file system as the
+ * outputs, so the space a run needs is where the user pointed it).
+ * {@link PreparedRun.release} removes them whatever the outcome (and the
+ * process removes them at exit if it is still running); a run that fails or
+ * is interrupted releases with `failed`, which also removes the folders it
+ * created (only if empty by then), so the output folder is left as it was
+ * found.
  */
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CsvReader } from './csv.js';
 import { CsvFileNotFoundError, CsvReadError, PsiOptionsError } from './errors.js';
 import type { PsiWarning, ResolvedPsiRun } from './PsiOptions.js';
+import { makeScratchDir, removeScratchDir, SCRATCH_DIR } from './SpillBuckets.js';
 
 /** A run whose checks passed; {@link release} it when the run ends. */
 export interface PreparedRun {
   /** Folders this run created (outermost first). */
   readonly createdDirs: readonly string[];
-  /** Free the outputs for other runs; after a failure, remove the folders this run created (if empty). */
+  /** The parties' scratch folders (also in `run.left.scratchDir` / `run.right.scratchDir`). */
+  readonly scratchDirs: readonly string[];
+  /**
+   * Remove the scratch folders and free the outputs for other runs; after a
+   * failure, also remove the folders this run created (if empty).
+   */
   release(failed: boolean): Promise<void>;
 }
 
@@ -181,7 +194,8 @@ export async function prepareRun(run: ResolvedPsiRun, onWarning?: (w: PsiWarning
 
     // Temporary files of earlier runs (a hard kill leaves them): remove those whose process is gone.
     for (const name of await readdir(outDir)) {
-      const m = TEMP_FILE.exec(name) ?? /^\.psi-write-check\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name);
+      const scratch = SCRATCH_DIR.exec(name);
+      const m = scratch ?? TEMP_FILE.exec(name) ?? /^\.psi-write-check\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name);
       if (m === null) continue;
       const pid = Number(m[2] ?? m[1]);
       const file = join(outDir, name);
@@ -196,12 +210,16 @@ export async function prepareRun(run: ResolvedPsiRun, onWarning?: (w: PsiWarning
         continue;
       }
       try {
-        await unlink(file);
+        if (scratch !== null) {
+          // A scratch folder: only a real folder (never through a symbolic link), with what is in it.
+          if (!(await lstat(file)).isDirectory()) continue;
+          await rm(file, { recursive: true, force: true });
+        } else await unlink(file);
         onWarning?.({
           type: 'stale-temp-removed',
           file,
           pid,
-          message: `removed ${basename(file)}, a temporary file left by an earlier run (process ${pid}, no longer running)`,
+          message: `removed ${basename(file)}, a temporary ${scratch !== null ? 'folder' : 'file'} left by an earlier run (process ${pid}, no longer running)`,
         });
       } catch {
         // Gone already (another run cleaned it): nothing to report.
@@ -211,13 +229,31 @@ export async function prepareRun(run: ResolvedPsiRun, onWarning?: (w: PsiWarning
     await undo();
     throw error;
   }
+  const scratchDirs: string[] = [];
+  const removeScratch = async () => {
+    for (const d of scratchDirs) await removeScratchDir(d);
+  };
+  try {
+    run.left.scratchDir = await makeScratchDir(outDir, 'left');
+    scratchDirs.push(run.left.scratchDir);
+    run.right.scratchDir = await makeScratchDir(outDir, 'right');
+    scratchDirs.push(run.right.scratchDir);
+  } catch (error) {
+    await removeScratch();
+    await undo();
+    throw new PsiOptionsError('--out', `cannot make a scratch folder in ${outDir}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   for (const out of outFiles) claimed.add(out);
   let released = false;
   return {
     createdDirs,
+    scratchDirs,
     async release(failed) {
       if (released) return;
       released = true;
+      await removeScratch();
       for (const out of outFiles) claimed.delete(out);
       if (failed) await undo();
     },

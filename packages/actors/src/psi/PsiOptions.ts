@@ -11,10 +11,11 @@ import { PsiOptionsError } from './errors.js';
 import type { PeerMsg, Reveal } from './PeerProtocol.js';
 import type { JobInput, PsiProgress, PsiRelayInput, PsiSummary } from './PsiJob.js';
 import { sessionTimings } from './PsiSession.js';
-import type { EmptyKeyPolicy, MaskerInput, MaskerMsg, PartyConfig } from './protocol.js';
+import type { EmptyKeyPolicy, MaskerInput, MaskerMsg, PartyConfig, PsiLimits } from './protocol.js';
 
 /** Something a run noticed that the user should know, but that does not stop it. */
 export type PsiWarning =
+  /** `file` is a temporary output file or a scratch folder (spill files, sort runs) of a run that is gone. */
   | { type: 'stale-temp-removed'; file: string; pid: number; message: string }
   | { type: 'stale-temp-kept'; file: string; pid: number; message: string }
   | { type: 'empty-keys'; side: 'left' | 'right'; rows: number; firstLine: number; message: string };
@@ -59,6 +60,22 @@ export interface PsiOptions {
   signal?: AbortSignal;
   /** Fault injection for tests: one masker thread exits after this many batches. */
   killMaskerAfterBatches?: number;
+  /** Fault injection for tests: the left writer's external sort throws, or the process dies (SIGKILL), mid-merge. */
+  crashInSort?: 'throw' | 'kill';
+  /**
+   * Fault injection for tests: both writers wait this many ms after each chunk
+   * of the file they cut rows from, so that a small run spends as long writing
+   * as a 10M-row one (an interruption then lands in the middle of the write).
+   */
+  slowWriteMs?: number;
+  /**
+   * Memory bounds of each party's data path (see {@link PsiLimits}); defaults:
+   * 256 MiB per party for its stores, 64 MiB of rows sorted in memory, 256
+   * buckets. What does not fit goes to a scratch folder in `outDir`
+   * (`.psi-<side>-<pid>-<hex>.tmp`, removed at the end). Small values force
+   * the out-of-core paths (tests do).
+   */
+  limits?: Partial<PsiLimits>;
   /**
    * The masker worker actor of both parties; default the built-in X25519 masker.
    * For audits and tests: an instrumented masker wraps the built-in definition.
@@ -212,6 +229,14 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
     resume,
   };
   sessionTimings(sessionOptions);
+  if (options.crashInSort !== undefined && options.crashInSort !== 'throw' && options.crashInSort !== 'kill') {
+    throw new PsiOptionsError('crashInSort', `must be 'throw' or 'kill', got ${JSON.stringify(options.crashInSort)}`);
+  }
+  const slowWriteMs = options.slowWriteMs;
+  if (slowWriteMs !== undefined && (!Number.isInteger(slowWriteMs) || slowWriteMs < 0)) {
+    throw new PsiOptionsError('slowWriteMs', `must be a whole number of ms >= 0, got ${JSON.stringify(slowWriteMs)}`);
+  }
+  const limits = resolveLimits(options.limits);
   const outDir = resolve(options.outDir);
   const party = (side: 'left' | 'right'): PartyConfig => ({
     side,
@@ -225,9 +250,14 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
     ...(side === 'left' && options.killMaskerAfterBatches !== undefined
       ? { killMaskerAfterBatches: options.killMaskerAfterBatches }
       : {}),
+    ...(side === 'left' && options.crashInSort !== undefined ? { crashInSort: options.crashInSort } : {}),
+    ...(slowWriteMs !== undefined ? { slowWriteMs } : {}),
     ...(masker !== undefined ? { masker } : {}),
     reveal,
     cardinalityOnly,
+    limits,
+    // Made by prepareRun(), inside the output folder, once the checks have passed.
+    scratchDir: '',
   });
   return {
     left: party('left'),
@@ -237,6 +267,27 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
     outDir,
     overwrite: options.overwrite ?? false,
   };
+}
+
+/** The defaults of {@link PsiOptions.limits}. */
+export const DEFAULT_PSI_LIMITS: Readonly<PsiLimits> = { memoryBytes: 256 << 20, sortBytes: 64 << 20, buckets: 256 };
+
+/** Defaults and checks for {@link PsiOptions.limits}. */
+export function resolveLimits(given: Partial<PsiLimits> | undefined): PsiLimits {
+  if (given !== undefined && (given === null || typeof given !== 'object')) {
+    throw new PsiOptionsError('limits', `must be an object, got ${JSON.stringify(given)}`);
+  }
+  const limits: PsiLimits = { ...DEFAULT_PSI_LIMITS, ...given };
+  for (const k of ['memoryBytes', 'sortBytes'] as const) {
+    if (!Number.isInteger(limits[k]) || limits[k] < 1) {
+      throw new PsiOptionsError(`limits.${k}`, `must be a positive whole number of bytes, got ${limits[k]}`);
+    }
+  }
+  const b = limits.buckets;
+  if (!Number.isInteger(b) || b < 1 || b > 4096 || (b & (b - 1)) !== 0) {
+    throw new PsiOptionsError('limits.buckets', `must be a power of two from 1 to 4096, got ${b}`);
+  }
+  return limits;
 }
 
 /** Refuse a run that needs more threads than the system has worker hosts. */

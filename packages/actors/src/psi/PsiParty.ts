@@ -10,19 +10,29 @@
  * and, if it learns nothing, instead of the matcher too.
  *
  * Maskers start as the work needs them: one at first, another each time the
- * exchanger has more queued than its maskers take (`want-masker`), up to
- * `threads`; so a small input starts one thread, not one per core. The key is
- * kept (for the maskers still to come) until the last one has started or the
- * party stops, then zeroed.
+ * exchanger has more queued (hashing or masking) than its maskers take
+ * (`want-masker`), up to `threads`; so a small input starts one thread, not
+ * one per core. The key is kept (for the maskers still to come) until the
+ * last one has started or the party stops, then zeroed.
  *
  * A masker whose thread dies is restarted by this party (bounded), and the
  * exchanger redoes its unfinished batches. Any other child that fails (bad
  * input in the reader, a broken invariant) is stopped, and the party reports
  * the failure to its session, which aborts the run.
+ *
+ * **Abort.** The party first trips its stop signal (the reader, matcher and
+ * writer check it at every step of their long messages: a bucket, a chunk of
+ * the file, a merge), then asks each stage to abort and answers once all four
+ * have confirmed: the exchanger has dropped its queues and refused the reader,
+ * the reader, the matcher and the writer are idle and have deleted their
+ * spill files, sort runs and temporary output. So the session's stop that follows
+ * finds nothing in flight and abandons nothing. A stop that comes without an
+ * abort trips the signal too, before the stages stop ({@link StopSignal}).
  */
 import { type ActorContext, type ActorRef, defineActor, restart, stop, type Terminated } from '@troupe/core';
 import type { Checkpoint } from './Checkpoint.js';
 import { Exchanger } from './Exchanger.js';
+import { PsiInterruptedError } from './errors.js';
 import { maskerSpec } from './Masker.js';
 import { Matcher } from './Matcher.js';
 import {
@@ -36,12 +46,18 @@ import {
   sideLearns,
   type WriterMsg,
 } from './protocol.js';
-import { Reader } from './Reader.js';
+import { Reader, type ReaderMsg } from './Reader.js';
+import { StopSignal } from './StopSignal.js';
 import { Tally } from './Tally.js';
 import { Writer } from './Writer.js';
 import { generateKey, zeroKey } from './x25519.js';
 
-export type PartyMsg = PartyEvent | { type: 'get-exchanger' } | { type: 'commit' } | { type: 'abort' };
+export type PartyMsg =
+  | PartyEvent
+  | { type: 'get-exchanger' }
+  | { type: 'commit' }
+  /** Answered (when asked) once every stage has wound down and dropped its files. */
+  | { type: 'abort' };
 
 export interface PartyInput {
   config: PartyConfig;
@@ -61,10 +77,16 @@ interface PartyState {
   key: Uint8Array | undefined;
   exchanger: ActorRef<ExchangerMsg>;
   writer: ActorRef<WriterMsg>;
-  reader: ActorRef<{ type: 'next' }>;
+  matcher: ActorRef<MatcherMsg>;
+  reader: ActorRef<ReaderMsg>;
   maskers: ActorRef<MaskerMsg>[];
+  /** Tripped on abort: the stages' long messages check it and end early. */
+  stopping: AbortController;
   failed: boolean;
 }
+
+/** How long one stage may take to confirm an abort (inside the job's wait for the party, inside runPsi's grace). */
+const STAGE_ABORT_MS = 3_000;
 
 export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
   name: 'psi-party',
@@ -84,17 +106,19 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
     if (config.threads === 1) zeroKey(key);
     const self = ctx.self as unknown as ActorRef<PartyEvent>;
     const learns = sideLearns(config);
+    const stopping = new AbortController();
+    const signal = stopping.signal;
     let writer: ActorRef<WriterMsg>;
     let matcher: ActorRef<MatcherMsg>;
     if (learns === 'rows') {
-      writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self } });
-      matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self } });
+      writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self, signal } });
+      matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self, signal } });
     } else {
       const tally = ctx.spawn(Tally, { name: 'tally', input: { config, party: self, matching: learns === 'size' } });
       writer = tally;
       matcher =
         learns === 'size'
-          ? ctx.spawn(Matcher, { name: 'matcher', input: { config, writer: tally, party: self } })
+          ? ctx.spawn(Matcher, { name: 'matcher', input: { config, writer: tally, party: self, signal } })
           : tally;
     }
     const exchanger = ctx.spawn(Exchanger, {
@@ -109,10 +133,24 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
         ...(checkpoint === undefined ? {} : { checkpoint }),
       },
     });
-    const reader = ctx.spawn(Reader, { name: 'reader', input: { config, exchanger, matcher, writer, party: self } });
+    const reader = ctx.spawn(Reader, {
+      name: 'reader',
+      input: { config, exchanger, matcher, writer, party: self, signal },
+    });
     for (const child of new Set([reader, exchanger, matcher, writer])) ctx.watch(child);
+    // Spawned last, stopped first: a stop without an abort trips the signal before the stages stop.
+    ctx.spawn(StopSignal, { name: 'stop-signal', input: { controller: stopping } });
     ctx.tell(self, { type: 'progress', side: config.side, delta: { maskers: 1 } });
-    return { key: config.threads === 1 ? undefined : key, exchanger, writer, reader, maskers, failed: false };
+    return {
+      key: config.threads === 1 ? undefined : key,
+      exchanger,
+      writer,
+      matcher,
+      reader,
+      maskers,
+      stopping,
+      failed: false,
+    };
   },
   receive: (s, msg, ctx) => {
     switch (msg.type) {
@@ -123,16 +161,21 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
         s.writer.tell({ type: 'commit' });
         return;
       case 'abort': {
-        // Answered (when asked) once the exchanger has stopped and the writer has dropped its temporary file.
+        s.stopping.abort(new PsiInterruptedError('aborted'));
         const reply = ctx.expectsReply ? ctx.deferReply<boolean>() : undefined;
-        const ack = (ref: ActorRef<ExchangerMsg> | ActorRef<WriterMsg>) =>
-          ctx.ask<boolean>(ref, { type: 'abort' }, { timeoutMs: 5_000 }).catch(() => false);
-        void Promise.all([ack(s.exchanger), ack(s.writer)]).then(() => reply?.reply(true));
+        // biome-ignore lint/suspicious/noExplicitAny: every stage answers { type: 'abort' }
+        const ack = (ref: ActorRef<any>) =>
+          ctx.ask<boolean>(ref, { type: 'abort' }, { timeoutMs: STAGE_ABORT_MS }).catch(() => false);
+        // All four at once: each answers once its message in flight has ended, which the stop
+        // signal (and the exchanger refusing the reader) makes quick.
+        void Promise.all([ack(s.exchanger), ack(s.reader), ack(s.matcher), ack(s.writer)]).then(() =>
+          reply?.reply(true),
+        );
         return;
       }
       case 'want-masker': {
         const { config } = ctx.input;
-        if (s.key === undefined || s.maskers.length >= config.threads) return;
+        if (s.key === undefined || s.maskers.length >= config.threads || s.stopping.signal.aborted) return;
         const masker = spawnMasker(ctx, config, s.key, s.maskers.length);
         s.maskers.push(masker);
         if (s.maskers.length >= config.threads) {
@@ -150,6 +193,7 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
     }
   },
   afterStop: (s) => {
+    s.stopping.abort(new PsiInterruptedError('stopped'));
     if (s.key !== undefined) zeroKey(s.key);
     s.key = undefined;
   },

@@ -35,6 +35,9 @@
  * ({@link Checkpoint}), and with `resume` it continues a run from there.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { type ActorContext, type ActorRef, defineActor, type Replier, stop, type Terminated } from '@troupe/core';
 import { BatchSet } from './BatchSet.js';
 import { Checkpoint, type CheckpointParams, type LoadedCheckpoint } from './Checkpoint.js';
@@ -71,6 +74,7 @@ import {
   type SideProgress,
   sideLearns,
 } from './protocol.js';
+import { makeScratchDir, removeScratchDir, SCRATCH_DIR } from './SpillBuckets.js';
 import { generateKey } from './x25519.js';
 
 /** How one party runs its session. */
@@ -122,6 +126,10 @@ export interface SideSummary {
   learned: 'rows' | 'size' | 'nothing';
   /** Rows written (0 when this side writes none). */
   matchedRows: number;
+  /** Bytes this party's data path wrote to its scratch folder (0 when everything fit in memory). */
+  spilledBytes: number;
+  /** Sorted runs its writer merged (0: the matched rows were sorted in memory). */
+  sortRuns: number;
   /** Rows whose key was empty (matched, skipped or refused per `emptyKeys`), and the line of the first (or 0). */
   emptyKeyRows: number;
   firstEmptyKeyLine: number;
@@ -212,6 +220,8 @@ interface SessionState {
   waiting: Replier<SideSummary>[];
   /** The run failed with this, and waits for its party to confirm the abort before saying so. */
   pendingError: unknown;
+  /** The scratch folder this session made for its party (spill files, sort runs), removed at the end. */
+  scratch: string | undefined;
   outcome: { ok: SideSummary } | { error: unknown } | undefined;
 }
 
@@ -304,6 +314,7 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
       progress: emptyProgress(config.party),
       waiting: [],
       pendingError: undefined,
+      scratch: undefined,
       outcome: undefined,
     };
   },
@@ -471,6 +482,8 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
     // Settled already but still confirming an abort: give the outcome now (the party has stopped).
     if (s.outcome === undefined && s.pendingError !== undefined) settle(s, { error: s.pendingError });
     s.checkpoint?.close();
+    // At once (a stop does not wait for it): the spill files and sort runs go with the session.
+    if (s.scratch !== undefined) rmSync(s.scratch, { recursive: true, force: true });
   },
 });
 
@@ -790,6 +803,8 @@ async function start(s: SessionState, ctx: Ctx): Promise<void> {
   s.phase = 'exchanging';
   try {
     let key: Uint8Array | undefined;
+    // With a checkpoint, the reader's random order comes from a seed kept there, so a resume cuts the same batches.
+    let orderSeed: Uint8Array | undefined;
     if (s.loaded !== undefined && theirs.resume !== null) {
       const l = s.loaded;
       s.checkpoint = l.checkpoint;
@@ -803,15 +818,25 @@ async function start(s: SessionState, ctx: Ctx): Promise<void> {
       };
       key = l.key;
       l.key = undefined;
+      orderSeed = l.orderSeed;
     } else if (config.checkpointDir !== undefined) {
       key = generateKey();
       s.checkpoint = await Checkpoint.create(config.checkpointDir, checkpointParams(config), s.run, theirs.run, key);
+      orderSeed = s.checkpoint.orderSeed;
     }
     const self = ctx.self as unknown as ActorRef<PartyEvent & ExchangeOutMsg>;
+    let party = orderSeed === undefined ? config.party : { ...config.party, orderSeed };
+    if (party.scratchDir === '') {
+      // A party on its own (no runPsi to prepare it): its scratch folder goes next to its output,
+      // after those that killed runs (SIGKILL) left there are removed.
+      await removeDeadScratch(dirname(party.outFile), (m) => ctx.log.warn(`psi ${party.side}: ${m}`));
+      s.scratch = await makeScratchDir(dirname(party.outFile), party.side);
+      party = { ...party, scratchDir: s.scratch };
+    }
     s.party = ctx.spawn(PsiParty, {
       name: 'party',
       input: {
-        config: config.party,
+        config: party,
         job: self,
         session: self,
         ...(key === undefined ? {} : { key }),
@@ -867,6 +892,7 @@ function fail(s: SessionState, ctx: Ctx, error: unknown, stopping = false): void
   if (stopping || s.party === undefined) {
     if (forget) void checkpoint.delete().catch(() => undefined);
     else checkpoint?.close();
+    if (s.scratch !== undefined) rmSync(s.scratch, { recursive: true, force: true });
     settle(s, { error });
     return;
   }
@@ -880,13 +906,14 @@ function fail(s: SessionState, ctx: Ctx, error: unknown, stopping = false): void
         // The exchanger has stopped appending: the checkpoint can go (or be closed, kept for a resume).
         if (forget) await checkpoint.delete().catch(() => undefined);
         else checkpoint?.close();
+        if (s.scratch !== undefined) await removeScratchDir(s.scratch).catch(() => undefined);
         settle(s, { error });
       }),
   );
 }
 
 /** How long a party may take to confirm an abort before the session gives up waiting. */
-const ABORT_ACK_MS = 5_000;
+const ABORT_ACK_MS = 3_500;
 
 async function finish(s: SessionState, ctx: Ctx, peerConfirmed: boolean): Promise<void> {
   if (s.phase === 'done') return;
@@ -901,6 +928,7 @@ async function finish(s: SessionState, ctx: Ctx, peerConfirmed: boolean): Promis
       kept = s.checkpoint.dir;
     }
   }
+  if (s.scratch !== undefined) await removeScratchDir(s.scratch).catch(() => undefined);
   settle(s, { ok: summary(s, config, ctx.system.clock.now(), peerConfirmed, kept) });
 }
 
@@ -946,6 +974,8 @@ function summary(
     uniqueKeys: w.uniqueKeys,
     learned,
     matchedRows: learned === 'rows' ? w.matchedRows : 0,
+    spilledBytes: w.spilledBytes,
+    sortRuns: w.sortRuns,
     emptyKeyRows: s.progress.emptyKeyRows,
     firstEmptyKeyLine: s.progress.firstEmptyKeyLine,
     threadsUsed: s.progress.maskers,
@@ -971,4 +1001,32 @@ function summary(
     peerConfirmed,
     checkpoint: kept,
   };
+}
+
+/** Scratch folders in `dir` whose process is gone (a run killed with SIGKILL): removed, and said. */
+async function removeDeadScratch(dir: string, say: (message: string) => void): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = SCRATCH_DIR.exec(name);
+    if (m === null) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || alive(pid)) continue;
+    const path = join(dir, name);
+    try {
+      if (!(await lstat(path)).isDirectory()) continue;
+      await rm(path, { recursive: true, force: true });
+      say(`removed ${name}, a scratch folder left by an earlier run (process ${pid}, no longer running)`);
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

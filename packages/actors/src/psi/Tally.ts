@@ -17,6 +17,7 @@ export interface TallyInput {
 }
 
 interface TallyState {
+  spilledBytes: number;
   rows: number | undefined;
   uniqueKeys: number | undefined;
   matchedKeys: number | undefined;
@@ -25,19 +26,22 @@ interface TallyState {
 
 export const Tally = defineActor<MatcherMsg | WriterMsg, TallyState, TallyInput>({
   name: 'psi-tally',
-  init: () => ({ rows: undefined, uniqueKeys: undefined, matchedKeys: undefined, reported: false }),
-  receive: (s, msg, ctx) => {
+  init: () => ({ spilledBytes: 0, rows: undefined, uniqueKeys: undefined, matchedKeys: undefined, reported: false }),
+  receive: async (s, msg, ctx) => {
     const { config, party, matching } = ctx.input;
     switch (msg.type) {
       case 'rows':
-        // The row table is not needed: only its size is kept.
+        // The row table is not needed: only its size is kept, and its store (spill files) is dropped.
         s.rows = msg.table.rows;
-        s.uniqueKeys = msg.table.keys.length;
+        s.uniqueKeys = msg.table.uniqueKeys;
+        s.spilledBytes += msg.table.spilledBytes;
+        await msg.table.rowKeys.dispose();
         break;
       case 'write': {
         let n = 0;
         for (let k = 0; k < msg.matched.length; k++) n += msg.matched[k] as number;
         s.matchedKeys = n;
+        s.spilledBytes += msg.spilledBytes;
         break;
       }
       case 'exchange-done':
@@ -63,6 +67,8 @@ export const Tally = defineActor<MatcherMsg | WriterMsg, TallyState, TallyInput>
       uniqueKeys: s.uniqueKeys,
       matchedRows: 0,
       matchedKeys: s.matchedKeys,
+      spilledBytes: s.spilledBytes,
+      sortRuns: 0,
     });
   },
 });

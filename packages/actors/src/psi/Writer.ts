@@ -1,130 +1,199 @@
 /**
- * The writer: cuts the rows whose key is in the intersection out of its
- * party's file (by the byte ranges the reader recorded, no second parse) and
- * writes them, sorted by key (rows with equal keys keep their file order), to
- * a temporary file; it appears under its real name only on `commit`, which the
- * job sends once both parties have written. Stopped or aborted before that,
- * it deletes the temporary file: no partial output.
+ * The writer: once it knows which unique keys are in the intersection (from
+ * the matcher) and which key each row has (from the reader), it marks the
+ * matched rows in a bitmap, reads its party's file again in one sequential
+ * pass, and writes the matched rows sorted by key (rows with equal keys keep
+ * their file order) to a temporary file: in memory up to `sortBytes`, by an
+ * external merge sort past that ({@link ExternalSorter}). The file appears
+ * under its real name only on `commit`, which the job sends once both parties
+ * have written; stopped or aborted before that, the writer deletes the
+ * temporary file and its sort runs: no partial output.
+ *
+ * The write is one long message (minutes at 10M rows): it checks the party's
+ * stop signal at every step (a bucket of the row map, a chunk of the file, a
+ * sorted run, a megabyte of output) and ends early, quietly, once it is
+ * tripped; `abort` then deletes the temporary output and the runs, and
+ * confirms (it is an ask from the party).
+ *
+ * Its interface, for whoever feeds it (the reader and matcher here; any
+ * other source of the same two facts): `rows` hands over the
+ * {@link RowTable} (which row has which unique key, in a spillable store the
+ * writer takes over and disposes), `write` the matched unique keys as a
+ * byte per key; the writer starts once it has both, in either order, and
+ * reports `party-written` (then, on `commit`, `party-committed`) to its party.
  */
-import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ActorRef, defineActor } from '@troupe/core';
 import { AtomicFileWriter } from './AtomicFileWriter.js';
+import { CsvRowScanner } from './CsvRowScanner.js';
+import { ExternalSorter } from './ExternalSorter.js';
+import { CsvInputChangedError, PsiInterruptedError } from './errors.js';
 import type { PartyConfig, PartyEvent, RowTable, WriterMsg } from './protocol.js';
 
 export interface WriterInput {
   config: PartyConfig;
   party: ActorRef<PartyEvent>;
+  /** The party's stop signal: once aborted, a write in progress ends at its next step. */
+  signal?: AbortSignal;
 }
 
 interface WriterState {
   table: RowTable | undefined;
   matched: Uint8Array | undefined;
+  matcherSpilled: number;
   file: AtomicFileWriter | undefined;
+  sorter: ExternalSorter | undefined;
   committed: boolean;
+  aborted: boolean;
 }
 
-/** Files up to this size are read whole for cutting; larger ones row by row. */
-const WHOLE_FILE_LIMIT = 256 * 1024 * 1024;
-const NEWLINE = Buffer.from('\n');
+const NEWLINE = new Uint8Array([0x0a]);
 
 export const Writer = defineActor<WriterMsg, WriterState, WriterInput>({
   name: 'psi-writer',
-  init: () => ({ table: undefined, matched: undefined, file: undefined, committed: false }),
+  init: () => ({
+    table: undefined,
+    matched: undefined,
+    matcherSpilled: 0,
+    file: undefined,
+    sorter: undefined,
+    committed: false,
+    aborted: false,
+  }),
   receive: async (s, msg, ctx) => {
-    const { config, party } = ctx.input;
-    switch (msg.type) {
-      case 'abort':
-        await s.file?.abort();
-        if (ctx.expectsReply) ctx.reply(true);
-        return;
-      case 'commit':
-        await s.file?.commit();
-        s.committed = true;
-        ctx.tell(party, { type: 'party-committed', side: config.side });
-        return;
-      case 'rows':
-        s.table = msg.table;
-        break;
-      case 'write':
-        s.matched = msg.matched;
-        break;
+    if (msg.type === 'abort') {
+      s.aborted = true;
+      await release(s);
+      if (ctx.expectsReply) ctx.reply(true);
+      return;
     }
-    if (s.table === undefined || s.matched === undefined || s.file !== undefined) return;
-    const t = s.table;
-    const matched = s.matched;
-    // Sort the matched keys (default sort: UTF-16 code unit order, the same rule on both sides).
-    const keys: string[] = [];
-    for (let k = 0; k < matched.length; k++) if (matched[k] === 1) keys.push(t.keys[k] as string);
-    keys.sort();
-    // Rows of each key in file order: a linked list through the rows, built backwards.
-    const head = new Int32Array(t.keys.length).fill(-1);
-    const next = new Int32Array(t.rows);
-    for (let r = t.rows - 1; r >= 0; r--) {
-      const k = t.rowKey[r] as number;
-      if (matched[k] === 1) {
-        next[r] = head[k] as number;
-        head[k] = r;
-      }
+    if (s.aborted || ctx.input.signal?.aborted) {
+      // Too late: the run is ending. A row table that arrives now is still ours to delete.
+      if (msg.type === 'rows') await msg.table.rowKeys.dispose();
+      return;
     }
-    ctx.tell(party, { type: 'progress', side: config.side, delta: {}, writing: true });
-    const out = await AtomicFileWriter.open(config.outFile);
-    s.file = out;
-    const source = await RowSource.open(config.file);
-    let written = 0;
     try {
-      const parts: Uint8Array[] = [Buffer.from(`${t.headerRaw}\n`)];
-      let pending = parts[0]?.byteLength ?? 0;
-      for (const key of keys) {
-        for (let r = head[t.index.get(key) as number] as number; r !== -1; r = next[r] as number) {
-          const bytes = await source.row(t.rowOffset[r] as number, t.rowLength[r] as number);
-          parts.push(bytes, NEWLINE);
-          pending += bytes.byteLength + 1;
-          written++;
-          if (pending > 1 << 20) {
-            await out.write(Buffer.concat(parts));
-            parts.length = 0;
-            pending = 0;
-          }
-        }
-      }
-      if (parts.length > 0) await out.write(Buffer.concat(parts));
-    } finally {
-      await source.close();
+      await step(s, msg, ctx);
+    } catch (error) {
+      // Stopped by the party's signal mid-write: `abort` (next in the mailbox) cleans up.
+      if (error instanceof PsiInterruptedError && ctx.input.signal?.aborted) return;
+      throw error;
     }
-    s.table = undefined;
-    ctx.tell(party, { type: 'progress', side: config.side, delta: { writtenRows: written, matchedRows: written } });
-    ctx.tell(party, {
-      type: 'party-written',
-      side: config.side,
-      rows: t.rows,
-      uniqueKeys: t.keys.length,
-      matchedRows: written,
-      matchedKeys: keys.length,
-    });
   },
   afterStop: async (s) => {
-    if (!s.committed) await s.file?.abort();
+    if (!s.committed) await release(s);
   },
 });
 
-/** Bytes of rows by their range in the file: from memory for a small file, by positioned reads for a big one. */
-class RowSource {
-  private constructor(
-    private readonly whole: Buffer | undefined,
-    private readonly handle: FileHandle | undefined,
-  ) {}
-  static async open(file: string): Promise<RowSource> {
-    const { size } = await stat(file);
-    if (size <= WHOLE_FILE_LIMIT) return new RowSource(await readFile(file), undefined);
-    return new RowSource(undefined, await open(file, 'r'));
+type WriterContext = Parameters<(typeof Writer)['receive']>[2];
+
+async function step(s: WriterState, msg: Exclude<WriterMsg, { type: 'abort' }>, ctx: WriterContext): Promise<void> {
+  const { config, party, signal } = ctx.input;
+  const live = () => signal?.throwIfAborted();
+  switch (msg.type) {
+    case 'commit':
+      await s.file?.commit();
+      s.committed = true;
+      ctx.tell(party, { type: 'party-committed', side: config.side });
+      return;
+    case 'rows':
+      s.table = msg.table;
+      break;
+    case 'write':
+      s.matched = msg.matched;
+      s.matcherSpilled = msg.spilledBytes;
+      break;
   }
-  async row(offset: number, length: number): Promise<Uint8Array> {
-    if (this.whole !== undefined) return this.whole.subarray(offset, offset + length);
-    const buf = Buffer.allocUnsafe(length);
-    await (this.handle as FileHandle).read(buf, 0, length, offset);
-    return buf;
+  if (s.table === undefined || s.matched === undefined || s.file !== undefined) return;
+  const t = s.table;
+  const matched = s.matched;
+  let matchedKeys = 0;
+  for (let k = 0; k < matched.length; k++) matchedKeys += matched[k] as number;
+  // The matched rows, as a bitmap over row numbers.
+  const rowBits = new Uint32Array(Math.ceil(t.rows / 32) + 1);
+  let matchedRows = 0;
+  ctx.tell(party, { type: 'progress', side: config.side, delta: {}, writing: true });
+  for (let b = 0; b < t.rowKeys.buckets; b++) {
+    live();
+    const pairs = await t.rowKeys.take(b);
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (matched[pairs[i + 1] as number] === 1) {
+        const r = pairs[i] as number;
+        rowBits[r >>> 5] = (rowBits[r >>> 5] as number) | (1 << (r & 31));
+        matchedRows++;
+      }
+    }
   }
-  async close(): Promise<void> {
-    await this.handle?.close();
+  await t.rowKeys.dispose();
+  // Cut the rows from the file as it was read, or not at all.
+  const now = await stat(config.file);
+  if (now.size !== t.size || now.mtimeMs !== t.mtimeMs) throw new CsvInputChangedError(config.file);
+  const out = await AtomicFileWriter.open(config.outFile);
+  s.file = out;
+  const sorter = new ExternalSorter({
+    dir: config.scratchDir,
+    name: 'rows',
+    memoryLimit: config.limits.sortBytes,
+    ...(config.crashInSort !== undefined ? { crash: config.crashInSort } : {}),
+    ...(signal !== undefined ? { signal } : {}),
+  });
+  s.sorter = sorter;
+  if (matchedRows > 0) {
+    const scanner = await CsvRowScanner.open(config.file, {
+      delimiter: config.delimiter,
+      keyColumns: config.keyColumns,
+    });
+    scanner.only = rowBits;
+    let row = 0;
+    try {
+      for (let batch = await scanner.next(); batch !== undefined; batch = await scanner.next()) {
+        if (config.slowWriteMs !== undefined) await sleep(config.slowWriteMs);
+        live();
+        for (let i = 0; i < batch.count; i++, row++) {
+          if (((rowBits[row >>> 5] as number) & (1 << (row & 31))) === 0) continue;
+          sorter.add(
+            batch.keys,
+            batch.keyEnds[i] as number,
+            batch.keyEnds[i + 1] as number,
+            batch.data,
+            batch.recStart[i] as number,
+            batch.recEnd[i] as number,
+          );
+          if (sorter.full) await sorter.flushRun();
+        }
+      }
+    } finally {
+      await scanner.close();
+    }
+    if (row !== t.rows || sorter.total !== matchedRows) throw new CsvInputChangedError(config.file);
   }
+  live();
+  await out.write(Buffer.from(`${t.headerRaw}\n`));
+  await sorter.finish((bytes) => out.write(bytes), NEWLINE);
+  const sortRuns = sorter.runCount;
+  const spilledBytes = t.spilledBytes + s.matcherSpilled + sorter.spilledBytes;
+  await sorter.dispose();
+  s.table = undefined;
+  ctx.tell(party, {
+    type: 'progress',
+    side: config.side,
+    delta: { writtenRows: matchedRows, matchedRows },
+  });
+  ctx.tell(party, {
+    type: 'party-written',
+    side: config.side,
+    rows: t.rows - t.skippedRows,
+    uniqueKeys: t.uniqueKeys,
+    matchedRows,
+    matchedKeys,
+    spilledBytes,
+    sortRuns,
+  });
+}
+
+async function release(s: WriterState): Promise<void> {
+  await s.file?.abort();
+  await s.sorter?.dispose();
+  await s.table?.rowKeys.dispose();
 }

@@ -215,6 +215,20 @@ export class CsvRecordTooLargeError extends CsvInputError {
   }
 }
 
+/** An input file changed while a PSI run was using it (its rows are cut from it at the end). */
+export class CsvInputChangedError extends CsvInputError {
+  constructor(file: string) {
+    super(
+      'ERR_CSV_INPUT_CHANGED',
+      file,
+      0,
+      0,
+      'the file changed during the run (its size, modification time or rows differ from when it was read), ' +
+        'so its matched rows cannot be cut from it safely. Run again on a copy that does not change.',
+    );
+  }
+}
+
 /** An {@link AtomicFileWriter} was used after it was committed or aborted. */
 export class AtomicFileClosedError extends TroupeError {
   constructor(
@@ -226,6 +240,41 @@ export class AtomicFileClosedError extends TroupeError {
       'ERR_ATOMIC_FILE_CLOSED',
       `Cannot ${operation} [${path}]: the atomic writer is already ${state}. Open a new writer for a new output.`,
     );
+  }
+}
+
+/** What is wrong with an unbalanced-PSI cache file (see {@link OprfCacheError}). */
+export type OprfCacheProblem = 'missing' | 'not-a-cache' | 'version' | 'mismatch' | 'tampered';
+
+/**
+ * An unbalanced-PSI cache (or a client's copy of one) is refused: missing,
+ * not a cache, another format version, made with another key or suite
+ * (`mismatch`), or modified since it was made (`tampered`).
+ */
+export class OprfCacheError extends TroupeError {
+  constructor(
+    readonly path: string,
+    readonly problem: OprfCacheProblem,
+    detail: string,
+  ) {
+    super(
+      problem === 'tampered'
+        ? 'ERR_PSI_CACHE_TAMPERED'
+        : problem === 'mismatch'
+          ? 'ERR_PSI_CACHE_MISMATCH'
+          : 'ERR_PSI_CACHE',
+      `psi cache ${path} ${detail}`,
+    );
+  }
+}
+
+/** The server's key file is missing, not a key file, or readable by others. */
+export class OprfKeyFileError extends TroupeError {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super('ERR_PSI_KEY_FILE', `psi key file ${path} ${detail}`);
   }
 }
 

@@ -10,8 +10,13 @@ import { checkWorkerHosts, emptyKeyWarnings, type PsiOptions, resolvePsiOptions 
 
 let runs = 0;
 
-/** How long an aborted job may take to wind down before it is stopped regardless. */
-const ABORT_GRACE_MS = 6_000;
+/**
+ * How long an aborted job may take to wind down before it is stopped
+ * regardless: inside the 5 s of the `stop-intake` phase, so that a stage too
+ * slow to confirm is stopped (and, if it will not stop, abandoned by name)
+ * rather than the whole hook timing out.
+ */
+const ABORT_GRACE_MS = 4_000;
 
 /** How long a job's result may take: a week (a run is stopped by abort or shutdown, not by this). */
 export const JOB_RESULT_TIMEOUT_MS = 7 * 24 * 3_600_000;

@@ -53,19 +53,32 @@ function createSodiumBackend(sodium: SodiumNative): X25519Backend {
   // One scratch slot per backend: results go there first so `out` may alias
   // `input`, and the binding never sees a partially overlapping view.
   const scratch = new Uint8Array(32);
+  const point = new Uint8Array(32);
+  const scratch32 = new Uint32Array(scratch.buffer);
+  const point32 = new Uint32Array(point.buffer);
   return {
     name: 'sodium-native',
     maskInto(key, input, out, count) {
+      // Aligned batches (all of ours) go word by word through two fixed buffers: no view per point.
+      const aligned = input.byteOffset % 4 === 0 && out.byteOffset % 4 === 0;
+      const in32 = aligned ? new Uint32Array(input.buffer, input.byteOffset, count * 8) : undefined;
+      const out32 = aligned ? new Uint32Array(out.buffer, out.byteOffset, count * 8) : undefined;
       for (let i = 0; i < count; i++) {
         const off = i * 32;
+        let p: Uint8Array;
+        if (in32 !== undefined) {
+          for (let k = 0; k < 8; k++) point32[k] = in32[i * 8 + k] as number;
+          p = point;
+        } else p = input.subarray(off, off + 32);
         try {
-          sodium.crypto_scalarmult(scratch, key, input.subarray(off, off + 32));
+          sodium.crypto_scalarmult(scratch, key, p);
         } catch {
           // libsodium returns -1 only for an all-zero result or a point on its
           // small-order blacklist; the binding turns that into a throw.
           return i;
         }
-        out.set(scratch, off);
+        if (out32 !== undefined) for (let k = 0; k < 8; k++) out32[i * 8 + k] = scratch32[k] as number;
+        else out.set(scratch, off);
       }
       return -1;
     },
@@ -74,11 +87,15 @@ function createSodiumBackend(sodium: SodiumNative): X25519Backend {
     },
     hashInto(items, offsets, out) {
       const n = offsets.length - 1;
+      const out32 = out.byteOffset % 4 === 0 ? new Uint32Array(out.buffer, out.byteOffset, n * 8) : undefined;
       for (let i = 0; i < n; i++) {
-        sodium.crypto_hash_sha256(
-          out.subarray(i * 32, i * 32 + 32),
-          items.subarray(offsets[i] as number, offsets[i + 1] as number),
-        );
+        const item = items.subarray(offsets[i] as number, offsets[i + 1] as number);
+        if (out32 === undefined) {
+          sodium.crypto_hash_sha256(out.subarray(i * 32, i * 32 + 32), item);
+          continue;
+        }
+        sodium.crypto_hash_sha256(scratch, item);
+        for (let k = 0; k < 8; k++) out32[i * 8 + k] = scratch32[k] as number;
       }
     },
   };

@@ -38,6 +38,9 @@ export function party(side: Side, file: string, outDir: string, extra: Partial<P
     batchSize: 32,
     threads: 2,
     emptyKeys: 'match',
+    limits: { memoryBytes: 256 * 2 ** 20, sortBytes: 64 * 2 ** 20, buckets: 16 },
+    // The session makes its scratch folder next to its output.
+    scratchDir: '',
     ...extra,
   };
 }

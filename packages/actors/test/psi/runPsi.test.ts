@@ -1,11 +1,14 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ActorSystem, silentLogger } from '@troupe/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CsvFileNotFoundError,
+  CsvInputChangedError,
   CsvMissingColumnError,
   CsvRaggedRowError,
   formatCsvRecord,
@@ -15,6 +18,8 @@ import {
   type PsiSummary,
   runPsi,
 } from '../../src/index.js';
+
+const fixture = fileURLToPath(new URL('../fixtures/psiRun.ts', import.meta.url));
 
 // One system for the file: worker threads are slow to start from sources.
 let system: ActorSystem;
@@ -197,6 +202,148 @@ describe('runPsi', () => {
     });
     await expect(run).rejects.toBeInstanceOf(PsiInterruptedError);
     // The run created the folder, so the failed run removes it again: the disk is as it was.
+    expect(existsSync(join(d, 'out'))).toBe(false);
+  });
+});
+
+describe('runPsi out of core', () => {
+  /** Tiny limits: every store spills to disk, and the writer merges many sorted runs. */
+  const tiny = { limits: { memoryBytes: 4096, sortBytes: 2048, buckets: 8 } };
+  const ids = ['a', 'ß', 'é', '😀', '\ue000', 'x"y', 'p,q', 'l\nm', ''];
+  /** `n` rows: keys from a small alphabet (so some repeat) plus unique ones. */
+  function rows(n: number, seed: number, prefix: string): Row[] {
+    const out: Row[] = [];
+    let x = seed;
+    for (let i = 0; i < n; i++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      const id = x % 5 === 0 ? (ids[x % ids.length] as string) : `${prefix}${x % (n * 2)}`;
+      out.push(row(id, `v${i}`, i % 7 === 0 ? 'São "Paulo", BR' : 'Oslo'));
+    }
+    return out;
+  }
+
+  it('matches a plain intersection when every store spills to disk and rows are merge-sorted from runs', async () => {
+    const left = rows(3000, 1, 'k');
+    const right = rows(2500, 2, 'k');
+    const r = await run(header, left, right, ['id'], { ...tiny, batchSize: 64 });
+    expect(r.left).toBe(r.wantLeft);
+    expect(r.right).toBe(r.wantRight);
+    expect(r.summary.intersection).toBeGreaterThan(100);
+    for (const side of [r.summary.left, r.summary.right]) {
+      expect(side.spilledBytes).toBeGreaterThan(0);
+      expect(side.sortRuns).toBeGreaterThan(1);
+    }
+    expect(r.outFiles).toEqual(['left.csv', 'right.csv']); // scratch folders and runs removed
+  });
+
+  it('agrees with a plain intersection out of core on random data, with one bucket or many (property)', async () => {
+    const id = fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('a', 'é', '"', ',', '\n', '😀'));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(id, { maxLength: 200 }),
+        fc.array(id, { maxLength: 200 }),
+        fc.constantFrom(1, 2, 64),
+        async (l, rr, buckets) => {
+          const r = await run(
+            header,
+            l.map((x) => row(x)),
+            rr.map((x) => row(x)),
+            ['id'],
+            { limits: { memoryBytes: 1024, sortBytes: 256, buckets }, batchSize: 7 },
+          );
+          expect(r.left).toBe(r.wantLeft);
+          expect(r.right).toBe(r.wantRight);
+        },
+      ),
+      { numRuns: 6 },
+    );
+  });
+
+  it('uses several key columns out of core', async () => {
+    const h = ['k1', 'k2', 'v'];
+    const mk = (n: number, off: number): Row[] =>
+      Array.from({ length: n }, (_, i) => [`a,${(i + off) % 300}`, `${(i + off) % 7}`, `${i}`]);
+    const r = await run(h, mk(900, 0), mk(700, 150), ['k1', 'k2'], tiny);
+    expect(r.left).toBe(r.wantLeft);
+    expect(r.right).toBe(r.wantRight);
+  });
+
+  it('leaves no output when the external sort crashes mid-merge', async () => {
+    const d = dir();
+    writeCsv(join(d, 'a.csv'), header, rows(2000, 3, 'k'));
+    writeCsv(join(d, 'b.csv'), header, rows(2000, 4, 'k'));
+    const error = await runPsi(system, {
+      left: join(d, 'a.csv'),
+      right: join(d, 'b.csv'),
+      key: ['id'],
+      outDir: join(d, 'out'),
+      threads: 2,
+      ...tiny,
+      crashInSort: 'throw',
+    }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/injected crash in the external sort/);
+    // The run made the folder, so the failed run removes it again (scratch folder, runs, temporary output and all).
+    expect(existsSync(join(d, 'out'))).toBe(false);
+  });
+
+  it('leaves no output file when the process is killed (SIGKILL) in the middle of the external sort', async () => {
+    const d = dir();
+    writeCsv(join(d, 'a.csv'), header, rows(2000, 7, 'k'));
+    writeCsv(join(d, 'b.csv'), header, rows(2000, 8, 'k'));
+    const options = {
+      left: join(d, 'a.csv'),
+      right: join(d, 'b.csv'),
+      key: ['id'],
+      outDir: join(d, 'out'),
+      threads: 2,
+      ...tiny,
+      crashInSort: 'kill',
+    };
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', fixture, JSON.stringify(options)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.on('close', (c, s) => resolve([c, s])),
+    );
+    expect({ code, signal, stderr }).toMatchObject({ code: null, signal: 'SIGKILL' });
+    const left = readdirSync(join(d, 'out'));
+    expect(left).not.toContain('left.csv');
+    expect(left).not.toContain('right.csv');
+    // What a killed run leaves is temporary and named so: hidden, ending in .tmp.
+    expect(left.every((f) => f.startsWith('.') && f.endsWith('.tmp'))).toBe(true);
+  }, 60_000);
+
+  it('refuses to cut rows from an input that changed during the run', async () => {
+    const d = dir();
+    writeCsv(join(d, 'a.csv'), header, rows(3000, 5, 'k'));
+    writeCsv(join(d, 'b.csv'), header, rows(3000, 6, 'k'));
+    let changed = false;
+    const error = await runPsi(system, {
+      left: join(d, 'a.csv'),
+      right: join(d, 'b.csv'),
+      key: ['id'],
+      outDir: join(d, 'out'),
+      threads: 2,
+      batchSize: 32,
+      progressIntervalMs: 5,
+      onProgress: (p) => {
+        if (!changed && p.left.readDone) {
+          changed = true;
+          appendFileSync(join(d, 'a.csv'), 'late,row,added\n');
+        }
+      },
+    }).catch((e: unknown) => e);
+    expect(changed).toBe(true);
+    expect(error).toBeInstanceOf(CsvInputChangedError);
+    expect((error as Error).message).toMatch(/a\.csv: the file changed during the run/);
     expect(existsSync(join(d, 'out'))).toBe(false);
   });
 });

@@ -95,6 +95,7 @@ export function helpText(): string {
     '  psi demo [--rows N] [--overlap F] [--dir <dir>] [flags]',
     '  psi party --side left|right --file <file> ... (one party on its own: psi party --help)',
     '  psi serve [flags]   PSI jobs over HTTP, with a live inspector page (see psi serve --help)',
+    '  psi unbalanced cache|query ...   a small client set against a cached large server set (see psi unbalanced)',
     '',
     "Both parties run in this process, each with its own fresh secret key; neither sees the other's keys.",
     'The result is two files in --out:',
@@ -120,9 +121,12 @@ export function helpText(): string {
     '',
     'environment:',
     '  PSI_STOP_TIMEOUT_MS  how long one actor may take to stop before it is abandoned (default 5000)',
+    '  PSI_LIMITS           memory bounds of each party, e.g. memoryBytes=268435456,sortBytes=67108864,buckets=256',
+    '                       (the defaults); what does not fit goes to a scratch folder in --out',
     '',
-    'Inputs are never changed. A stale temporary file (.left.csv.<pid>.<hex>.tmp) left in --out by a',
-    'killed run is removed by the next run, which says so.',
+    'Inputs are never changed. While it runs, psi keeps its scratch files in --out (.psi-left-<pid>-<hex>.tmp/).',
+    'A stale temporary file (.left.csv.<pid>.<hex>.tmp) or scratch folder left in --out by a killed run is',
+    'removed by the next run, which says so.',
   ].join('\n');
 }
 

@@ -24,6 +24,7 @@ import {
   CsvMissingColumnError,
   CsvRaggedRowError,
   PsiInterruptedError,
+  type PsiLimits,
   PsiOptionsError,
   type PsiSummary,
   runPsi,
@@ -35,6 +36,7 @@ import { type Expected, generatePsiData } from './generate.js';
 import { delimiterHint } from './hints.js';
 import { partyMain } from './party.js';
 import { type ProgressPrinter, progressPrinter } from './progress.js';
+import { unbalancedCommand } from './unbalanced.js';
 
 const SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
@@ -91,6 +93,41 @@ function stopBudget(): number | undefined {
   return n;
 }
 
+/**
+ * `PSI_FAULT=slow-write=N` (fault injection for tests): each writer waits N ms after every
+ * chunk of its file, so that a small run writes for as long as a 10M-row one does.
+ */
+function slowWriteFromEnv(): number | undefined {
+  const m = /^slow-write=(\d+)$/.exec(process.env.PSI_FAULT ?? '');
+  return m === null ? undefined : Number(m[1]);
+}
+
+/**
+ * `PSI_LIMITS=memoryBytes=N,sortBytes=N,buckets=N` (any of them): the data path's memory
+ * bounds (runPsi's `limits`); small values force the out-of-core paths (tests do).
+ */
+function limitsFromEnv(): Partial<PsiLimits> | undefined {
+  const raw = process.env.PSI_LIMITS;
+  if (raw === undefined || raw === '') return undefined;
+  const limits: Partial<PsiLimits> = {};
+  for (const part of raw.split(',')) {
+    const [name, value, extra] = part.split('=').map((x) => x.trim());
+    const n = Number(value);
+    if (
+      (name !== 'memoryBytes' && name !== 'sortBytes' && name !== 'buckets') ||
+      extra !== undefined ||
+      value === '' ||
+      !Number.isInteger(n)
+    ) {
+      throw new UsageError(
+        `PSI_LIMITS must be name=integer pairs separated by commas, names memoryBytes, sortBytes, buckets; got ${JSON.stringify(raw)}`,
+      );
+    }
+    limits[name] = n;
+  }
+  return limits;
+}
+
 interface Outcome {
   code: number;
   /** For --json: the summary, or an error. */
@@ -134,6 +171,8 @@ async function main(argv: string[]): Promise<Outcome> {
     if (!flags.json) printer.line(line);
   };
   const stopTimeoutMs = stopBudget();
+  const limits = limitsFromEnv();
+  const slowWriteMs = slowWriteFromEnv();
   let parentGone = false;
   // The system owns the signals from here on; a run that is interrupted ends through its shutdown.
   const system = await ActorSystem.start({
@@ -214,6 +253,8 @@ async function main(argv: string[]): Promise<Outcome> {
       overwrite: flags.force || flags.mode === 'demo',
       ...(flags.delimiter === undefined ? {} : { delimiter: flags.delimiter }),
       ...(flags.emptyKeys === undefined ? {} : { emptyKeys: flags.emptyKeys }),
+      ...(limits === undefined ? {} : { limits }),
+      ...(slowWriteMs === undefined ? {} : { slowWriteMs }),
       onProgress: printer.onProgress,
       onWarning: (w) => printer.line(`psi: warning: ${w.message}`),
       progressIntervalMs: process.stderr.isTTY ? 250 : 500,
@@ -325,6 +366,9 @@ if (argv[0] === 'party') {
     .then((code) => {
       process.exitCode = code;
     });
+} else if (argv[0] === 'unbalanced') {
+  // `psi unbalanced cache|query`: its own flags and messages (see unbalanced.ts).
+  unbalancedCommand(argv.slice(1)).then(done);
 } else {
   main(argv).then(
     (outcome) => {

@@ -37,11 +37,14 @@ export function keysPerSecond(p: PsiProgress): number {
  * The parts of the progress line, most important first (a narrow terminal
  * keeps the first ones): elapsed, stage, ETA, rate, then details.
  *
- * The ETA is for the whole run. While the files are still being read, the
- * number of unique keys is estimated from the bytes read so far and the file
- * sizes; the work left is the maskings still to do at the current rate.
+ * The ETA is for the whole run, once masking has started: the maskings still
+ * to do at the rate seen since `since` (the first progress with any masking
+ * done). Masking starts only when both files have been read (each party
+ * sends its keys in a random order, which needs them all), so while reading
+ * there is no masking rate yet: the reading stage shows the time its own end
+ * is due, from the bytes read so far and the file sizes.
  */
-export function progressParts(p: PsiProgress): string[] {
+export function progressParts(p: PsiProgress, since?: MaskingStart): string[] {
   const both = (f: (s: SideProgress) => number) => f(p.left) + f(p.right);
   const secs = p.elapsedMs / 1000;
   const elapsed = `psi ${duration(secs)}`;
@@ -52,15 +55,17 @@ export function progressParts(p: PsiProgress): string[] {
   const read = both((s) => s.bytesRead);
   const total = both((s) => s.bytesTotal);
   const estimated = readDone ? unique : read > 0 && total > 0 ? (unique * total) / read : 0;
-  const perSec = secs > 0 ? masked / secs : 0;
+  const span = since === undefined ? 0 : secs - since.elapsedMs / 1000;
+  const perSec = since !== undefined && span > 0 ? (masked - since.masked) / span : 0;
   const eta =
     masked > 0 && perSec > 0 && estimated > 0
       ? `ETA ${duration(Math.max(0, 2 * estimated - masked) / perSec)}`
       : 'ETA ?';
   if (!readDone) {
+    const readLeft = read > 0 && total > read && secs > 0 ? `, ${duration(((total - read) / read) * secs)} left` : '';
     return [
       elapsed,
-      `reading ${pct(read, total)}`,
+      `reading ${pct(read, total)}${readLeft}`,
       eta,
       rate,
       `masking ${pct(masked, 2 * estimated)}`,
@@ -83,9 +88,17 @@ export function progressParts(p: PsiProgress): string[] {
   return [elapsed, 'done', rate];
 }
 
+/** When masking was first seen under way (elapsed ms, maskings done): where the ETA's rate is measured from. */
+export interface MaskingStart {
+  elapsedMs: number;
+  masked: number;
+}
+
+const maskings = (p: PsiProgress) => p.left.ownMasked + p.left.peerMasked + p.right.ownMasked + p.right.peerMasked;
+
 /** One line describing `p`, at most `width` characters (fewer parts first, then cut). */
-export function describeProgress(p: PsiProgress, width = Number.POSITIVE_INFINITY): string {
-  const parts = progressParts(p);
+export function describeProgress(p: PsiProgress, width = Number.POSITIVE_INFINITY, since?: MaskingStart): string {
+  const parts = progressParts(p, since);
   let line = parts.join(' | ');
   while (line.length > width && parts.length > 2) {
     parts.pop();
@@ -111,6 +124,7 @@ export function progressPrinter(stream: NodeJS.WriteStream, show = true, interva
   const tty = stream.isTTY === true;
   let last = -intervalMs;
   let current: PsiProgress | undefined;
+  let since: MaskingStart | undefined;
   /** Characters of the line on screen (0: none). */
   let drawn = 0;
   let finished = false;
@@ -126,7 +140,7 @@ export function progressPrinter(stream: NodeJS.WriteStream, show = true, interva
   const draw = () => {
     if (current === undefined || finished) return;
     // One column short of the width: writing the last column would wrap on some terminals.
-    const line = describeProgress(current, columns() - 1);
+    const line = describeProgress(current, columns() - 1, since);
     clear();
     stream.write(`\r${line}`);
     drawn = line.length;
@@ -140,13 +154,14 @@ export function progressPrinter(stream: NodeJS.WriteStream, show = true, interva
     onProgress(p) {
       if (!show || finished) return;
       current = p;
+      if (since === undefined && maskings(p) > 0) since = { elapsedMs: p.elapsedMs, masked: maskings(p) };
       if (tty) {
         draw();
         return;
       }
       if (p.elapsedMs - last >= intervalMs) {
         last = p.elapsedMs;
-        stream.write(`${describeProgress(p)}\n`);
+        stream.write(`${describeProgress(p, Number.POSITIVE_INFINITY, since)}\n`);
       }
     },
     line(text) {

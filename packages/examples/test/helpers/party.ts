@@ -113,10 +113,15 @@ export function writePair(
   return { left, right, expectLeft: `${el.join('\n')}\n`, expectRight: `${er.join('\n')}\n`, keys };
 }
 
-/** What is in an output folder (names), but the hidden checkpoint folders. */
-export function outputs(dir: string): string[] {
+/**
+ * What is in an output folder (names), but the hidden checkpoint folders and
+ * (`killed`: a side killed with SIGKILL) its scratch folder of spill files,
+ * which the next run there removes.
+ */
+export function outputs(dir: string, killed?: 'left' | 'right'): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => !/^\.psi-.*\.state$/.test(f));
+  const scratch = killed === undefined ? undefined : new RegExp(`^\\.psi-${killed}-\\d+-[0-9a-f]{8}\\.tmp$`);
+  return readdirSync(dir).filter((f) => !/^\.psi-.*\.state$/.test(f) && !(scratch?.test(f) ?? false));
 }
 
 /** The checkpoint's log size of a party (0 before its exchange starts). */
