@@ -106,6 +106,7 @@ export type {
   Side,
   SideProgress,
 } from './psi/protocol.js';
+export { processAlive, type RunLeftover, removeRunLeftover, runLeftover } from './psi/RunLeftovers.js';
 export { runPsi } from './psi/runPsi.js';
 export {
   runUnbalancedCache,

@@ -25,7 +25,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { CsvReader } from './csv.js';
 import { CsvFileNotFoundError, CsvReadError, PsiOptionsError } from './errors.js';
 import type { PsiWarning, ResolvedPsiRun } from './PsiOptions.js';
-import { makeScratchDir, removeScratchDir, SCRATCH_DIR } from './SpillBuckets.js';
+import { processAlive, removeRunLeftover, runLeftover } from './RunLeftovers.js';
+import { makeScratchDir, removeScratchDir } from './SpillBuckets.js';
 
 /** A run whose checks passed; {@link release} it when the run ends. */
 export interface PreparedRun {
@@ -43,9 +44,6 @@ export interface PreparedRun {
 /** Output files (resolved paths) being written by a run of this process. */
 const claimed = new Set<string>();
 
-/** `.left.csv.<pid>.<12 hex>.tmp`: an AtomicFileWriter's temporary file (see AtomicFileWriter.open). */
-const TEMP_FILE = /^\.(left|right)\.csv\.(\d+)\.[0-9a-f]{12}\.tmp$/;
-
 /** How a file that is not a regular file is described in a message. */
 function kind(s: Stats): string {
   if (s.isFile()) return 'a file';
@@ -60,15 +58,6 @@ function kind(s: Stats): string {
 const errno = (e: unknown): string | undefined => (e as { code?: string }).code;
 
 /** True if process `pid` exists (EPERM: it exists but belongs to someone else). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errno(error) === 'EPERM';
-  }
-}
-
 /**
  * Check the run's inputs and outputs (see the module comment) and claim its
  * outputs. Throws {@link PsiOptionsError} (`--left`, `--right`, `--out`) or a
@@ -194,13 +183,12 @@ export async function prepareRun(run: ResolvedPsiRun, onWarning?: (w: PsiWarning
 
     // Temporary files of earlier runs (a hard kill leaves them): remove those whose process is gone.
     for (const name of await readdir(outDir)) {
-      const scratch = SCRATCH_DIR.exec(name);
-      const m = scratch ?? TEMP_FILE.exec(name) ?? /^\.psi-write-check\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name);
-      if (m === null) continue;
-      const pid = Number(m[2] ?? m[1]);
+      const leftover = runLeftover(name);
+      if (leftover === undefined) continue;
+      const { pid } = leftover;
       const file = join(outDir, name);
       if (pid === process.pid) continue; // a run of this process is writing it
-      if (alive(pid)) {
+      if (processAlive(pid)) {
         onWarning?.({
           type: 'stale-temp-kept',
           file,
@@ -209,20 +197,13 @@ export async function prepareRun(run: ResolvedPsiRun, onWarning?: (w: PsiWarning
         });
         continue;
       }
-      try {
-        if (scratch !== null) {
-          // A scratch folder: only a real folder (never through a symbolic link), with what is in it.
-          if (!(await lstat(file)).isDirectory()) continue;
-          await rm(file, { recursive: true, force: true });
-        } else await unlink(file);
+      if (await removeRunLeftover(outDir, name, leftover)) {
         onWarning?.({
           type: 'stale-temp-removed',
           file,
           pid,
-          message: `removed ${basename(file)}, a temporary ${scratch !== null ? 'folder' : 'file'} left by an earlier run (process ${pid}, no longer running)`,
+          message: `removed ${basename(file)}, a temporary ${leftover.folder ? 'folder' : 'file'} left by an earlier run (process ${pid}, no longer running)`,
         });
-      } catch {
-        // Gone already (another run cleaned it): nothing to report.
       }
     }
   } catch (error) {

@@ -28,6 +28,20 @@ describe('removeLeftovers', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it('removes a dead run’s scratch folders of spill files and sort runs, with what is in them', async () => {
+    const pid = deadPid();
+    const dir = folder([]);
+    const scratch = join(dir, `.psi-left-${pid}-0123abcd.tmp`);
+    mkdirSync(scratch);
+    writeFileSync(join(scratch, 'bucket-07.bin'), 'spilled points');
+    const said = await removeLeftovers(dir, true);
+    expect(said).toEqual([
+      expect.stringMatching(/^removed \.psi-left-\d+-0123abcd\.tmp, a temporary scratch folder/),
+      `removed the folder ${dir}, made by the run the service was killed under`,
+    ]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it('keeps files of a live process, other files, and a folder the run did not make', async () => {
     const dead = deadPid();
     const live = `.right.csv.${process.ppid}.0123456789ab.tmp`; // the parent of this test process is running
