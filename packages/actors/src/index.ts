@@ -41,15 +41,33 @@ export {
   OprfCacheError,
   type OprfCacheProblem,
   OprfKeyFileError,
+  PsiCheckpointError,
+  PsiHandshakeError,
   PsiInterruptedError,
   PsiJobNotFoundError,
   PsiOptionsError,
+  PsiPeerAbortedError,
+  PsiPeerError,
+  PsiPeerLostError,
+  type PsiPeerProblem,
+  PsiPeerProtocolError,
+  PsiSideTakenError,
   X25519BackendUnavailableError,
 } from './psi/errors.js';
 export { Masker, maskerSpec } from './psi/Masker.js';
 export { OprfWorker, type OprfWorkerInput, type OprfWorkerMsg, oprfWorkerSpec } from './psi/OprfWorker.js';
 export { InvalidPointError } from './psi/oprf.js';
-export type { PsiProgress, PsiRelayInput, PsiSummary, SideSummary } from './psi/PsiJob.js';
+export {
+  checkPeerMessage,
+  type Hello,
+  type PeerMsg,
+  PSI_CURVE,
+  PSI_PROTOCOL_VERSION,
+  peerMessageBytes,
+  type ResumeState,
+  type Reveal,
+} from './psi/PeerProtocol.js';
+export type { PsiProgress, PsiRelayInput, PsiSummary } from './psi/PsiJob.js';
 export {
   maxPsiThreads,
   type PsiOptions,
@@ -67,11 +85,23 @@ export {
   type PsiServiceInput,
   type PsiServiceMsg,
 } from './psi/PsiService.js';
+export {
+  PsiSession,
+  type SessionConfig,
+  type SessionInput,
+  type SessionMsg,
+  type SessionProgress,
+  type SideSummary,
+  type StageTimes,
+  sessionTimings,
+} from './psi/PsiSession.js';
+export { type PsiPartyOptions, resolvePartyOptions } from './psi/partyOptions.js';
 export type {
   EmptyKeyPolicy,
   ExchangerMsg,
   MaskerInput,
   MaskerMsg,
+  PartyConfig,
   PsiLimits,
   Side,
   SideProgress,

@@ -4,6 +4,7 @@
  * loaded in the thread by module URL (see {@link maskerSpec}).
  */
 import { defineActor, workerActor } from '@troupe/core';
+import { LowOrderPointError } from './errors.js';
 import type { MaskerInput, MaskerMsg } from './protocol.js';
 import { hashPackedToPoints, maskBatch, X25519_BYTES, zeroKey } from './x25519.js';
 
@@ -39,7 +40,13 @@ export const Masker = defineActor<MaskerMsg, MaskerState, MaskerInput>({
       ctx.reply(maskBatch(state.key, points, points));
       return;
     }
-    ctx.reply(maskBatch(state.key, msg.points));
+    try {
+      ctx.reply(maskBatch(state.key, msg.points));
+    } catch (error) {
+      // A low-order point is bad input from the peer, not a fault of this masker: the asker gets the error.
+      if (!(error instanceof LowOrderPointError)) throw error;
+      ctx.replyError(error);
+    }
   },
   afterStop: (state, ctx) => {
     zeroKey(state.key);

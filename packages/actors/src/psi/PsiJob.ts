@@ -1,21 +1,35 @@
 /**
- * One PSI run: two parties (each its own subtree and key), introduced to each
- * other by their exchangers' refs, a progress account, and a two-phase commit
- * of the outputs: both parties write temporary files, and only when both have
- * do both rename them into place. Any failure aborts both; a stop (shutdown)
- * aborts both too, so an interrupted run leaves no output.
+ * One PSI run with both parties in this process: two {@link PsiSession}s
+ * (each its own party subtree and key), wired to each other directly, or
+ * through a relay per direction, exactly as two processes would be over a
+ * network. The sessions do the handshake and the commit between themselves;
+ * the job only starts them, relays progress and aborts, and combines their
+ * two summaries. A stop (shutdown) aborts both, so an interrupted run leaves
+ * no output.
  */
-import { type ActorContext, type ActorDefinition, type ActorRef, defineActor, type Replier, stop } from '@troupe/core';
-import { PsiInterruptedError } from './errors.js';
-import { type PartyMsg, PsiParty } from './PsiParty.js';
-import type { ExchangerMsg, PartyConfig, PartyEvent, Side, SideProgress } from './protocol.js';
+import { join } from 'node:path';
+import { type ActorDefinition, type ActorRef, defineActor, type Replier, stop } from '@troupe/core';
+import { PsiInterruptedError, PsiPeerAbortedError, PsiPeerLostError } from './errors.js';
+import type { PeerMsg, Reveal } from './PeerProtocol.js';
+import {
+  PsiSession,
+  type SessionConfig,
+  type SessionMsg,
+  type SessionProgress,
+  type SideSummary,
+} from './PsiSession.js';
+import type { PartyConfig, Side, SideProgress } from './protocol.js';
+
+export type { SideSummary };
 
 /** The result of a run. */
 export interface PsiSummary {
   left: SideSummary;
   right: SideSummary;
-  /** Keys in the intersection (unique). */
+  /** Keys in the intersection (unique), as the side(s) that learn it found. */
   intersection: number;
+  reveal: Reveal;
+  cardinalityOnly: boolean;
   threads: number;
   /** Worker threads the run actually used: maskers start as the work needs them, up to `threads`. */
   threadsUsed: number;
@@ -25,50 +39,44 @@ export interface PsiSummary {
   itemsPerSecond: number;
 }
 
-export interface SideSummary {
-  file: string;
-  outFile: string;
-  rows: number;
-  uniqueKeys: number;
-  matchedRows: number;
-  matchedKeys: number;
-  /** Bytes this party's data path wrote to its scratch folder (0 when everything fit in memory). */
-  spilledBytes: number;
-  /** Sorted runs its writer merged (0: the matched rows were sorted in memory). */
-  sortRuns: number;
-  /** Rows whose key was empty (matched, skipped or refused per `emptyKeys`). */
-  emptyKeyRows: number;
-  /** Line of the first such row, or 0. */
-  firstEmptyKeyLine: number;
+/** Options of the two sessions of a job. */
+export interface JobSessionOptions {
+  /** The session name (default `psi`); a resume must use the same. */
+  name?: string;
+  peerTimeoutMs?: number;
+  heartbeatMs?: number;
+  handshakeTimeoutMs?: number;
+  /** Stage checkpoints, one folder per side under this one (`left/`, `right/`). */
+  checkpointDir?: string;
+  resume?: boolean;
 }
 
 export type JobMsg =
-  | PartyEvent
   | { type: 'result' }
   | { type: 'progress-snapshot' }
   | { type: 'abort'; reason?: unknown }
-  /** Internal: both parties have stopped their exchange and dropped their temporary files. */
-  | { type: 'aborted'; error: unknown };
+  | { type: 'session-done'; side: Side; ok?: SideSummary; error?: unknown };
 
 export interface JobInput {
   left: PartyConfig;
   right: PartyConfig;
-  /** An actor to put on the wire between the parties (see {@link PsiRelayInput}); none by default. */
+  /** An actor to put on the wire between the sessions (see {@link PsiRelayInput}); none by default. */
   // biome-ignore lint/suspicious/noExplicitAny: the relay's state is its own
-  relay?: ActorDefinition<ExchangerMsg, any, PsiRelayInput>;
+  relay?: ActorDefinition<PeerMsg, any, PsiRelayInput>;
+  session?: JobSessionOptions;
 }
 
 /**
- * Input of a relay: an actor the job puts between the two exchangers, one per
+ * Input of a relay: an actor the job puts between the two sessions, one per
  * direction, that must pass every message on to `to`. Everything that crosses
  * between the parties goes through it, so it is the place to audit (or test)
  * what a party reveals to its peer, exactly as a network link would carry it.
  */
 export interface PsiRelayInput {
-  /** The side whose exchanger sends through this relay. */
+  /** The side whose session sends through this relay. */
   from: Side;
-  /** The other side's exchanger. */
-  to: ActorRef<ExchangerMsg>;
+  /** The other side's port. */
+  to: ActorRef<PeerMsg>;
 }
 
 /** Progress of both sides and the time since the start. */
@@ -78,61 +86,50 @@ export interface PsiProgress {
   elapsedMs: number;
 }
 
+type Outcome = { ok: SideSummary } | { error: unknown };
+
 interface JobState {
   started: number;
-  /** Why the run is being aborted (set at the first failure; the outcome follows once both parties confirm). */
-  aborting: { error: unknown } | undefined;
-  parties: Record<Side, ActorRef<PartyMsg>>;
-  progress: Record<Side, SideProgress>;
-  written: Partial<Record<Side, Extract<PartyEvent, { type: 'party-written' }>>>;
-  committed: Partial<Record<Side, true>>;
+  sessions: Record<Side, ActorRef<SessionMsg>>;
+  ended: Partial<Record<Side, Outcome>>;
+  /** Failures in the order they came. */
+  errors: unknown[];
   waiting: Replier<PsiSummary>[];
   outcome: { ok: PsiSummary } | { error: unknown } | undefined;
 }
-
-const emptyProgress = (cfg: PartyConfig): SideProgress => ({
-  rows: 0,
-  uniqueKeys: 0,
-  ownMasked: 0,
-  peerMasked: 0,
-  returned: 0,
-  matchedRows: 0,
-  writtenRows: 0,
-  maskers: 0,
-  bytesRead: 0,
-  bytesTotal: cfg.fileBytes ?? 0,
-  emptyKeyRows: 0,
-  firstEmptyKeyLine: 0,
-  readDone: false,
-  writing: false,
-  done: false,
-});
 
 export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
   name: 'psi-job',
   childSupervision: stop(),
   init: (ctx) => {
-    const self = ctx.self as unknown as ActorRef<PartyEvent>;
-    const left = ctx.spawn(PsiParty, { name: 'left', input: { config: ctx.input.left, job: self } });
-    const right = ctx.spawn(PsiParty, { name: 'right', input: { config: ctx.input.right, job: self } });
+    const o = ctx.input.session ?? {};
+    const session = (party: PartyConfig): SessionConfig => ({
+      session: o.name ?? 'psi',
+      party,
+      ...(o.peerTimeoutMs === undefined ? {} : { peerTimeoutMs: o.peerTimeoutMs }),
+      ...(o.heartbeatMs === undefined ? {} : { heartbeatMs: o.heartbeatMs }),
+      ...(o.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: o.handshakeTimeoutMs }),
+      ...(o.checkpointDir === undefined ? {} : { checkpointDir: join(o.checkpointDir, party.side) }),
+      ...(o.resume === undefined ? {} : { resume: o.resume }),
+    });
+    const left = ctx.spawn(PsiSession, { name: 'left', input: { config: session(ctx.input.left) } });
+    const right = ctx.spawn(PsiSession, { name: 'right', input: { config: session(ctx.input.right) } });
     ctx.watch(left);
     ctx.watch(right);
     return {
       started: performance.now(),
-      aborting: undefined,
-      parties: { left, right },
-      progress: { left: emptyProgress(ctx.input.left), right: emptyProgress(ctx.input.right) },
-      written: {},
-      committed: {},
+      sessions: { left, right },
+      ended: {},
+      errors: [],
       waiting: [],
       outcome: undefined,
     };
   },
   afterStart: async (s, ctx) => {
-    // Introduce the parties: each exchanger gets the other's ref (or a relay to it), and nothing else.
+    // Introduce the sessions: each gets the other's port (or a relay to it), and nothing else.
     const [l, r] = await Promise.all([
-      ctx.ask<ActorRef<ExchangerMsg>>(s.parties.left, { type: 'get-exchanger' }),
-      ctx.ask<ActorRef<ExchangerMsg>>(s.parties.right, { type: 'get-exchanger' }),
+      ctx.ask<ActorRef<PeerMsg>>(s.sessions.left, { type: 'get-port' }),
+      ctx.ask<ActorRef<PeerMsg>>(s.sessions.right, { type: 'get-port' }),
     ]);
     const relay = ctx.input.relay;
     const toRight = relay ? ctx.spawn(relay, { name: 'relay-left', input: { from: 'left', to: r } }) : r;
@@ -141,8 +138,14 @@ export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
       ctx.watch(toRight);
       ctx.watch(toLeft);
     }
-    ctx.tell(s.parties.left, { type: 'peer', peer: toRight });
-    ctx.tell(s.parties.right, { type: 'peer', peer: toLeft });
+    ctx.tell(s.sessions.left, { type: 'connect', peer: toRight });
+    ctx.tell(s.sessions.right, { type: 'connect', peer: toLeft });
+    for (const side of ['left', 'right'] as const) {
+      ctx.ask<SideSummary>(s.sessions[side], { type: 'result' }, { timeoutMs: 7 * 24 * 3_600_000 }).then(
+        (ok) => ctx.tell(ctx.self, { type: 'session-done', side, ok }),
+        (error) => ctx.tell(ctx.self, { type: 'session-done', side, error }),
+      );
+    }
   },
   receive: (s, msg, ctx) => {
     switch (msg.type) {
@@ -151,77 +154,56 @@ export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
         else if ('ok' in s.outcome) ctx.reply(s.outcome.ok);
         else ctx.replyError(s.outcome.error);
         return;
-      case 'progress-snapshot':
-        ctx.reply({
-          left: { ...s.progress.left },
-          right: { ...s.progress.right },
-          elapsedMs: performance.now() - s.started,
-        });
-        return;
-      case 'progress': {
-        const p = s.progress[msg.side];
-        const counters = p as unknown as Record<string, number>;
-        for (const [k, v] of Object.entries(msg.delta)) counters[k] = (counters[k] ?? 0) + (v as number);
-        if (msg.readDone) p.readDone = true;
-        if (msg.writing) p.writing = true;
+      case 'progress-snapshot': {
+        const replier = ctx.deferReply<PsiProgress>();
+        const ask = (side: Side) =>
+          ctx.ask<SessionProgress>(s.sessions[side], { type: 'progress-snapshot' }, { timeoutMs: 60_000 });
+        Promise.all([ask('left'), ask('right')]).then(
+          ([l, r]) => replier.reply({ left: l.progress, right: r.progress, elapsedMs: performance.now() - s.started }),
+          (e) => replier.fail(e),
+        );
         return;
       }
-      case 'party-written': {
-        s.written[msg.side] = msg;
-        if (s.written.left && s.written.right && s.outcome === undefined) {
-          s.parties.left.tell({ type: 'commit' });
-          s.parties.right.tell({ type: 'commit' });
+      case 'abort':
+        for (const side of ['left', 'right'] as const) {
+          s.sessions[side].tell({ type: 'abort', reason: msg.reason ?? new PsiInterruptedError('aborted') });
         }
         return;
-      }
-      case 'party-committed': {
-        s.committed[msg.side] = true;
-        s.progress[msg.side].done = true;
-        if (s.committed.left && s.committed.right && s.outcome === undefined) finish(s, { ok: summary(s, ctx.input) });
-        return;
-      }
-      case 'party-failed':
-        fail(s, msg.error, ctx);
-        return;
-      case 'abort':
-        fail(s, msg.reason ?? new PsiInterruptedError('aborted'), ctx);
-        return;
-      case 'aborted':
-        if (s.outcome === undefined) finish(s, { error: msg.error });
+      case 'session-done':
+        s.ended[msg.side] = msg.ok !== undefined ? { ok: msg.ok } : { error: msg.error };
+        if (msg.ok === undefined) s.errors.push(msg.error);
+        if (s.ended.left !== undefined && s.ended.right !== undefined && s.outcome === undefined) {
+          const l = s.ended.left;
+          const r = s.ended.right;
+          finish(
+            s,
+            'ok' in l && 'ok' in r ? { ok: combine(l.ok, r.ok, ctx.input, s.started) } : { error: rootCause(s.errors) },
+          );
+        }
         return;
     }
   },
-  onTerminated: (s, t, ctx) => {
-    if (t.reason.kind === 'failed') fail(s, t.reason.error, ctx);
+  onTerminated: (s, t) => {
+    if (t.reason.kind === 'failed' && s.outcome === undefined) finish(s, { error: t.reason.error });
   },
   afterStop: (s) => {
-    // Stopped before the end (shutdown, a parent's stop): whoever waits learns it; the writers have aborted.
-    if (s.outcome === undefined) {
-      finish(s, { error: s.aborting?.error ?? new PsiInterruptedError('the actor system is shutting down') });
-    }
+    // Stopped before the end (shutdown, a parent's stop): whoever waits learns it; the sessions have aborted.
+    if (s.outcome === undefined) finish(s, { error: new PsiInterruptedError('the actor system is shutting down') });
   },
 });
 
 /**
- * Abort the run: both parties stop their exchange (which releases a reader
- * waiting for room) and drop their temporary files, and confirm; only then is
- * the outcome given. So whoever stops the job after it has failed finds every
- * stage idle, and the stop is quick.
+ * The error that explains a failed run: one side's own failure (bad input, a
+ * protocol violation...) rather than the other side's consequence of it (the
+ * peer aborted, was lost, or was interrupted).
  */
-function fail(s: JobState, error: unknown, ctx: { ask: AskFn; tell: TellSelf; self: ActorRef<JobMsg> }): void {
-  if (s.outcome !== undefined || s.aborting !== undefined) return;
-  s.aborting = { error };
-  const ack = (party: ActorRef<PartyMsg>) =>
-    ctx.ask<boolean>(party, { type: 'abort' }, { timeoutMs: ABORT_ACK_MS }).catch(() => false);
-  void Promise.all([ack(s.parties.left), ack(s.parties.right)]).then(() =>
-    ctx.tell(ctx.self, { type: 'aborted', error }),
-  );
+function rootCause(errors: unknown[]): unknown {
+  const rank = (e: unknown) =>
+    e instanceof PsiPeerAbortedError ? 3 : e instanceof PsiInterruptedError ? 2 : e instanceof PsiPeerLostError ? 1 : 0;
+  let best = errors[0];
+  for (const e of errors) if (rank(e) < rank(best)) best = e;
+  return best;
 }
-
-/** How long a party may take to confirm an abort before the job gives up waiting. */
-const ABORT_ACK_MS = 3_500;
-type AskFn = ActorContext<JobMsg, JobInput>['ask'];
-type TellSelf = ActorContext<JobMsg, JobInput>['tell'];
 
 function finish(s: JobState, outcome: NonNullable<JobState['outcome']>): void {
   s.outcome = outcome;
@@ -233,32 +215,16 @@ function finish(s: JobState, outcome: NonNullable<JobState['outcome']>): void {
   }
 }
 
-function summary(s: JobState, input: JobInput): PsiSummary {
-  const side = (name: Side): SideSummary => {
-    const w = s.written[name] as Extract<PartyEvent, { type: 'party-written' }>;
-    const cfg = input[name];
-    return {
-      file: cfg.file,
-      outFile: cfg.outFile,
-      rows: w.rows,
-      uniqueKeys: s.progress[name].uniqueKeys,
-      matchedRows: w.matchedRows,
-      matchedKeys: w.matchedKeys,
-      spilledBytes: w.spilledBytes,
-      sortRuns: w.sortRuns,
-      emptyKeyRows: s.progress[name].emptyKeyRows,
-      firstEmptyKeyLine: s.progress[name].firstEmptyKeyLine,
-    };
-  };
-  const left = side('left');
-  const right = side('right');
-  const elapsedMs = performance.now() - s.started;
+function combine(left: SideSummary, right: SideSummary, input: JobInput, started: number): PsiSummary {
+  const elapsedMs = performance.now() - started;
   return {
     left,
     right,
-    intersection: left.matchedKeys,
+    intersection: left.matchedKeys ?? right.matchedKeys ?? 0,
+    reveal: input.left.reveal ?? 'both',
+    cardinalityOnly: input.left.cardinalityOnly === true,
     threads: input.left.threads,
-    threadsUsed: Math.max(s.progress.left.maskers, s.progress.right.maskers),
+    threadsUsed: Math.max(left.threadsUsed, right.threadsUsed),
     batchSize: input.left.batchSize,
     elapsedMs,
     itemsPerSecond: ((left.uniqueKeys + right.uniqueKeys) / elapsedMs) * 1000,

@@ -8,8 +8,10 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { ActorDefinition, WorkerActorSpec } from '@troupe/core';
 import { PsiOptionsError } from './errors.js';
+import type { PeerMsg, Reveal } from './PeerProtocol.js';
 import type { JobInput, PsiProgress, PsiRelayInput, PsiSummary } from './PsiJob.js';
-import type { EmptyKeyPolicy, ExchangerMsg, MaskerInput, MaskerMsg, PartyConfig, PsiLimits } from './protocol.js';
+import { sessionTimings } from './PsiSession.js';
+import type { EmptyKeyPolicy, MaskerInput, MaskerMsg, PartyConfig, PsiLimits } from './protocol.js';
 
 /** Something a run noticed that the user should know, but that does not stop it. */
 export type PsiWarning =
@@ -85,7 +87,23 @@ export interface PsiOptions {
    * that a party reveals to its peer. None by default.
    */
   // biome-ignore lint/suspicious/noExplicitAny: the relay's state is its own
-  relay?: ActorDefinition<ExchangerMsg, any, PsiRelayInput>;
+  relay?: ActorDefinition<PeerMsg, any, PsiRelayInput>;
+  /**
+   * Who learns the result (default `both`): only the named side writes its
+   * rows; the other writes nothing and is sent nothing that would reveal the
+   * intersection (only the count of the other's items).
+   */
+  reveal?: Reveal;
+  /** PSI-CA: no rows are written; the revealed side(s) learn only the intersection's size. */
+  cardinalityOnly?: boolean;
+  /** The session name (default `psi`); a resume must use the same. */
+  session?: string;
+  /** A party silent this long is lost (default 30 000 ms). */
+  peerTimeoutMs?: number;
+  /** Record stage checkpoints under this folder (`left/`, `right/`; key material, mode 0700/0600). */
+  checkpointDir?: string;
+  /** Continue the run recorded in `checkpointDir`, if there is one, instead of starting afresh. */
+  resume?: boolean;
 }
 
 /** What a run needs once its options are checked: the two parties' configurations (the job's input). */
@@ -175,6 +193,42 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
   ) {
     throw new PsiOptionsError('relay', 'must be an actor definition (defineActor(...))');
   }
+  const reveal = options.reveal ?? 'both';
+  if (reveal !== 'both' && reveal !== 'left' && reveal !== 'right') {
+    throw new PsiOptionsError('--reveal', `must be both, left or right, got ${JSON.stringify(reveal)}`);
+  }
+  const cardinalityOnly = options.cardinalityOnly ?? false;
+  if (typeof cardinalityOnly !== 'boolean') throw new PsiOptionsError('--cardinality-only', 'must be a boolean');
+  const session = options.session ?? 'psi';
+  if (typeof session !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(session)) {
+    throw new PsiOptionsError(
+      '--session',
+      `must be 1-128 letters, digits, '.', '_' or '-' (starting with a letter or digit), got ${JSON.stringify(session)}`,
+    );
+  }
+  const resume = options.resume ?? false;
+  if (resume && options.checkpointDir === undefined) {
+    throw new PsiOptionsError('--resume', 'needs a checkpoint folder (checkpointDir) to resume from');
+  }
+  if (resume && cardinalityOnly) {
+    throw new PsiOptionsError(
+      '--resume',
+      'cannot be used with --cardinality-only: the whole-set shuffles of the cardinality mode are not checkpointed',
+    );
+  }
+  if (
+    options.checkpointDir !== undefined &&
+    (typeof options.checkpointDir !== 'string' || options.checkpointDir === '')
+  ) {
+    throw new PsiOptionsError('checkpointDir', `must name a folder, got ${JSON.stringify(options.checkpointDir)}`);
+  }
+  const sessionOptions = {
+    name: session,
+    ...(options.peerTimeoutMs === undefined ? {} : { peerTimeoutMs: options.peerTimeoutMs }),
+    ...(options.checkpointDir === undefined ? {} : { checkpointDir: resolve(options.checkpointDir) }),
+    resume,
+  };
+  sessionTimings(sessionOptions);
   if (options.crashInSort !== undefined && options.crashInSort !== 'throw' && options.crashInSort !== 'kill') {
     throw new PsiOptionsError('crashInSort', `must be 'throw' or 'kill', got ${JSON.stringify(options.crashInSort)}`);
   }
@@ -199,6 +253,8 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
     ...(side === 'left' && options.crashInSort !== undefined ? { crashInSort: options.crashInSort } : {}),
     ...(slowWriteMs !== undefined ? { slowWriteMs } : {}),
     ...(masker !== undefined ? { masker } : {}),
+    reveal,
+    cardinalityOnly,
     limits,
     // Made by prepareRun(), inside the output folder, once the checks have passed.
     scratchDir: '',
@@ -207,6 +263,7 @@ export function resolvePsiOptions(options: PsiOptions): ResolvedPsiRun {
     left: party('left'),
     right: party('right'),
     ...(relay !== undefined ? { relay } : {}),
+    session: sessionOptions,
     outDir,
     overwrite: options.overwrite ?? false,
   };

@@ -1,8 +1,13 @@
 /**
  * One party of a PSI run: a subtree of a reader, maskers on worker threads
- * (holding this party's key), an exchanger, a matcher and a writer. The party
- * draws a fresh key per run, hands copies to its maskers and zeroes its own;
+ * (one per host thread, holding this party's key), an exchanger, a matcher
+ * and a writer. Its session gives it the key (fresh per run, or the one a
+ * resumed run kept), which the party hands to its maskers and then zeroes;
  * the maskers zero theirs when they stop.
+ *
+ * A side that writes no rows (the other side learns the result, or only the
+ * intersection size is revealed) gets a {@link Tally} instead of the writer,
+ * and, if it learns nothing, instead of the matcher too.
  *
  * Maskers start as the work needs them: one at first, another each time the
  * exchanger has more queued (hashing or masking) than its maskers take
@@ -13,39 +18,58 @@
  * A masker whose thread dies is restarted by this party (bounded), and the
  * exchanger redoes its unfinished batches. Any other child that fails (bad
  * input in the reader, a broken invariant) is stopped, and the party reports
- * the failure to its job, which aborts the run.
+ * the failure to its session, which aborts the run.
  *
  * **Abort.** The party first trips its stop signal (the reader, matcher and
  * writer check it at every step of their long messages: a bucket, a chunk of
  * the file, a merge), then asks each stage to abort and answers once all four
  * have confirmed: the exchanger has dropped its queues and refused the reader,
  * the reader, the matcher and the writer are idle and have deleted their
- * spill files, sort runs and temporary output. So the job's stop that follows
+ * spill files, sort runs and temporary output. So the session's stop that follows
  * finds nothing in flight and abandons nothing. A stop that comes without an
  * abort trips the signal too, before the stages stop ({@link StopSignal}).
  */
 import { type ActorContext, type ActorRef, defineActor, restart, stop, type Terminated } from '@troupe/core';
+import type { Checkpoint } from './Checkpoint.js';
 import { Exchanger } from './Exchanger.js';
 import { PsiInterruptedError } from './errors.js';
 import { maskerSpec } from './Masker.js';
 import { Matcher } from './Matcher.js';
-import type { ExchangerMsg, MaskerMsg, MatcherMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
+import {
+  type ExchangeOutMsg,
+  type ExchangePlan,
+  type ExchangerMsg,
+  type MaskerMsg,
+  type MatcherMsg,
+  type PartyConfig,
+  type PartyEvent,
+  sideLearns,
+  type WriterMsg,
+} from './protocol.js';
 import { Reader, type ReaderMsg } from './Reader.js';
 import { StopSignal } from './StopSignal.js';
+import { Tally } from './Tally.js';
 import { Writer } from './Writer.js';
 import { generateKey, zeroKey } from './x25519.js';
 
 export type PartyMsg =
   | PartyEvent
   | { type: 'get-exchanger' }
-  | { type: 'peer'; peer: ActorRef<ExchangerMsg> }
   | { type: 'commit' }
   /** Answered (when asked) once every stage has wound down and dropped its files. */
   | { type: 'abort' };
 
 export interface PartyInput {
   config: PartyConfig;
+  /** Where progress and results go (the session). */
   job: ActorRef<PartyEvent>;
+  /** Where the exchanger sends what goes to the peer (the session). */
+  session: ActorRef<ExchangeOutMsg>;
+  /** The party's key; zeroed here once the maskers have their copies. Default: a fresh one. */
+  key?: Uint8Array;
+  /** A resumed run: what is done already. */
+  plan?: ExchangePlan;
+  checkpoint?: Checkpoint;
 }
 
 interface PartyState {
@@ -69,9 +93,9 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
   // Stages other than maskers do not restart: their errors are bad input or bugs, not transient.
   childSupervision: stop(),
   init: (ctx) => {
-    const { config } = ctx.input;
-    // A fresh key per party per run, from the OS CSPRNG (crypto.randomBytes).
-    const key = generateKey();
+    const { config, session, plan, checkpoint } = ctx.input;
+    // A fresh key per party per run, from the OS CSPRNG (crypto.randomBytes), unless the session resumes one.
+    const key = ctx.input.key ?? generateKey();
     let maskers: ActorRef<MaskerMsg>[];
     try {
       maskers = [spawnMasker(ctx, config, key, 0)];
@@ -81,16 +105,39 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
     }
     if (config.threads === 1) zeroKey(key);
     const self = ctx.self as unknown as ActorRef<PartyEvent>;
+    const learns = sideLearns(config);
     const stopping = new AbortController();
     const signal = stopping.signal;
-    const writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self, signal } });
-    const matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self, signal } });
-    const exchanger = ctx.spawn(Exchanger, { name: 'exchanger', input: { config, maskers, matcher, party: self } });
+    let writer: ActorRef<WriterMsg>;
+    let matcher: ActorRef<MatcherMsg>;
+    if (learns === 'rows') {
+      writer = ctx.spawn(Writer, { name: 'writer', input: { config, party: self, signal } });
+      matcher = ctx.spawn(Matcher, { name: 'matcher', input: { config, writer, party: self, signal } });
+    } else {
+      const tally = ctx.spawn(Tally, { name: 'tally', input: { config, party: self, matching: learns === 'size' } });
+      writer = tally;
+      matcher =
+        learns === 'size'
+          ? ctx.spawn(Matcher, { name: 'matcher', input: { config, writer: tally, party: self, signal } })
+          : tally;
+    }
+    const exchanger = ctx.spawn(Exchanger, {
+      name: 'exchanger',
+      input: {
+        config,
+        maskers,
+        matcher,
+        party: self,
+        session,
+        ...(plan === undefined ? {} : { plan }),
+        ...(checkpoint === undefined ? {} : { checkpoint }),
+      },
+    });
     const reader = ctx.spawn(Reader, {
       name: 'reader',
       input: { config, exchanger, matcher, writer, party: self, signal },
     });
-    for (const child of [reader, exchanger, matcher, writer]) ctx.watch(child);
+    for (const child of new Set([reader, exchanger, matcher, writer])) ctx.watch(child);
     // Spawned last, stopped first: a stop without an abort trips the signal before the stages stop.
     ctx.spawn(StopSignal, { name: 'stop-signal', input: { controller: stopping } });
     ctx.tell(self, { type: 'progress', side: config.side, delta: { maskers: 1 } });
@@ -109,9 +156,6 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
     switch (msg.type) {
       case 'get-exchanger':
         ctx.reply(s.exchanger);
-        return;
-      case 'peer':
-        s.exchanger.tell(msg);
         return;
       case 'commit':
         s.writer.tell({ type: 'commit' });
@@ -144,7 +188,7 @@ export const PsiParty = defineActor<PartyMsg, PartyState, PartyInput>({
         return;
       }
       default:
-        // Progress and results go up to the job.
+        // Progress and results go up to the session.
         ctx.input.job.tell(msg);
     }
   },

@@ -131,7 +131,7 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
       firstEmptyKeyLine: 0,
       bytesRead: 0,
       uniqueKeys: 0,
-      rnd: new RandomSource(),
+      rnd: new RandomSource(config.orderSeed),
       batchPoints: new Uint8Array(config.batchSize * X25519_BYTES),
       batchUids: new Uint32Array(config.batchSize),
       batchFill: 0,

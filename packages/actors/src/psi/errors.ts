@@ -333,3 +333,119 @@ export class PsiJobNotFoundError extends TroupeError {
     );
   }
 }
+
+/** Which kind of trouble a {@link PsiPeerError} is. */
+export type PsiPeerProblem = 'handshake' | 'side-taken' | 'lost' | 'protocol' | 'aborted';
+
+/**
+ * Base class of every error about the peer party of a two-party session: the
+ * handshake failed, the peer was lost, broke the protocol or aborted. The run
+ * stops and writes no output (a resumable one keeps its checkpoint).
+ */
+export class PsiPeerError extends TroupeError {
+  constructor(
+    code: string,
+    /** What went wrong, in one word. */
+    readonly problem: PsiPeerProblem,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** The two parties disagree on a protocol parameter (or both claim the same side). */
+export class PsiHandshakeError extends PsiPeerError {
+  constructor(
+    /** The session name. */
+    readonly session: string,
+    /** The parameter they disagree on (`batchSize`, `reveal`, `side`...). */
+    readonly field: string,
+    /** The left party's value (for `side`: this party's). */
+    readonly left: unknown,
+    /** The right party's value (for `side`: the peer's). */
+    readonly right: unknown,
+    detail?: string,
+  ) {
+    const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+    super(
+      'ERR_PSI_HANDSHAKE',
+      'handshake',
+      field === 'side'
+        ? `psi session ${session}: both parties claim side ${show(left)}; start one with --side left and the other with --side right.`
+        : `psi session ${session}: the parties disagree on ${field}: left has ${show(left)}, right has ${show(right)}.` +
+            (detail === undefined ? ' Both must be started with the same value.' : ` ${detail}`),
+    );
+  }
+}
+
+/** Another party already holds the side this party claimed in this session. */
+export class PsiSideTakenError extends PsiPeerError {
+  constructor(
+    readonly session: string,
+    readonly side: string,
+  ) {
+    super(
+      'ERR_PSI_SIDE_TAKEN',
+      'side-taken',
+      `psi session ${session}: side ${side} is already taken by another party; this one was refused. ` +
+        'Check the --side and --session flags (each session has one left and one right party).',
+    );
+  }
+}
+
+/** The peer stopped answering (within the bound), or its actor or node terminated. */
+export class PsiPeerLostError extends PsiPeerError {
+  constructor(
+    readonly side: string,
+    readonly reason: 'stalled' | 'terminated' | 'handshake-timeout' | 'messages-lost',
+    detail: string,
+  ) {
+    super('ERR_PSI_PEER_LOST', 'lost', `psi ${side}: peer lost (${detail}); no output was written.`);
+  }
+}
+
+/** The peer sent something the protocol does not allow (malformed, out of range, replayed, too many items...). */
+export class PsiPeerProtocolError extends PsiPeerError {
+  constructor(
+    readonly side: string,
+    /** What the peer did wrong. */
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'ERR_PSI_PEER_PROTOCOL',
+      'protocol',
+      `psi ${side}: the peer broke the protocol: it sent ${detail}. The run stops; no output was written.`,
+      options,
+    );
+  }
+}
+
+/** The peer gave up and said why. */
+export class PsiPeerAbortedError extends PsiPeerError {
+  constructor(
+    readonly side: string,
+    /** The peer's own error code (e.g. `ERR_PSI_INTERRUPTED`). */
+    readonly peerCode: string,
+    /** The peer's reason. */
+    readonly reason: string,
+  ) {
+    super(
+      'ERR_PSI_PEER_ABORTED',
+      'aborted',
+      `psi ${side}: the peer aborted the run (${reason}); no output was written.`,
+    );
+  }
+}
+
+/** A checkpoint cannot be used to resume (missing, made for another run or input, or unreadable). */
+export class PsiCheckpointError extends TroupeError {
+  constructor(
+    readonly dir: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_PSI_CHECKPOINT', `psi checkpoint ${dir}: ${detail}`, options);
+  }
+}

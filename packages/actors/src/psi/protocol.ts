@@ -12,6 +12,7 @@
  * from its party) once it has stopped its work and deleted its files.
  */
 import type { ActorRef, WorkerActorSpec } from '@troupe/core';
+import type { BatchSet } from './BatchSet.js';
 import type { SpillBuckets } from './SpillBuckets.js';
 
 /** Which side of the PSI a party is. */
@@ -44,10 +45,26 @@ export interface PartyConfig {
   slowWriteMs?: number;
   /** The masker worker actor; default the built-in one ({@link MaskerInput} carries the party's key). */
   masker?: WorkerActorSpec<MaskerMsg, MaskerInput>;
+  /** Who learns the result (default both); the other side writes no rows and is not sent what would reveal them. */
+  reveal?: 'both' | Side;
+  /** PSI-CA: no rows are written, the revealed side(s) learn only the intersection size. */
+  cardinalityOnly?: boolean;
   /** Memory bounds and bucket counts of the data path. */
   limits: PsiLimits;
+  /** Seed of the reader's random order (32 bytes); default fresh randomness. A resumed run passes its checkpoint's. */
+  orderSeed?: Uint8Array;
   /** The party's private scratch folder (spill files, sort runs), inside the output folder. */
   scratchDir: string;
+}
+
+/** What a side learns, from its config: its rows, only the intersection size, or nothing. */
+export function sideLearns(
+  config: Pick<PartyConfig, 'side' | 'reveal' | 'cardinalityOnly'>,
+  side: Side = config.side,
+): 'rows' | 'size' | 'nothing' {
+  const reveal = config.reveal ?? 'both';
+  if (reveal !== 'both' && reveal !== side) return 'nothing';
+  return config.cardinalityOnly === true ? 'size' : 'rows';
 }
 
 /**
@@ -129,19 +146,59 @@ export type ExchangerMsg =
    */
   | { type: 'own-batch'; index: number; points: Uint8Array; uids: Uint32Array }
   | { type: 'own-end'; batches: number; uniqueKeys: number }
-  /** From the party: where the peer's exchanger is. */
-  | { type: 'peer'; peer: ActorRef<ExchangerMsg> }
-  /** From the peer: its masked items, shuffled within the batch. */
+  /** From the peer (through the session): its masked items, shuffled. */
   | { type: 'peer-batch'; index: number; points: Uint8Array }
   | { type: 'peer-end'; batches: number }
   /** From the peer: our batch `index` raised to its key (COMPARE_BYTES each), in the order we sent. */
   | { type: 'returned'; index: number; doubles: Uint8Array }
+  /** From the peer, cardinality mode: our items raised to its key, shuffled across the whole set. */
+  | { type: 'peer-shuffled'; doubles: Uint8Array }
+  | { type: 'peer-shuffled-end'; items: number }
+  /** From the session: the peer says it is prepared, so everything it owed us must be here. */
+  | { type: 'peer-prepared' }
   /** From the party: another masker, started because the exchanger asked for one (`want-masker`). */
   | { type: 'masker-ready'; masker: ActorRef<MaskerMsg> }
   /** Internal: a masking job finished or failed. */
   | { type: 'job-done'; job: number; result: Uint8Array }
   | { type: 'job-failed'; job: number; error: unknown }
   | { type: 'abort' };
+
+/**
+ * From the exchanger to its session: what to send the peer (the session puts
+ * it on the wire), and the exchange's milestones.
+ */
+export type ExchangeOutMsg =
+  | { type: 'out-batch'; index: number; points: Uint8Array }
+  | { type: 'out-end'; batches: number; items: number }
+  | { type: 'out-returned'; index: number; doubles: Uint8Array }
+  | { type: 'out-shuffled'; part: number; doubles: Uint8Array }
+  | { type: 'out-shuffled-end'; parts: number; items: number }
+  /**
+   * The peer broke the protocol in a way only the exchanger can see (a bad return, a low-order point),
+   * or (`lost`) what it owed never came: lost on the way, which a resume can mend.
+   */
+  | { type: 'exchange-fault'; detail: string; cause?: unknown; lost?: boolean }
+  /** Every value this side needs has arrived, and the peer has been sent all it needs. */
+  | { type: 'exchange-complete' };
+
+/**
+ * What a resumed party already has (from its checkpoint and the peer's
+ * hello), so the exchanger skips the work that was done.
+ */
+export interface ExchangePlan {
+  /** Own batches whose returns are held, in own order. */
+  ownReturned: ReadonlyMap<number, Uint8Array>;
+  /** The permutation each own batch was sent in before. */
+  perms: ReadonlyMap<number, Uint32Array>;
+  /** Own batches the peer already holds: not sent again (their returns come, again if need be). */
+  peerHolds: BatchSet;
+  /** Peer batches raised to our key already, in the peer's order. */
+  peerDoubles: ReadonlyMap<number, Uint8Array>;
+  /** Peer batches whose returns the peer holds already. */
+  peerHasReturned: BatchSet;
+  /** The output was committed before: the key is gone, so nothing may need masking. */
+  committed: boolean;
+}
 
 // ---------------------------------------------------------------- matcher and writer
 

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { ActorSystem, defineActor, type Logger, workerActor } from '@troupe/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type ExchangerMsg,
   hashToPoint,
   type MaskerInput,
   type MaskerMsg,
   maskBatch,
+  type PeerMsg,
   type PsiOptions,
   type PsiRelayInput,
   runPsi,
@@ -56,17 +56,19 @@ afterAll(async () => {
 interface Crossing {
   run: number;
   from: Side;
-  msg: ExchangerMsg;
+  msg: PeerMsg;
 }
 const wire: Crossing[] = [];
 let currentRun = 0;
 
-/** Deep copy, so what we keep is what crossed (the receiver owns the original). */
-function copy<T>(v: T): T {
-  return structuredClone(v);
+/** Deep copy, so what we keep is what crossed (the receiver owns the original); a ref is kept as it is. */
+function copy(msg: PeerMsg): PeerMsg {
+  if (msg.type !== 'hello') return structuredClone(msg);
+  const { from, ...rest } = msg;
+  return { ...structuredClone(rest), from };
 }
 
-const RecordingRelay = defineActor<ExchangerMsg, undefined, PsiRelayInput>({
+const RecordingRelay = defineActor<PeerMsg, undefined, PsiRelayInput>({
   init: () => undefined,
   receive: (_s, msg, ctx) => {
     wire.push({ run: currentRun, from: ctx.input.from, msg: copy(msg) });
@@ -79,6 +81,7 @@ const RecordingRelay = defineActor<ExchangerMsg, undefined, PsiRelayInput>({
 const leftKeys = Array.from({ length: 300 }, (_, i) => `user-${String(i).padStart(5, '0')}@example.com`);
 const rightKeys = Array.from({ length: 300 }, (_, i) => `user-${String(i + 150).padStart(5, '0')}@example.com`);
 const inter = leftKeys.filter((k) => rightKeys.includes(k));
+const rawRightKeys = () => rightKeys;
 function files(): { left: string; right: string } {
   const d = mkdtempSync(join(work, 'in-'));
   const left = join(d, 'a.csv');
@@ -121,7 +124,7 @@ function dumped(): Dumped[] {
 function keysOf(run: number): Record<Side, string[]> {
   const out: Record<Side, string[]> = { left: [], right: [] };
   for (const d of dumped()) {
-    const m = /^\/user\/psi-(\d+)\/(left|right)\/masker-\d+$/.exec(d.path);
+    const m = /^\/user\/psi-(\d+)\/(left|right)\/party\/masker-\d+$/.exec(d.path);
     if (d.event === 'init' && m !== null && Number(m[1]) === runIndex(run)) out[m[2] as Side].push(d.key as string);
   }
   return out;
@@ -143,13 +146,140 @@ const last12 = (values: string[]) => values.map((v) => v.slice(-24));
 const ZERO = new Uint8Array(32);
 
 function sentPoints(crossings: Crossing[], from: Side): string[] {
-  return crossings.flatMap((c) =>
-    c.from === from && c.msg.type === 'peer-batch' ? slots(c.msg.points, X25519_BYTES) : [],
-  );
+  return crossings.flatMap((c) => (c.from === from && c.msg.type === 'batch' ? slots(c.msg.points, X25519_BYTES) : []));
 }
 function returned(crossings: Crossing[], from: Side): string[] {
   return crossings.flatMap((c) => (c.from === from && c.msg.type === 'returned' ? slots(c.msg.doubles, 12) : []));
 }
+
+/** Spearman's rank correlation of two equally long sequences of distinct numbers. */
+function spearman(a: number[], b: number[]): number {
+  const ranks = (v: number[]) => {
+    const order = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
+    const r = new Array<number>(v.length);
+    order.forEach(([, i], k) => {
+      r[i] = k;
+    });
+    return r;
+  };
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const n = a.length;
+  let d2 = 0;
+  for (let i = 0; i < n; i++) d2 += ((ra[i] as number) - (rb[i] as number)) ** 2;
+  return 1 - (6 * d2) / (n * (n * n - 1));
+}
+
+function doublesOf(kA: Uint8Array, kB: Uint8Array, items: string[]): string[] {
+  return last12(slots(maskBatch(kA, maskBatch(kB, points(items))), X25519_BYTES));
+}
+
+function shuffledBack(crossings: Crossing[], from: Side): string[] {
+  return crossings.flatMap((c) => (c.from === from && c.msg.type === 'shuffled' ? slots(c.msg.doubles, 12) : []));
+}
+
+describe('PSI privacy: what a side that must not learn the intersection is sent', () => {
+  for (const revealed of ['left', 'right'] as const) {
+    const hidden: Side = revealed === 'left' ? 'right' : 'left';
+    it(`never sends the ${hidden} side its own items double-masked when reveal=${revealed}`, async () => {
+      const { run, summary, crossings } = await psi({ reveal: revealed });
+      expect(summary[revealed].matchedKeys).toBe(inter.length);
+      expect(summary[hidden]).toMatchObject({ learned: 'nothing', matchedKeys: null, outFile: null });
+      const keys = keysOf(run);
+      const k = { left: fromHex(keys.left[0] as string), right: fromHex(keys.right[0] as string) };
+      const own = { left: leftKeys, right: rightKeys };
+      // What reaches the hidden side: the handshake, the revealed side's masked items, the commit; no answers.
+      const toHidden = crossings.filter((c) => c.from === revealed);
+      const types = new Set(toHidden.map((c) => c.msg.type));
+      types.delete('ping');
+      expect([...types].sort()).toEqual(['batch', 'committed', 'end', 'hello', 'prepared']);
+      // Nowhere in anything it is sent: a value that would let it match its own items.
+      const forbidden = doublesOf(k.left, k.right, own[hidden]);
+      for (const c of toHidden) {
+        for (const value of Object.values(c.msg)) {
+          if (!(value instanceof Uint8Array)) continue;
+          const h = hex(value);
+          for (const f of forbidden) expect(h.includes(f)).toBe(false);
+        }
+      }
+      // The revealed side still got every answer it needs, in its own order.
+      expect(returned(crossings, hidden)).toHaveLength(own[revealed].length);
+    });
+  }
+});
+
+describe('PSI privacy: the cardinality mode', () => {
+  it('sends no rows and no per-item answers; both sides learn only the size', async () => {
+    const { summary, crossings } = await psi({ cardinalityOnly: true });
+    expect(summary.left).toMatchObject({ learned: 'size', matchedKeys: inter.length, outFile: null });
+    expect(summary.right).toMatchObject({ learned: 'size', matchedKeys: inter.length, outFile: null });
+    expect(crossings.some((c) => c.msg.type === 'returned')).toBe(false);
+    expect(shuffledBack(crossings, 'right')).toHaveLength(leftKeys.length);
+    expect(shuffledBack(crossings, 'left')).toHaveLength(rightKeys.length);
+  });
+
+  it('shuffles across the whole set, so neither what is sent nor what comes back can be linked to positions', async () => {
+    const ca = await psi({ cardinalityOnly: true });
+    const rows = await psi();
+    const measure = (run: number, crossings: Crossing[], mode: 'ca' | 'rows') => {
+      const keys = keysOf(run);
+      const kl = fromHex(keys.left[0] as string);
+      const kr = fromHex(keys.right[0] as string);
+      // Where left sent each of its items, and where that item sits in left's file.
+      const single = masked(kl, leftKeys);
+      const fileOf = new Map(single.map((m, i) => [m, i]));
+      const sentMsgs = crossings.filter((c) => c.from === 'left' && c.msg.type === 'batch');
+      const sentBatches = sentMsgs.map((c) => slots((c.msg as { points: Uint8Array }).points, X25519_BYTES));
+      const sent = sentBatches.flat();
+      const sentIndex = new Map(sent.map((p, i) => [p, i]));
+      // Left's items as right sent them back, as positions in what left sent.
+      const doubles = doublesOf(kr, kl, leftKeys);
+      const sentAt = new Map(doubles.map((d, i) => [d, sentIndex.get(single[i] as string) as number]));
+      const backMsgs = crossings.filter(
+        (c) => c.from === 'right' && c.msg.type === (mode === 'ca' ? 'shuffled' : 'returned'),
+      );
+      const backParts = backMsgs.map((c) =>
+        slots((c.msg as { doubles: Uint8Array }).doubles, 12).map((d) => sentAt.get(d) as number),
+      );
+      const back = backParts.flat();
+      const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+      return {
+        fileSpreads: sentBatches.map((batch) => spread(batch.map((p) => fileOf.get(p) as number))),
+        backParts,
+        sentVsFile: spearman(
+          sent.map((_, i) => i),
+          sent.map((p) => fileOf.get(p) as number),
+        ),
+        backVsSent: spearman(
+          back.map((_, i) => i),
+          back,
+        ),
+      };
+    };
+    const c = measure(ca.run, ca.crossings, 'ca');
+    const r = measure(rows.run, rows.crossings, 'rows');
+    // The row mode, for contrast (the measures can tell): each answer comes back in exactly the
+    // order its batch was sent. (Its batches mix the whole file too: the reader sends the unique
+    // keys in a uniformly random order, see the test above.)
+    expect(Math.max(...r.fileSpreads)).toBeGreaterThan(32);
+    for (const part of r.backParts) expect(part).toEqual(part.map((_, i) => (part[0] as number) + i));
+    // Cardinality mode: every batch sent mixes the whole file, every part returned the whole set,
+    // and neither order says anything of the other (300 items: |rho| < 0.35 is over 6 standard deviations).
+    // (The last batch and part hold only the 12 left over: too few to judge a spread by.)
+    expect(c.fileSpreads.slice(0, -1).every((s) => s > 150)).toBe(true);
+    expect(c.backParts.slice(0, -1).every((part) => Math.max(...part) - Math.min(...part) > 150)).toBe(true);
+    expect(Math.abs(c.sentVsFile)).toBeLessThan(0.35);
+    expect(Math.abs(c.backVsSent)).toBeLessThan(0.35);
+  });
+
+  it('sends the size-only answers to the revealed side only (cardinality mode, reveal=left)', async () => {
+    const { summary, crossings } = await psi({ cardinalityOnly: true, reveal: 'left' });
+    expect(summary.left).toMatchObject({ learned: 'size', matchedKeys: inter.length });
+    expect(summary.right).toMatchObject({ learned: 'nothing', matchedKeys: null });
+    expect(shuffledBack(crossings, 'left')).toEqual([]);
+    expect(shuffledBack(crossings, 'right')).toHaveLength(leftKeys.length);
+  });
+});
 
 // ---------------------------------------------------------------- the tests
 
@@ -199,20 +329,35 @@ describe('PSI privacy: what crosses between the parties', () => {
     }
   });
 
-  it('carries only byte arrays and counts across: no raw key, its hash or any other text', async () => {
+  it('carries only byte arrays, counts and the handshake across: no raw key, its hash or any other text', async () => {
     const { crossings } = await psi();
     const types = new Set(crossings.map((c) => c.msg.type));
-    expect([...types].sort()).toEqual(['peer-batch', 'peer-end', 'returned']);
-    const rawKeys = [...leftKeys, ...rightKeys].map((k) => Buffer.from(k).toString('hex'));
+    types.delete('ping'); // heartbeats: there or not, depending on how long the run takes
+    expect([...types].sort()).toEqual(['batch', 'committed', 'end', 'hello', 'prepared', 'returned']);
+    const rawKeys = [...leftKeys, ...rawRightKeys()].map((k) => Buffer.from(k).toString('hex'));
+    const texts: string[] = [];
     for (const { msg } of crossings) {
       for (const [field, value] of Object.entries(msg)) {
         if (field === 'type') continue;
+        if (msg.type === 'hello') {
+          // The handshake: its parameters, a random run id, the sender's port; nothing about the data.
+          if (typeof value === 'string') texts.push(value);
+          else if (field === 'from') expect(typeof (value as { path?: unknown }).path).toBe('string');
+          else expect(['number', 'boolean'].includes(typeof value) || value === null, `hello.${field}`).toBe(true);
+          continue;
+        }
         expect(typeof value === 'number' || value instanceof Uint8Array, `${msg.type}.${field}`).toBe(true);
         if (value instanceof Uint8Array) {
           const h = hex(value);
           for (const raw of rawKeys) expect(h.includes(raw)).toBe(false);
         }
       }
+    }
+    // Exactly: session name, side, curve, reveal mode and run id, twice (one hello each way).
+    expect(texts).toHaveLength(10);
+    for (const t of texts) {
+      expect(t.length).toBeLessThanOrEqual(32);
+      expect(/^(psi|left|right|both|x25519-sha256|[0-9a-f]{32})$/.test(t), t).toBe(true);
     }
   });
 
@@ -227,8 +372,7 @@ describe('PSI privacy: what crosses between the parties', () => {
     // Positions in the order the left party made its batches (their index), whatever order they crossed in.
     const sizes = new Map<number, number>();
     for (const c of crossings) {
-      if (c.from === 'left' && c.msg.type === 'peer-batch')
-        sizes.set(c.msg.index, c.msg.points.byteLength / X25519_BYTES);
+      if (c.from === 'left' && c.msg.type === 'batch') sizes.set(c.msg.index, c.msg.points.byteLength / X25519_BYTES);
     }
     const base = new Map<number, number>();
     let sent = 0;
@@ -282,7 +426,7 @@ describe('PSI privacy: what crosses between the parties', () => {
 
   it('leaves every masker copy of the key zeroed when the run ends', async () => {
     const { run } = await psi();
-    const prefix = new RegExp(`^/user/psi-${runIndex(run)}/(left|right)/masker-\\d+$`);
+    const prefix = new RegExp(`^/user/psi-${runIndex(run)}/(left|right)/party/masker-\\d+$`);
     const stopped = dumped().filter((d) => d.event === 'stopped' && prefix.test(d.path));
     expect(stopped).toHaveLength(4); // 2 maskers per party
     expect(stopped.every((d) => d.zeroed === true)).toBe(true);

@@ -370,3 +370,111 @@ describe('PsiService', () => {
     await system.stop(service);
   });
 });
+
+describe('runPsi: who learns what', () => {
+  const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => row(`id-${from + i}`));
+  const l = [...ids(0, 120), row('id-5')]; // a duplicate key on the left
+  const r = ids(60, 130);
+
+  for (const side of ['left', 'right'] as const) {
+    const other = side === 'left' ? 'right' : 'left';
+    it(`writes only the ${side} side's rows with reveal=${side}; the ${other} side learns nothing and writes nothing`, async () => {
+      const res = await runOnly(header, l, r, ['id'], { reveal: side });
+      expect(res.outFiles).toEqual([`${side}.csv`]);
+      expect(res.file(side)).toBe(side === 'left' ? res.wantLeft : res.wantRight);
+      expect(res.summary.intersection).toBe(60);
+      expect(res.summary[side]).toMatchObject({
+        learned: 'rows',
+        matchedKeys: 60,
+        outFile: join(res.d, 'out', `${side}.csv`),
+      });
+      expect(res.summary[other]).toMatchObject({
+        learned: 'nothing',
+        matchedKeys: null,
+        matchedRows: 0,
+        outFile: null,
+      });
+      // What the other side does learn: the size of the revealed side's set.
+      expect(res.summary[other].peerUniqueKeys).toBe(side === 'left' ? 120 : 130);
+    });
+  }
+
+  it('writes no rows in the cardinality mode; both sides learn only the size', async () => {
+    const res = await runOnly(header, l, r, ['id'], { cardinalityOnly: true });
+    expect(res.outFiles).toEqual([]);
+    expect(res.summary.intersection).toBe(60);
+    for (const side of ['left', 'right'] as const) {
+      expect(res.summary[side]).toMatchObject({ learned: 'size', matchedKeys: 60, matchedRows: 0, outFile: null });
+    }
+  });
+
+  it('reveals the size to the named side only with --cardinality-only and reveal=right', async () => {
+    const res = await runOnly(header, l, r, ['id'], { cardinalityOnly: true, reveal: 'right' });
+    expect(res.outFiles).toEqual([]);
+    expect(res.summary.right).toMatchObject({ learned: 'size', matchedKeys: 60 });
+    expect(res.summary.left).toMatchObject({ learned: 'nothing', matchedKeys: null });
+  });
+
+  it('counts the intersection right in the cardinality mode on random data (property)', async () => {
+    const id = fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('a', 'b', 'c'));
+    await fc.assert(
+      fc.asyncProperty(fc.array(id, { maxLength: 80 }), fc.array(id, { maxLength: 80 }), async (a, b) => {
+        const res = await runOnly(
+          header,
+          a.map((x) => row(x)),
+          b.map((x) => row(x)),
+          ['id'],
+          { cardinalityOnly: true },
+        );
+        const inter = new Set(a.filter((x) => new Set(b).has(x))).size;
+        expect(res.summary.left.matchedKeys).toBe(inter);
+        expect(res.summary.right.matchedKeys).toBe(inter);
+      }),
+      { numRuns: 6 },
+    );
+  });
+
+  it('refuses a bad reveal value, and --resume without a checkpoint folder or with --cardinality-only', async () => {
+    const d = dir();
+    writeCsv(join(d, 'a.csv'), header, [row('a')]);
+    const opts = { left: join(d, 'a.csv'), right: join(d, 'a.csv'), key: ['id'], outDir: join(d, 'out'), threads: 2 };
+    await expect(runPsi(system, { ...opts, reveal: 'middle' as 'left' })).rejects.toThrow(
+      /--reveal must be both, left or right, got "middle"/,
+    );
+    await expect(runPsi(system, { ...opts, resume: true })).rejects.toThrow(/--resume needs a checkpoint folder/);
+    await expect(
+      runPsi(system, { ...opts, resume: true, checkpointDir: join(d, 'ck'), cardinalityOnly: true }),
+    ).rejects.toThrow(/--resume cannot be used with --cardinality-only/);
+  });
+});
+
+/** A run whose outputs may be missing (the modes that write less). */
+async function runOnly(
+  h: string[],
+  left: Row[],
+  right: Row[],
+  key: string[],
+  extra: Partial<Parameters<typeof runPsi>[1]>,
+) {
+  const d = dir();
+  writeCsv(join(d, 'a.csv'), h, left);
+  writeCsv(join(d, 'b.csv'), h, right);
+  const summary = await runPsi(system, {
+    left: join(d, 'a.csv'),
+    right: join(d, 'b.csv'),
+    key,
+    outDir: join(d, 'out'),
+    threads: 2,
+    batchSize: 16,
+    ...extra,
+  });
+  const keyCols = key.map((c) => h.indexOf(c));
+  return {
+    d,
+    summary,
+    file: (side: 'left' | 'right') => readFileSync(join(d, 'out', `${side}.csv`), 'utf8'),
+    wantLeft: expected(h, left, right, keyCols),
+    wantRight: expected(h, right, left, keyCols),
+    outFiles: readdirSync(join(d, 'out')).sort(),
+  };
+}

@@ -93,6 +93,7 @@ export function helpText(): string {
     'usage:',
     '  psi --left <file> --right <file> --key <col>[,<col>...] --out <dir> [flags]',
     '  psi demo [--rows N] [--overlap F] [--dir <dir>] [flags]',
+    '  psi party --side left|right --file <file> ... (one party on its own: psi party --help)',
     '  psi serve [flags]   PSI jobs over HTTP, with a live inspector page (see psi serve --help)',
     '  psi unbalanced cache|query ...   a small client set against a cached large server set (see psi unbalanced)',
     '',

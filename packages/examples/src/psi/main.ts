@@ -34,6 +34,7 @@ import { UsageError } from '../shared/cli.js';
 import { helpText, type PsiFlags, parsePsiFlags } from './flags.js';
 import { type Expected, generatePsiData } from './generate.js';
 import { delimiterHint } from './hints.js';
+import { partyMain } from './party.js';
 import { type ProgressPrinter, progressPrinter } from './progress.js';
 import { unbalancedCommand } from './unbalanced.js';
 
@@ -355,7 +356,10 @@ const done = (code: number) => {
   // Nothing should keep the process alive now; if something does, do not hang.
   setTimeout(() => process.exit(code), 5_000).unref();
 };
-if (argv[0] === 'serve') {
+if (argv[0] === 'party') {
+  // One party on its own, meeting the other by session name: see party.ts.
+  void partyMain(argv.slice(1)).then(done);
+} else if (argv[0] === 'serve') {
   // The job service lives in its own files (serve/); this is its only hook here.
   void import('./serve/serve.js')
     .then(({ serveCommand }) => serveCommand(argv.slice(1), base))

@@ -277,8 +277,9 @@ export const JobService = defineActor<JobServiceMsg | Internal, State, JobServic
         const { left, right } = status.summary;
         const self = ctx.self;
         void ctx.inFlight(
-          Promise.all([stat(left.outFile), stat(right.outFile)]).then(
-            ([l, r]) => self.tell({ type: 'jobs.measured', id, status, outputBytes: { left: l.size, right: r.size } }),
+          // A side that learns nothing (reveal) writes no file: 0 bytes.
+          Promise.all([size(left.outFile), size(right.outFile)]).then(
+            ([l, r]) => self.tell({ type: 'jobs.measured', id, status, outputBytes: { left: l, right: r } }),
             (error: unknown) => self.tell({ type: 'jobs.refused', id, error: jobError(error) }),
           ),
         );
@@ -425,4 +426,9 @@ function publish(s: State, input: JobServiceInput): void {
 
 function copy(r: JobRecord): JobRecord {
   return structuredClone(r);
+}
+
+/** The size of an output file; 0 for a side that writes none (it learns nothing of the intersection). */
+async function size(file: string | null): Promise<number> {
+  return file === null ? 0 : (await stat(file)).size;
 }
