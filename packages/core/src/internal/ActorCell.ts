@@ -341,7 +341,16 @@ export class ActorCell {
     }
   }
 
-  ask<R>(message: unknown, options: AskOptions | undefined): Promise<R> {
+  /**
+   * Ask this actor. `via`, when given, hands the message and its reply address
+   * on instead of the mailbox (a proxy with nothing queued sends straight over
+   * its link), after the same checks.
+   */
+  ask<R>(
+    message: unknown,
+    options: AskOptions | undefined,
+    via?: (message: unknown, record: ReplyTarget) => void,
+  ): Promise<R> {
     const sys = this.system;
     const type = typeOf(message);
     const timeoutMs = options?.timeoutMs ?? sys.askTimeoutMs;
@@ -359,7 +368,10 @@ export class ActorCell {
       return Promise.reject(new ShuttingDownError(this.path, type));
     }
     const { promise, record } = sys.asks.create<R>(this.path, type, timeoutMs, options?.signal);
-    if (record !== undefined) this.enqueue(message, record);
+    if (record !== undefined) {
+      if (via === undefined) this.enqueue(message, record);
+      else via(message, record);
+    }
     return promise;
   }
 

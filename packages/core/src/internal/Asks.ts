@@ -15,6 +15,8 @@ import { AskAbortedError, AskTimeoutError } from '../errors.js';
  */
 export class AskRecord {
   settled = false;
+  /** The asker's promise (set by the registry). */
+  promise!: Promise<unknown>;
   deadline = 0;
   /** The queue holding this record, for eager removal. */
   queue: TimeoutQueue | undefined = undefined;
@@ -60,8 +62,17 @@ export class TimeoutQueue {
   private head = 0;
   private settledCount = 0;
   private timer: unknown = undefined;
-  /** The timer is kept but unref'd while the queue is empty, so an idle system does not hold the process open. */
+  /** The timer is kept while the queue is empty (re-arming one per ask would cost more than the ask). */
   private idle = false;
+  /**
+   * ...and unref'd once the queue has stayed empty to the end of a turn, so an
+   * idle system does not hold the process open. Not at each emptying: a
+   * sequential ask loop empties and refills the queue once per ask, and two
+   * native calls per ask (unref, ref) were a measurable part of it.
+   */
+  private unrefd = false;
+  private unrefScheduled: NodeJS.Immediate | undefined = undefined;
+  private readonly unrefBound = () => this.unrefIfIdle();
 
   constructor(
     private readonly clock: Clock,
@@ -76,7 +87,10 @@ export class TimeoutQueue {
     if (this.timer === undefined) this.arm(record.deadline);
     else if (this.idle) {
       this.idle = false;
-      this.clock.ref?.(this.timer);
+      if (this.unrefd) {
+        this.unrefd = false;
+        this.clock.ref?.(this.timer);
+      }
     }
   }
 
@@ -97,11 +111,12 @@ export class TimeoutQueue {
       }
       this.settledCount = 0;
       // Re-arming a Node timer per ask would cost more than the round trip
-      // itself, so an emptied queue keeps its timer, unref'd; it fires once,
-      // finds nothing due and is dropped (or re-armed for a newer head).
+      // itself, so an emptied queue keeps its timer (unref'd at the end of the
+      // turn if still idle); it fires once, finds nothing due and is dropped
+      // (or re-armed for a newer head).
       if (this.clock.unref !== undefined && this.timer !== undefined) {
         this.idle = true;
-        this.clock.unref(this.timer);
+        if (this.unrefScheduled === undefined && !this.unrefd) this.unrefScheduled = setImmediate(this.unrefBound);
       } else {
         this.dispose();
       }
@@ -112,6 +127,14 @@ export class TimeoutQueue {
     } else if (this.head > 4096 && this.head * 2 > items.length) {
       this.items = items.slice(this.head);
       this.head = 0;
+    }
+  }
+
+  private unrefIfIdle(): void {
+    this.unrefScheduled = undefined;
+    if (this.idle && !this.unrefd && this.timer !== undefined) {
+      this.unrefd = true;
+      this.clock.unref?.(this.timer);
     }
   }
 
@@ -128,17 +151,24 @@ export class TimeoutQueue {
       this.timer = undefined;
     }
     this.idle = false;
+    this.unrefd = false;
+    if (this.unrefScheduled !== undefined) {
+      clearImmediate(this.unrefScheduled);
+      this.unrefScheduled = undefined;
+    }
     if (this.head === this.items.length) this.onEmpty(this);
   }
 
   private arm(deadline: number): void {
     this.idle = false;
+    this.unrefd = false;
     this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, deadline - this.clock.now()));
   }
 
   private fire(): void {
     this.timer = undefined;
     this.idle = false;
+    this.unrefd = false;
     const now = this.clock.now();
     // Expire everything due; each reject() pops settled heads via settledOne().
     while (this.head < this.items.length) {
@@ -163,6 +193,9 @@ export class TimeoutQueue {
 export class AskRegistry {
   outstanding = 0;
   private readonly queues = new Map<number, TimeoutQueue>();
+  /** The queue of the last timeout used: nearly every ask of a system uses the same one. */
+  private lastTimeout = -1;
+  private lastQueue: TimeoutQueue | undefined = undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -184,11 +217,19 @@ export class AskRegistry {
       record = new AskRecord(this, target, messageType, timeoutMs, res as (v: unknown) => void, rej);
     });
     this.outstanding++;
-    let q = this.queues.get(timeoutMs);
+    let q = this.lastTimeout === timeoutMs ? this.lastQueue : this.queues.get(timeoutMs);
     if (q === undefined) {
-      q = new TimeoutQueue(this.clock, timeoutMs, () => this.queues.delete(timeoutMs));
+      q = new TimeoutQueue(this.clock, timeoutMs, (empty) => {
+        this.queues.delete(timeoutMs);
+        if (this.lastQueue === empty) {
+          this.lastQueue = undefined;
+          this.lastTimeout = -1;
+        }
+      });
       this.queues.set(timeoutMs, q);
     }
+    this.lastTimeout = timeoutMs;
+    this.lastQueue = q;
     q.push(record);
     if (signal !== undefined) {
       record.abortSignal = signal;
@@ -209,5 +250,7 @@ export class AskRegistry {
   dispose(): void {
     for (const q of [...this.queues.values()]) q.dispose();
     this.queues.clear();
+    this.lastQueue = undefined;
+    this.lastTimeout = -1;
   }
 }

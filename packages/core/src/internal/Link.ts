@@ -55,7 +55,7 @@ const MAX_BATCH_FIELDS = 4096;
  */
 export const DEFAULT_WINDOW = 8_192;
 
-/** The ledger's stand-in for an ask (asks are accounted for by their pending reply). */
+/** Marks an ask in a ledger (as the envelope, beside its reply id): asks are accounted for by their pending reply. */
 const ASK = Symbol('ask');
 
 /*
@@ -84,7 +84,7 @@ export interface Route {
 export class Channel {
   /** Messages the proxy may still send before the host grants more. */
   credit = 0;
-  /** Sent and not yet reported taken, oldest first (tells as their message, asks as a marker). */
+  /** Sent and not yet reported taken, oldest first: (message, undefined) for a tell, (reply id, ASK) for an ask. */
   readonly ledger = new Mailbox();
   /** Called once when credit arrives while the proxy waits for it. */
   waiter: (() => void) | undefined = undefined;
@@ -334,7 +334,7 @@ export class Link implements Route {
       this.takeTransfer(message.transfer);
       message = message.message;
     }
-    channel.ledger.push(ASK, undefined);
+    channel.ledger.push(replyId, ASK);
     this.pending.set(replyId, { target, path, type: typeOf(message) });
     this.push3(Op.Ask, channel.handle, message, replyId);
   }
@@ -448,7 +448,7 @@ export class Link implements Route {
       case Op.Ask:
       case Op.AskTo: {
         const path = op === Op.Ask ? this.pathOf(frame[1] as number) : (frame[1] as WireRef).$troupeRef.path;
-        if (op === Op.Ask) this.unsent(frame[1] as number, ASK);
+        if (op === Op.Ask) this.unsent(frame[1] as number, frame[3], ASK, false);
         this.settlePending(frame[3] as number, new UnserializableMessageError(path, typeOf(frame[2]), error));
         return;
       }
@@ -457,7 +457,7 @@ export class Link implements Route {
       case Op.TellTo: {
         const path = op === Op.TellTo ? (frame[1] as WireRef).$troupeRef.path : this.pathOf(frame[1] as number);
         if (op === Op.TellTo) this.unretain(frame[2]);
-        else this.unsent(frame[1] as number, frame[2]);
+        else this.unsent(frame[1] as number, frame[2], undefined, false);
         const err = new UnserializableMessageError(path, typeOf(frame[2]), error);
         sys.logger.error(err.message);
         sys.deadLetters.record(path, frame[2], 'unserializable');
@@ -476,11 +476,17 @@ export class Link implements Route {
     }
   }
 
-  /** A frame to a hosted actor that was never sent: it leaves the channel's ledger (the newest entries). */
-  private unsent(handle: number, message: unknown): void {
+  /**
+   * A frame to a hosted actor that was never sent: it leaves the channel's
+   * ledger and gives its credit back. A dropped batch holds the newest
+   * entries of each ledger, so they come off its end (`newest`); a single
+   * frame refused in the middle of a salvage is found by identity.
+   */
+  private unsent(handle: number, message: unknown, envelope: unknown, newest: boolean): void {
     const channel = this.channels.get(handle);
-    if (channel === undefined) return;
-    if (!channel.ledger.remove(message)) return;
+    if (channel === undefined || channel.ledger.size === 0) return;
+    if (newest) channel.ledger.pop();
+    else if (!channel.ledger.remove(message, envelope)) return;
     channel.credit++;
   }
 
@@ -506,7 +512,7 @@ export class Link implements Route {
       switch (op) {
         case Op.Tell:
         case Op.TellRefs:
-          this.unsent(batch[i + 1] as number, batch[i + 2]);
+          this.unsent(batch[i + 1] as number, batch[i + 2], undefined, true);
           sys.deadLetters.record(this.pathOf(batch[i + 1] as number), batch[i + 2], reason);
           break;
         case Op.TellTo:
@@ -514,7 +520,7 @@ export class Link implements Route {
           sys.deadLetters.record((batch[i + 1] as WireRef).$troupeRef.path, batch[i + 2], reason);
           break;
         case Op.Ask:
-          this.unsent(batch[i + 1] as number, ASK);
+          this.unsent(batch[i + 1] as number, batch[i + 3], ASK, true);
           this.settlePending(batch[i + 3] as number, (p) => this.policy.notDeliveredError(p.path, p.type, closed));
           break;
         case Op.AskTo:
@@ -581,7 +587,21 @@ export class Link implements Route {
 
   // ------------------------------------------------------------ inbound
 
+  /** Frames that could not be handled (garbage, truncated, foreign): counted, reported, dropped. */
+  malformed = 0;
+
+  private reportMalformed(what: string): void {
+    this.malformed++;
+    if (this.malformed <= 10 || this.malformed % 1000 === 0) {
+      this.internals.logger.error(`link to ${this.label}: ${what} (malformed frame #${this.malformed}, dropped)`);
+    }
+  }
+
   private receive(batch: Batch): void {
+    if (!Array.isArray(batch)) {
+      this.reportMalformed(`a batch that is not an array (${typeof batch})`);
+      return;
+    }
     const sys = this.internals;
     const provider = sys.provider;
     const prev = sys.currentCell;
@@ -594,155 +614,162 @@ export class Link implements Route {
         const op = batch[i] as Op;
         const n = ARITY[op];
         if (n === undefined) {
-          sys.logger.error(
-            `link to ${this.label}: unknown opcode ${String(op)} at field ${i} of a batch; the rest of the batch is dropped`,
+          this.reportMalformed(
+            `unknown opcode ${String(op)} at field ${i} of a batch; the rest of the batch is dropped`,
           );
           break;
         }
-        switch (op) {
-          case Op.Tell:
-            this.deliverHosted(batch[i + 1] as number, batch[i + 2], undefined);
-            break;
-          case Op.TellRefs:
-            this.deliverHosted(batch[i + 1] as number, provider.decode(batch[i + 2]), undefined);
-            break;
-          case Op.Ask: {
-            const handle = batch[i + 1] as number;
-            const reply = new FrameReply(this, batch[i + 3] as number, this.pathOf(handle));
-            this.deliverHosted(handle, provider.decode(batch[i + 2]), reply);
-            break;
-          }
-          case Op.Reply: {
-            const replyId = batch[i + 1] as number;
-            const p = this.pending.get(replyId);
-            if (p !== undefined) {
-              this.pending.delete(replyId);
-              if (!p.target.resolve(provider.decode(batch[i + 2]))) {
-                sys.deadLetters.record(p.path, batch[i + 2], 'late-reply');
+        try {
+          switch (op) {
+            case Op.Tell:
+              this.deliverHosted(batch[i + 1] as number, batch[i + 2], undefined);
+              break;
+            case Op.TellRefs:
+              this.deliverHosted(batch[i + 1] as number, provider.decode(batch[i + 2]), undefined);
+              break;
+            case Op.Ask: {
+              const handle = batch[i + 1] as number;
+              const reply = new FrameReply(this, batch[i + 3] as number, this.pathOf(handle));
+              this.deliverHosted(handle, provider.decode(batch[i + 2]), reply);
+              break;
+            }
+            case Op.Reply: {
+              const replyId = batch[i + 1] as number;
+              const p = this.pending.get(replyId);
+              if (p !== undefined) {
+                this.pending.delete(replyId);
+                if (!p.target.resolve(provider.decode(batch[i + 2]))) {
+                  sys.deadLetters.record(p.path, batch[i + 2], 'late-reply');
+                }
               }
+              break;
             }
-            break;
-          }
-          case Op.ReplyError:
-            this.settlePending(batch[i + 1] as number, deserializeError(batch[i + 2] as SerializedError));
-            break;
-          case Op.Spawn:
-            this.hostOrRefuse(batch[i + 1] as SpawnFrame)?.spawn(batch[i + 1] as SpawnFrame);
-            break;
-          case Op.Restart: {
-            const frame = batch[i + 3] as SpawnFrame;
-            this.hostOrRefuse(frame)?.restart(
-              batch[i + 1] as number,
-              deserializeError(batch[i + 2] as SerializedError),
-              frame,
-            );
-            break;
-          }
-          case Op.Resume:
-            this.host?.resume(batch[i + 1] as number);
-            break;
-          case Op.Hold:
-            this.host?.hold(batch[i + 1] as number, batch[i + 2] === 1);
-            break;
-          case Op.Stop:
-            if (this.host !== undefined) this.host.stop(batch[i + 1] as number);
-            else this.control(Op.Stopped, batch[i + 1] as number);
-            break;
-          case Op.Started:
-            this.channels.get(batch[i + 1] as number)?.proxy.started();
-            break;
-          case Op.Failed:
-            this.channels.get(batch[i + 1] as number)?.proxy.failed(deserializeError(batch[i + 2] as SerializedError));
-            break;
-          case Op.Stopped:
-            this.channels.get(batch[i + 1] as number)?.proxy.stopped();
-            break;
-          case Op.Credit: {
-            const channel = this.channels.get(batch[i + 1] as number);
-            if (channel !== undefined) {
-              channel.credit += batch[i + 2] as number;
-              for (let k = batch[i + 3] as number; k > 0 && channel.ledger.size > 0; k--) channel.ledger.shift();
-              channel.busy = batch[i + 4] === 1;
-              const waiter = channel.waiter;
-              if (waiter !== undefined && channel.credit > 0) {
-                channel.waiter = undefined;
-                waiter();
+            case Op.ReplyError:
+              this.settlePending(batch[i + 1] as number, deserializeError(batch[i + 2] as SerializedError));
+              break;
+            case Op.Spawn:
+              this.hostOrRefuse(batch[i + 1] as SpawnFrame)?.spawn(batch[i + 1] as SpawnFrame);
+              break;
+            case Op.Restart: {
+              const frame = batch[i + 3] as SpawnFrame;
+              this.hostOrRefuse(frame)?.restart(
+                batch[i + 1] as number,
+                deserializeError(batch[i + 2] as SerializedError),
+                frame,
+              );
+              break;
+            }
+            case Op.Resume:
+              this.host?.resume(batch[i + 1] as number);
+              break;
+            case Op.Hold:
+              this.host?.hold(batch[i + 1] as number, batch[i + 2] === 1);
+              break;
+            case Op.Stop:
+              if (this.host !== undefined) this.host.stop(batch[i + 1] as number);
+              else this.control(Op.Stopped, batch[i + 1] as number);
+              break;
+            case Op.Started:
+              this.channels.get(batch[i + 1] as number)?.proxy.started();
+              break;
+            case Op.Failed:
+              this.channels
+                .get(batch[i + 1] as number)
+                ?.proxy.failed(deserializeError(batch[i + 2] as SerializedError));
+              break;
+            case Op.Stopped:
+              this.channels.get(batch[i + 1] as number)?.proxy.stopped();
+              break;
+            case Op.Credit: {
+              const channel = this.channels.get(batch[i + 1] as number);
+              if (channel !== undefined) {
+                channel.credit += batch[i + 2] as number;
+                for (let k = batch[i + 3] as number; k > 0 && channel.ledger.size > 0; k--) channel.ledger.shift();
+                channel.busy = batch[i + 4] === 1;
+                const waiter = channel.waiter;
+                if (waiter !== undefined && channel.credit > 0) {
+                  channel.waiter = undefined;
+                  waiter();
+                }
               }
+              break;
             }
-            break;
-          }
-          case Op.Seq:
-            ackDue = batch[i + 1] as number;
-            break;
-          case Op.Ack:
-            this.acknowledged(batch[i + 1] as number);
-            break;
-          case Op.Log: {
-            const level = batch[i + 1] as Exclude<LogLevel, 'silent'>;
-            const fields = batch[i + 3];
-            const log = sys.logger[level] ?? sys.logger.warn;
-            log.call(sys.logger, String(batch[i + 2]), typeof fields === 'string' ? parseFields(fields) : undefined);
-            break;
-          }
-          case Op.TellTo: {
-            const target = batch[i + 1] as WireRef;
-            try {
-              provider.deliverInbound(target, provider.decode(batch[i + 2]), undefined);
-            } catch (e) {
-              sys.logger.warn(`tell from ${this.label} to ${target.$troupeRef.path} refused: ${String(e)}`);
+            case Op.Seq:
+              ackDue = batch[i + 1] as number;
+              break;
+            case Op.Ack:
+              this.acknowledged(batch[i + 1] as number);
+              break;
+            case Op.Log: {
+              const level = batch[i + 1] as Exclude<LogLevel, 'silent'>;
+              const fields = batch[i + 3];
+              const log = sys.logger[level] ?? sys.logger.warn;
+              log.call(sys.logger, String(batch[i + 2]), typeof fields === 'string' ? parseFields(fields) : undefined);
+              break;
             }
-            break;
-          }
-          case Op.AskTo: {
-            const target = batch[i + 1] as WireRef;
-            const reply = new FrameReply(this, batch[i + 3] as number, target.$troupeRef.path);
-            try {
-              provider.deliverInbound(target, provider.decode(batch[i + 2]), reply);
-            } catch (e) {
-              reply.reject(e);
+            case Op.TellTo: {
+              const target = batch[i + 1] as WireRef;
+              try {
+                provider.deliverInbound(target, provider.decode(batch[i + 2]), undefined);
+              } catch (e) {
+                sys.logger.warn(`tell from ${this.label} to ${target.$troupeRef.path} refused: ${String(e)}`);
+              }
+              break;
             }
-            break;
-          }
-          case Op.DeadLetter:
-            sys.deadLetters.record(
-              batch[i + 1] as string,
-              { type: batch[i + 2] as string },
-              batch[i + 3] as DeadLetterReason,
-            );
-            break;
-          case Op.Watch: {
-            const watchId = batch[i + 2] as number;
-            const target = provider.resolve(batch[i + 1] as WireRef, true);
-            // A watch sent again (after a reconnect) replaces the one it had.
-            this.watchesIn.get(watchId)?.();
-            let ended = false;
-            this.watchesIn.set(watchId, noop);
-            const cancel = provider.onEnd(target, (reason) => {
-              ended = true;
-              if (this.watchesIn.delete(watchId)) this.control(Op.Terminated, watchId, toWireReason(reason));
-            });
-            // A target already gone answers at once; keep the cancel only for a live watch.
-            if (!ended) this.watchesIn.set(watchId, cancel);
-            break;
-          }
-          case Op.Unwatch: {
-            const watchId = batch[i + 1] as number;
-            const cancel = this.watchesIn.get(watchId);
-            this.watchesIn.delete(watchId);
-            cancel?.();
-            break;
-          }
-          case Op.Terminated: {
-            const w = this.watchesOut.get(batch[i + 1] as number);
-            if (w !== undefined) {
-              this.watchesOut.delete(batch[i + 1] as number);
-              w.listener(fromWireReason(batch[i + 2] as WireReason));
+            case Op.AskTo: {
+              const target = batch[i + 1] as WireRef;
+              const reply = new FrameReply(this, batch[i + 3] as number, target.$troupeRef.path);
+              try {
+                provider.deliverInbound(target, provider.decode(batch[i + 2]), reply);
+              } catch (e) {
+                reply.reject(e);
+              }
+              break;
             }
-            break;
+            case Op.DeadLetter:
+              sys.deadLetters.record(
+                batch[i + 1] as string,
+                { type: batch[i + 2] as string },
+                batch[i + 3] as DeadLetterReason,
+              );
+              break;
+            case Op.Watch: {
+              const watchId = batch[i + 2] as number;
+              const target = provider.resolve(batch[i + 1] as WireRef, true);
+              // A watch sent again (after a reconnect) replaces the one it had.
+              this.watchesIn.get(watchId)?.();
+              let ended = false;
+              this.watchesIn.set(watchId, noop);
+              const cancel = provider.onEnd(target, (reason) => {
+                ended = true;
+                if (this.watchesIn.delete(watchId)) this.control(Op.Terminated, watchId, toWireReason(reason));
+              });
+              // A target already gone answers at once; keep the cancel only for a live watch.
+              if (!ended) this.watchesIn.set(watchId, cancel);
+              break;
+            }
+            case Op.Unwatch: {
+              const watchId = batch[i + 1] as number;
+              const cancel = this.watchesIn.get(watchId);
+              this.watchesIn.delete(watchId);
+              cancel?.();
+              break;
+            }
+            case Op.Terminated: {
+              const w = this.watchesOut.get(batch[i + 1] as number);
+              if (w !== undefined) {
+                this.watchesOut.delete(batch[i + 1] as number);
+                w.listener(fromWireReason(batch[i + 2] as WireReason));
+              }
+              break;
+            }
+            case Op.StopActor:
+              void provider.stop(provider.resolve(batch[i + 1] as WireRef, true));
+              break;
           }
-          case Op.StopActor:
-            void provider.stop(provider.resolve(batch[i + 1] as WireRef, true));
-            break;
+        } catch (error) {
+          // A frame whose fields are not what its opcode says: the far side is broken or foreign.
+          this.reportMalformed(`a ${opName(op)} frame at field ${i} could not be handled: ${String(error)}`);
         }
         i += n + 1;
       }
@@ -838,7 +865,7 @@ export class Link implements Route {
       // Sent, never reported taken: the actor died with them in its mailbox (or in transit).
       const lost = channel.ledger.drain();
       for (let i = 0; i < lost.length; i += 2) {
-        if (lost[i] !== ASK) sys.deadLetters.record(channel.proxy.path, lost[i], this.policy.lostReason);
+        if (lost[i + 1] !== ASK) sys.deadLetters.record(channel.proxy.path, lost[i], this.policy.lostReason);
       }
       channel.credit = 0;
       channel.proxy.linkClosed(this.policy.closedError(channel.proxy.path, 'spawn', closed));

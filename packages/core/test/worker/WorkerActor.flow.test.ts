@@ -6,7 +6,7 @@ import { EchoSpec, failure, SinkSpec } from './helpers.js';
 
 const useStart = useSystem();
 const start = (extra: Partial<ActorSystemOptions> = {}) =>
-  useStart({ name: 'worker-flow', workers: { size: 1 }, ...extra });
+  useStart({ name: 'worker-flow', workers: { size: 1 }, askTimeoutMs: 20_000, ...extra });
 const quickRestarts = restart().withLimit(5, 60_000).withBackoff({ minMs: 1, maxMs: 10, jitter: 0 });
 
 // Issue 9 item 7: nothing vanishes at a thread boundary.
