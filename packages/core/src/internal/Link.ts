@@ -48,9 +48,10 @@ import { ARITY, arityOf, type Frames, Op, type SpawnFrame, type WireReason, type
 const MAX_BATCH_FIELDS = 4096;
 
 /**
- * Messages a proxy may have in flight to its hosted actor when neither side
- * bounds it lower: enough to keep a thread busy between two credit grants,
- * few enough that the backlog in the thread stays small.
+ * Messages a proxy may have in flight to its hosted actor when its mailbox is
+ * unbounded: enough to keep a thread busy between two credit grants, few
+ * enough that the backlog in the thread stays small and a Stop never waits
+ * behind more than this. (A bounded mailbox's capacity is its window.)
  * @internal
  */
 export const DEFAULT_WINDOW = 8_192;
@@ -84,7 +85,12 @@ export interface Route {
 export class Channel {
   /** Messages the proxy may still send before the host grants more. */
   credit = 0;
-  /** Sent and not yet reported taken, oldest first: (message, undefined) for a tell, (reply id, ASK) for an ask. */
+  /**
+   * Sent and not yet reported taken, oldest first: (message type, undefined)
+   * for a tell, (reply id, ASK) for an ask. Types, not messages: keeping a
+   * window of messages alive on this side cost more (in GC) than the rest of
+   * the tell, and a thread's own dead letters carry only the type too.
+   */
   readonly ledger = new Mailbox();
   /** Called once when credit arrives while the proxy waits for it. */
   waiter: (() => void) | undefined = undefined;
@@ -318,11 +324,11 @@ export class Link implements Route {
     channel.credit--;
     if (message instanceof Outbound) {
       this.takeTransfer(message.transfer);
-      channel.ledger.push(message.message, undefined);
+      channel.ledger.push(typeOf(message.message), undefined);
       this.push2(message.refs ? Op.TellRefs : Op.Tell, channel.handle, message.message);
       return;
     }
-    channel.ledger.push(message, undefined);
+    channel.ledger.push(typeOf(message), undefined);
     this.push2(Op.Tell, channel.handle, message);
   }
 
@@ -363,6 +369,13 @@ export class Link implements Route {
   /** A `Reply` or `ReplyError` frame (the hot half of every ask). */
   answer(op: typeof Op.Reply | typeof Op.ReplyError, replyId: number, payload: unknown): void {
     this.push2(op, replyId, payload);
+  }
+
+  /** A `Credit` frame (sent by a host after most turns of its actors: no rest-argument array). */
+  credit(handle: number, credit: number, taken: number, busy: 0 | 1): void {
+    const out = this.out;
+    out.push(Op.Credit, handle, credit, taken, busy);
+    this.pushed(out);
   }
 
   /** Any other frame. */
@@ -457,7 +470,7 @@ export class Link implements Route {
       case Op.TellTo: {
         const path = op === Op.TellTo ? (frame[1] as WireRef).$troupeRef.path : this.pathOf(frame[1] as number);
         if (op === Op.TellTo) this.unretain(frame[2]);
-        else this.unsent(frame[1] as number, frame[2], undefined, false);
+        else this.unsent(frame[1] as number, typeOf(frame[2]), undefined, false);
         const err = new UnserializableMessageError(path, typeOf(frame[2]), error);
         sys.logger.error(err.message);
         sys.deadLetters.record(path, frame[2], 'unserializable');
@@ -512,7 +525,7 @@ export class Link implements Route {
       switch (op) {
         case Op.Tell:
         case Op.TellRefs:
-          this.unsent(batch[i + 1] as number, batch[i + 2], undefined, true);
+          this.unsent(batch[i + 1] as number, undefined, undefined, true);
           sys.deadLetters.record(this.pathOf(batch[i + 1] as number), batch[i + 2], reason);
           break;
         case Op.TellTo:
@@ -865,7 +878,7 @@ export class Link implements Route {
       // Sent, never reported taken: the actor died with them in its mailbox (or in transit).
       const lost = channel.ledger.drain();
       for (let i = 0; i < lost.length; i += 2) {
-        if (lost[i + 1] !== ASK) sys.deadLetters.record(channel.proxy.path, lost[i], this.policy.lostReason);
+        if (lost[i + 1] !== ASK) sys.deadLetters.record(channel.proxy.path, { type: lost[i] }, this.policy.lostReason);
       }
       channel.credit = 0;
       channel.proxy.linkClosed(this.policy.closedError(channel.proxy.path, 'spawn', closed));

@@ -139,7 +139,8 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
       path: this.cell.path,
       // Registers the proxy, so `ctx.self` sent from the hosted actor routes back here.
       self: this.cell.system.provider.toWire(this.cell.ref),
-      window: Number.isFinite(capacity) ? Math.min(capacity, DEFAULT_WINDOW) : DEFAULT_WINDOW,
+      // A bounded mailbox bounds what is in flight too; an unbounded one gets the default window.
+      window: Number.isFinite(capacity) ? capacity : DEFAULT_WINDOW,
     };
   }
 

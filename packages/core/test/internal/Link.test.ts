@@ -157,8 +157,8 @@ describe('a link over a non-thread transport', () => {
     child.tell({ type: 'double', value: 2 });
     ends[0].peerDied();
     const lost = letters.of('link-closed');
-    expect(lost.filter((l) => l.recipient === '/user/echo').map((l) => (l.message as { value: number }).value)).toEqual(
-      Array.from({ length: 10 }, (_, i) => i),
+    expect(lost.filter((l) => l.recipient === '/user/echo').map((l) => l.message)).toEqual(
+      Array.from({ length: 10 }, () => ({ type: 'echo' })),
     );
     expect(lost.filter((l) => l.recipient === '/user/relay/doubler')).toHaveLength(2);
   });
