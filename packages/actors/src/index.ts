@@ -26,6 +26,7 @@ export {
   AtomicFileClosedError,
   CsvAmbiguousColumnError,
   CsvEmptyFileError,
+  CsvEmptyKeyError,
   CsvEncodingError,
   CsvFileNotFoundError,
   CsvInputError,
@@ -37,12 +38,31 @@ export {
   CsvRecordTooLargeError,
   LowOrderPointError,
   PsiInterruptedError,
+  PsiJobNotFoundError,
   PsiOptionsError,
   X25519BackendUnavailableError,
 } from './psi/errors.js';
-export type { PsiProgress, PsiSummary, SideSummary } from './psi/PsiJob.js';
-export type { SideProgress } from './psi/protocol.js';
-export { type PsiOptions, PsiService, type PsiServiceMsg, resolvePsiOptions, runPsi } from './psi/runPsi.js';
+export { Masker, maskerSpec } from './psi/Masker.js';
+export type { PsiProgress, PsiRelayInput, PsiSummary, SideSummary } from './psi/PsiJob.js';
+export {
+  maxPsiThreads,
+  type PsiOptions,
+  type PsiWarning,
+  type ResolvedPsiRun,
+  resolvePsiOptions,
+} from './psi/PsiOptions.js';
+export {
+  type PsiJobError,
+  type PsiJobEvent,
+  type PsiJobOptions,
+  type PsiJobState,
+  type PsiJobStatus,
+  PsiService,
+  type PsiServiceInput,
+  type PsiServiceMsg,
+} from './psi/PsiService.js';
+export type { EmptyKeyPolicy, ExchangerMsg, MaskerInput, MaskerMsg, Side, SideProgress } from './psi/protocol.js';
+export { runPsi } from './psi/runPsi.js';
 export {
   clampScalar,
   type GenerateKeyOptions,

@@ -11,7 +11,7 @@ import { ActorCell } from './internal/ActorCell.js';
 import { AskRegistry } from './internal/Asks.js';
 import { ContainedEmitter, callContained, containLogger } from './internal/Containment.js';
 import { CoordinatedShutdown, type ShutdownRequest, walkTree } from './internal/CoordinatedShutdown.js';
-import { Host } from './internal/Host.js';
+import { type DefinitionLoader, Host } from './internal/Host.js';
 import { HostPool } from './internal/HostPool.js';
 import { Link, type LinkPolicy, nodeLinkPolicy } from './internal/Link.js';
 import { RefProvider } from './internal/RefProvider.js';
@@ -406,15 +406,24 @@ export class ActorSystem {
       },
       setAddress: (address) => {
         if (linked) throw new TypeError('remoting.setAddress: set the node address before connecting any link');
+        // Threads already running carry the old address in every ref they send out.
+        if ((this.pool?.liveThreads ?? 0) > 0) {
+          throw new TypeError(
+            'remoting.setAddress: worker threads are already running with the previous node address; join the cluster before spawning worker actors',
+          );
+        }
         provider.address = Object.freeze({ ...address });
       },
       connect: (transport, options) => {
         linked = true;
         const policy = { ...nodeLinkPolicy, ...options.policy };
-        const link = new Link(transport, this.internals, policy, this.systemGuardian);
+        // Messages from another system are new intake (refused once shutdown begins); a thread's are our own actors'.
+        const sender = options.external === true ? undefined : this.systemGuardian;
+        const link = new Link(transport, this.internals, policy, sender);
         provider.attachNode(options.address, link);
         if (options.host !== false) {
-          const host = new Host(link, this.internals);
+          const load = typeof options.host === 'object' ? options.host.load : undefined;
+          const host = new Host(link, this.internals, load);
           this.peerHosts.add(host);
           link.onClose(() => this.peerHosts.delete(host));
         }
@@ -522,6 +531,29 @@ export class ActorSystem {
 }
 
 /**
+ * Options of {@link Remoting.connect}.
+ * @internal
+ */
+export interface ConnectOptions {
+  /** The peer's node address: refs naming it route over this link. */
+  address: NodeAddress;
+  /**
+   * Whether the peer may deploy actors here (default true). An object names
+   * how its spawn frames find their definitions (`load`; default: import the
+   * module the frame names), e.g. only definitions registered by name.
+   */
+  host?: boolean | { load: DefinitionLoader };
+  /**
+   * The peer is another actor system (a node), not a thread of this one: its
+   * messages are new intake, so once shutdown begins tells from it become
+   * `shutting-down` dead letters and its asks reject with `ShuttingDownError`
+   * (replies, watches and `Terminated` still flow). Default false.
+   */
+  external?: boolean;
+  policy?: Partial<LinkPolicy>;
+}
+
+/**
  * What `@troupe/remote` (or any transport package) plugs into: the extension
  * point on the system side of {@link Transport}.
  * @internal
@@ -537,7 +569,7 @@ export interface Remoting {
    * delivered here by uid or path, watches travel as frames, and (unless
    * `host: false`) the peer may deploy actors here through a host.
    */
-  connect(transport: Transport, options: { address: NodeAddress; host?: boolean; policy?: Partial<LinkPolicy> }): Link;
+  connect(transport: Transport, options: ConnectOptions): Link;
   /** Called for a ref to a node with no link yet: return a link (connect on demand) or undefined (no route). */
   resolveNodesWith(resolver: (address: NodeAddress) => Link | undefined): void;
   /** The ref a wire marker names (e.g. one read from a registry). */

@@ -18,7 +18,13 @@
 export type { ActorContext, Receive, Replier, Timers } from './ActorContext.js';
 export { type ActorDefinition, defineActor } from './ActorDefinition.js';
 export type { ActorRef, AskOptions, Message, TellOptions, Terminated, TerminationReason } from './ActorRef.js';
-export { ActorSystem, type ActorSystemOptions, type Remoting, type ShutdownOptions } from './ActorSystem.js';
+export {
+  ActorSystem,
+  type ActorSystemOptions,
+  type ConnectOptions,
+  type Remoting,
+  type ShutdownOptions,
+} from './ActorSystem.js';
 export { type Clock, systemClock } from './Clock.js';
 export { type DeadLetter, type DeadLetterReason, DeadLetters } from './DeadLetters.js';
 export {
@@ -48,6 +54,8 @@ export {
   WorkerExitedError,
 } from './errors.js';
 export { type FromMachineOptions, fromMachine, type GetSnapshot, type MachineMessage } from './fromMachine.js';
+/** @internal */
+export type { DefinitionLoader } from './internal/Host.js';
 /** @internal The pieces a transport package builds on (see `ActorSystem.remoting`). */
 export type { Link, LinkPolicy } from './internal/Link.js';
 /** @internal */

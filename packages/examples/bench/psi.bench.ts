@@ -50,7 +50,8 @@ function runPsi(dir: string, n: number): Promise<TroupeRun> {
       '--right',
       join(dir, 'right.csv'),
     ];
-    args.push('--key', 'email', '--out', join(dir, 'out'), '--threads', String(threads), '--json');
+    // --force: each run of the same n writes over the last one's outputs.
+    args.push('--key', 'email', '--out', join(dir, 'out'), '--force', '--threads', String(threads), '--json');
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => {

@@ -17,6 +17,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { type ActorRef, defineActor, type Replier } from '@troupe/core';
+import { PsiInterruptedError } from './errors.js';
 import {
   COMPARE_BYTES,
   type ExchangerMsg,
@@ -51,6 +52,10 @@ interface OwnBatch {
 }
 
 interface ExchangerState {
+  /** The maskers started so far (the party starts more on `want-masker`, up to `threads`). */
+  maskers: ActorRef<MaskerMsg>[];
+  /** A `want-masker` is out and not yet answered. */
+  wanting: boolean;
   peer: ActorRef<ExchangerMsg> | undefined;
   /** Peer messages that arrived before we knew where to answer (cannot happen in order, but cheap to allow). */
   early: ExchangerMsg[];
@@ -69,6 +74,8 @@ interface ExchangerState {
   dispatched: number;
   crashed: boolean;
   finished: boolean;
+  /** Aborted: the reader's next batch is refused, so it stops instead of waiting for room forever. */
+  aborted: boolean;
 }
 
 /** Own batches queued beyond this make the reader wait. */
@@ -79,6 +86,8 @@ const MAX_ATTEMPTS = 5;
 export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInput>({
   name: 'psi-exchanger',
   init: (ctx) => ({
+    maskers: [...ctx.input.maskers],
+    wanting: false,
     peer: undefined,
     early: [],
     ownQueue: [],
@@ -95,12 +104,18 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
     dispatched: 0,
     crashed: false,
     finished: false,
+    aborted: false,
   }),
   receive: (s, msg, ctx) => {
     const { config, matcher, party } = ctx.input;
     const side = config.side;
     if (s.peer === undefined && msg.type !== 'peer' && msg.type !== 'abort' && isFromPeer(msg)) {
       s.early.push(msg);
+      return;
+    }
+    if (s.aborted) {
+      if (msg.type === 'own-batch') ctx.replyError(new PsiInterruptedError('aborted'));
+      else if (ctx.expectsReply) ctx.reply(true);
       return;
     }
     switch (msg.type) {
@@ -131,6 +146,11 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       }
       case 'peer-end':
         s.peerTotal = msg.batches;
+        break;
+      case 'masker-ready':
+        s.maskers.push(msg.masker);
+        s.perMasker.push(0);
+        s.wanting = false;
         break;
       case 'returned': {
         const batch = s.own.get(msg.index);
@@ -195,19 +215,26 @@ export const Exchanger = defineActor<ExchangerMsg, ExchangerState, ExchangerInpu
       }
       case 'abort':
         s.finished = true;
-        for (const w of s.waiting) w.fail(new Error('psi aborted'));
+        s.aborted = true;
+        for (const w of s.waiting) w.fail(new PsiInterruptedError('aborted'));
         s.waiting = [];
         s.ownQueue = [];
         s.peerQueue = [];
+        if (ctx.expectsReply) ctx.reply(true);
         return;
     }
     if (s.finished) return;
     dispatch(s, ctx.input, (m, j) => {
-      ctx.ask<Uint8Array>(ctx.input.maskers[j.masker] as ActorRef<MaskerMsg>, m, { timeoutMs: 600_000 }).then(
+      ctx.ask<Uint8Array>(s.maskers[j.masker] as ActorRef<MaskerMsg>, m, { timeoutMs: 600_000 }).then(
         (result) => ctx.tell(ctx.self, { type: 'job-done', job: j.id, result }),
         (error) => ctx.tell(ctx.self, { type: 'job-failed', job: j.id, error }),
       );
     });
+    // More queued than the maskers take: ask the party for another thread (one request at a time).
+    if (!s.wanting && s.maskers.length < config.threads && s.peerQueue.length + s.ownQueue.length > 0) {
+      s.wanting = true;
+      ctx.tell(party, { type: 'want-masker', side });
+    }
     if (
       s.ownTotal !== undefined &&
       s.peerTotal !== undefined &&
@@ -238,7 +265,7 @@ function job(
 
 /** Keep every masker busy, with at most two jobs each; the peer's jobs first (they unblock the peer). */
 function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg, j: Job) => void): void {
-  const limit = 2 * input.maskers.length;
+  const limit = 2 * s.maskers.length;
   while (s.inFlight.size < limit && (s.peerQueue.length > 0 || s.ownQueue.length > 0)) {
     const j = (s.peerQueue.length > 0 ? s.peerQueue.shift() : s.ownQueue.shift()) as Job;
     let best = 0;
@@ -252,7 +279,7 @@ function dispatch(s: ExchangerState, input: ExchangerInput, send: (m: MaskerMsg,
     const crashAfter = input.config.killMaskerAfterBatches;
     if (crashAfter !== undefined && !s.crashed && s.dispatched > crashAfter) {
       s.crashed = true;
-      (input.maskers[0] as ActorRef<MaskerMsg>).tell({ type: 'crash' });
+      (s.maskers[0] as ActorRef<MaskerMsg>).tell({ type: 'crash' });
     }
     send(j.message, j);
   }

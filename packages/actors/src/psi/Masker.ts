@@ -4,19 +4,20 @@
  * loaded in the thread by module URL (see {@link maskerSpec}).
  */
 import { defineActor, workerActor } from '@troupe/core';
-import type { MaskerMsg } from './protocol.js';
+import type { MaskerInput, MaskerMsg } from './protocol.js';
 import { hashPackedToPoints, maskBatch, X25519_BYTES, zeroKey } from './x25519.js';
 
-/** Input of a masker: its party's key (zeroed here when the masker stops). */
-export interface MaskerInput {
-  key: Uint8Array;
-}
+export type { MaskerInput };
 
 interface MaskerState {
   key: Uint8Array;
 }
 
-/** @internal The worker actor definition (exported for the worker to load). */
+/**
+ * The built-in masker's definition (a worker thread loads it through {@link maskerSpec}).
+ * Exported so that an instrumented masker (an audit, a test) can wrap it:
+ * `defineActor({ ...Masker, init: (ctx) => { note(ctx.self.path); return Masker.init(ctx); } })`.
+ */
 export const Masker = defineActor<MaskerMsg, MaskerState, MaskerInput>({
   name: 'psi-masker',
   init: (ctx) => {

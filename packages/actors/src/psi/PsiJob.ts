@@ -5,10 +5,10 @@
  * do both rename them into place. Any failure aborts both; a stop (shutdown)
  * aborts both too, so an interrupted run leaves no output.
  */
-import { type ActorRef, defineActor, type Replier, stop } from '@troupe/core';
+import { type ActorContext, type ActorDefinition, type ActorRef, defineActor, type Replier, stop } from '@troupe/core';
 import { PsiInterruptedError } from './errors.js';
 import { type PartyMsg, PsiParty } from './PsiParty.js';
-import type { PartyConfig, PartyEvent, Side, SideProgress } from './protocol.js';
+import type { ExchangerMsg, PartyConfig, PartyEvent, Side, SideProgress } from './protocol.js';
 
 /** The result of a run. */
 export interface PsiSummary {
@@ -17,6 +17,8 @@ export interface PsiSummary {
   /** Keys in the intersection (unique). */
   intersection: number;
   threads: number;
+  /** Worker threads the run actually used: maskers start as the work needs them, up to `threads`. */
+  threadsUsed: number;
   batchSize: number;
   elapsedMs: number;
   /** Unique items masked per second, both parties together (each item is masked twice). */
@@ -30,17 +32,39 @@ export interface SideSummary {
   uniqueKeys: number;
   matchedRows: number;
   matchedKeys: number;
+  /** Rows whose key was empty (matched, skipped or refused per `emptyKeys`). */
+  emptyKeyRows: number;
+  /** Line of the first such row, or 0. */
+  firstEmptyKeyLine: number;
 }
 
 export type JobMsg =
   | PartyEvent
   | { type: 'result' }
   | { type: 'progress-snapshot' }
-  | { type: 'abort'; reason?: unknown };
+  | { type: 'abort'; reason?: unknown }
+  /** Internal: both parties have stopped their exchange and dropped their temporary files. */
+  | { type: 'aborted'; error: unknown };
 
 export interface JobInput {
   left: PartyConfig;
   right: PartyConfig;
+  /** An actor to put on the wire between the parties (see {@link PsiRelayInput}); none by default. */
+  // biome-ignore lint/suspicious/noExplicitAny: the relay's state is its own
+  relay?: ActorDefinition<ExchangerMsg, any, PsiRelayInput>;
+}
+
+/**
+ * Input of a relay: an actor the job puts between the two exchangers, one per
+ * direction, that must pass every message on to `to`. Everything that crosses
+ * between the parties goes through it, so it is the place to audit (or test)
+ * what a party reveals to its peer, exactly as a network link would carry it.
+ */
+export interface PsiRelayInput {
+  /** The side whose exchanger sends through this relay. */
+  from: Side;
+  /** The other side's exchanger. */
+  to: ActorRef<ExchangerMsg>;
 }
 
 /** Progress of both sides and the time since the start. */
@@ -52,6 +76,8 @@ export interface PsiProgress {
 
 interface JobState {
   started: number;
+  /** Why the run is being aborted (set at the first failure; the outcome follows once both parties confirm). */
+  aborting: { error: unknown } | undefined;
   parties: Record<Side, ActorRef<PartyMsg>>;
   progress: Record<Side, SideProgress>;
   written: Partial<Record<Side, Extract<PartyEvent, { type: 'party-written' }>>>;
@@ -60,7 +86,7 @@ interface JobState {
   outcome: { ok: PsiSummary } | { error: unknown } | undefined;
 }
 
-const emptyProgress = (): SideProgress => ({
+const emptyProgress = (cfg: PartyConfig): SideProgress => ({
   rows: 0,
   uniqueKeys: 0,
   ownMasked: 0,
@@ -68,7 +94,13 @@ const emptyProgress = (): SideProgress => ({
   returned: 0,
   matchedRows: 0,
   writtenRows: 0,
+  maskers: 0,
+  bytesRead: 0,
+  bytesTotal: cfg.fileBytes ?? 0,
+  emptyKeyRows: 0,
+  firstEmptyKeyLine: 0,
   readDone: false,
+  writing: false,
   done: false,
 });
 
@@ -83,8 +115,9 @@ export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
     ctx.watch(right);
     return {
       started: performance.now(),
+      aborting: undefined,
       parties: { left, right },
-      progress: { left: emptyProgress(), right: emptyProgress() },
+      progress: { left: emptyProgress(ctx.input.left), right: emptyProgress(ctx.input.right) },
       written: {},
       committed: {},
       waiting: [],
@@ -92,13 +125,20 @@ export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
     };
   },
   afterStart: async (s, ctx) => {
-    // Introduce the parties: each exchanger gets the other's ref, and nothing else.
+    // Introduce the parties: each exchanger gets the other's ref (or a relay to it), and nothing else.
     const [l, r] = await Promise.all([
-      ctx.ask<ActorRef<never>>(s.parties.left, { type: 'get-exchanger' }),
-      ctx.ask<ActorRef<never>>(s.parties.right, { type: 'get-exchanger' }),
+      ctx.ask<ActorRef<ExchangerMsg>>(s.parties.left, { type: 'get-exchanger' }),
+      ctx.ask<ActorRef<ExchangerMsg>>(s.parties.right, { type: 'get-exchanger' }),
     ]);
-    ctx.tell(s.parties.left, { type: 'peer', peer: r });
-    ctx.tell(s.parties.right, { type: 'peer', peer: l });
+    const relay = ctx.input.relay;
+    const toRight = relay ? ctx.spawn(relay, { name: 'relay-left', input: { from: 'left', to: r } }) : r;
+    const toLeft = relay ? ctx.spawn(relay, { name: 'relay-right', input: { from: 'right', to: l } }) : l;
+    if (relay) {
+      ctx.watch(toRight);
+      ctx.watch(toLeft);
+    }
+    ctx.tell(s.parties.left, { type: 'peer', peer: toRight });
+    ctx.tell(s.parties.right, { type: 'peer', peer: toLeft });
   },
   receive: (s, msg, ctx) => {
     switch (msg.type) {
@@ -119,6 +159,7 @@ export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
         const counters = p as unknown as Record<string, number>;
         for (const [k, v] of Object.entries(msg.delta)) counters[k] = (counters[k] ?? 0) + (v as number);
         if (msg.readDone) p.readDone = true;
+        if (msg.writing) p.writing = true;
         return;
       }
       case 'party-written': {
@@ -136,28 +177,47 @@ export const PsiJob = defineActor<JobMsg, JobState, JobInput>({
         return;
       }
       case 'party-failed':
-        fail(s, msg.error);
+        fail(s, msg.error, ctx);
         return;
       case 'abort':
-        fail(s, msg.reason ?? new PsiInterruptedError('aborted'));
+        fail(s, msg.reason ?? new PsiInterruptedError('aborted'), ctx);
+        return;
+      case 'aborted':
+        if (s.outcome === undefined) finish(s, { error: msg.error });
         return;
     }
   },
-  onTerminated: (s, t) => {
-    if (t.reason.kind === 'failed') fail(s, t.reason.error);
+  onTerminated: (s, t, ctx) => {
+    if (t.reason.kind === 'failed') fail(s, t.reason.error, ctx);
   },
   afterStop: (s) => {
     // Stopped before the end (shutdown, a parent's stop): whoever waits learns it; the writers have aborted.
-    if (s.outcome === undefined) finish(s, { error: new PsiInterruptedError('the actor system is shutting down') });
+    if (s.outcome === undefined) {
+      finish(s, { error: s.aborting?.error ?? new PsiInterruptedError('the actor system is shutting down') });
+    }
   },
 });
 
-function fail(s: JobState, error: unknown): void {
-  if (s.outcome !== undefined) return;
-  s.parties.left.tell({ type: 'abort' });
-  s.parties.right.tell({ type: 'abort' });
-  finish(s, { error });
+/**
+ * Abort the run: both parties stop their exchange (which releases a reader
+ * waiting for room) and drop their temporary files, and confirm; only then is
+ * the outcome given. So whoever stops the job after it has failed finds every
+ * stage idle, and the stop is quick.
+ */
+function fail(s: JobState, error: unknown, ctx: { ask: AskFn; tell: TellSelf; self: ActorRef<JobMsg> }): void {
+  if (s.outcome !== undefined || s.aborting !== undefined) return;
+  s.aborting = { error };
+  const ack = (party: ActorRef<PartyMsg>) =>
+    ctx.ask<boolean>(party, { type: 'abort' }, { timeoutMs: ABORT_ACK_MS }).catch(() => false);
+  void Promise.all([ack(s.parties.left), ack(s.parties.right)]).then(() =>
+    ctx.tell(ctx.self, { type: 'aborted', error }),
+  );
 }
+
+/** How long a party may take to confirm an abort before the job gives up waiting. */
+const ABORT_ACK_MS = 5_000;
+type AskFn = ActorContext<JobMsg, JobInput>['ask'];
+type TellSelf = ActorContext<JobMsg, JobInput>['tell'];
 
 function finish(s: JobState, outcome: NonNullable<JobState['outcome']>): void {
   s.outcome = outcome;
@@ -180,6 +240,8 @@ function summary(s: JobState, input: JobInput): PsiSummary {
       uniqueKeys: s.progress[name].uniqueKeys,
       matchedRows: w.matchedRows,
       matchedKeys: w.matchedKeys,
+      emptyKeyRows: s.progress[name].emptyKeyRows,
+      firstEmptyKeyLine: s.progress[name].firstEmptyKeyLine,
     };
   };
   const left = side('left');
@@ -190,6 +252,7 @@ function summary(s: JobState, input: JobInput): PsiSummary {
     right,
     intersection: left.matchedKeys,
     threads: input.left.threads,
+    threadsUsed: Math.max(s.progress.left.maskers, s.progress.right.maskers),
     batchSize: input.left.batchSize,
     elapsedMs,
     itemsPerSecond: ((left.uniqueKeys + right.uniqueKeys) / elapsedMs) * 1000,

@@ -7,6 +7,7 @@
  */
 import { type ActorRef, defineActor } from '@troupe/core';
 import { CsvReader, type CsvRecord } from './csv.js';
+import { CsvEmptyKeyError, PsiInterruptedError } from './errors.js';
 import type { ExchangerMsg, MatcherMsg, PartyConfig, PartyEvent, WriterMsg } from './protocol.js';
 import { joinKeyColumns } from './x25519.js';
 
@@ -34,6 +35,10 @@ interface ReaderState {
   rowLength: Uint32Array;
   batch: KeyPacker;
   batches: number;
+  /** Bytes of the file covered by the records seen so far. */
+  bytesRead: number;
+  emptyKeyRows: number;
+  firstEmptyKeyLine: number;
 }
 
 const encoder = new TextEncoder();
@@ -100,65 +105,128 @@ export const Reader = defineActor<ReaderMsg, ReaderState, ReaderInput>({
       rowLength: new Uint32Array(1 << 16),
       batch: new KeyPacker(config.batchSize),
       batches: 0,
+      bytesRead: 0,
+      emptyKeyRows: 0,
+      firstEmptyKeyLine: 0,
     };
   },
   afterStart: (_s, ctx) => ctx.self.tell({ type: 'next' }),
   receive: async (s, _msg, ctx) => {
-    const { exchanger, matcher, writer, party, config } = ctx.input;
-    const send = (m: ExchangerMsg) => ctx.ask(exchanger, m, { timeoutMs: 3_600_000 });
-    const next = await s.records.next();
-    if (next.done) {
-      if (s.batch.count > 0) await sendBatch(s, send);
-      ctx.tell(writer, {
-        type: 'rows',
-        table: {
-          keys: s.keys,
-          index: s.index,
-          rows: s.rows,
-          rowKey: s.rowKey.subarray(0, s.rows),
-          rowOffset: s.rowOffset.subarray(0, s.rows),
-          rowLength: s.rowLength.subarray(0, s.rows),
-          headerRaw: s.csv.headerRaw,
-        },
+    // An aborted run refuses the next batch: the reader then just stops reading (the job is ending;
+    // failing here would only log the abort once more as this actor's failure).
+    const send = (m: ExchangerMsg) =>
+      ctx.ask(ctx.input.exchanger, m, { timeoutMs: 3_600_000 }).catch((error: unknown) => {
+        if (error instanceof PsiInterruptedError) throw ABORTED;
+        throw error;
       });
-      ctx.tell(matcher, { type: 'keys', uniqueKeys: s.keys.length });
-      ctx.tell(exchanger, { type: 'own-end', batches: s.batches, uniqueKeys: s.keys.length });
-      ctx.tell(party, { type: 'progress', side: config.side, delta: {}, readDone: true });
-      return;
+    try {
+      await readNext(s, ctx, send);
+    } catch (error) {
+      if (error !== ABORTED) throw error;
     }
-    const { keyIndices, index, keys, batch } = s;
-    const rowsBefore = s.rows;
-    const uniqueBefore = keys.length;
-    const single = keyIndices.length === 1 ? (keyIndices[0] as number) : -1;
-    const records = next.value;
-    if (s.rows + records.length > s.rowKey.length) growRows(s, s.rows + records.length);
-    for (const record of records) {
-      const fields = record.fields;
-      const key = single >= 0 ? (fields[single] as string) : joinKeyColumns(keyIndices.map((i) => fields[i] as string));
-      const row = s.rows++;
-      s.rowOffset[row] = record.byteOffset;
-      s.rowLength[row] = record.byteLength;
-      const known = index.get(key);
-      if (known !== undefined) {
-        s.rowKey[row] = known;
-        continue;
-      }
-      s.rowKey[row] = keys.length;
-      index.set(key, keys.length);
-      keys.push(key);
-      batch.add(key);
-      if (batch.full) await sendBatch(s, send);
-    }
-    ctx.tell(party, {
-      type: 'progress',
-      side: config.side,
-      delta: { rows: s.rows - rowsBefore, uniqueKeys: keys.length - uniqueBefore },
-    });
-    ctx.tell(ctx.self, { type: 'next' });
   },
   afterStop: (s) => s.csv.close(),
   beforeRestart: (s) => s.csv.close(),
 });
+
+/** Thrown through the reader's turn when the run was aborted; caught at its end. */
+const ABORTED = Symbol('psi-reader-aborted');
+
+type ReaderContext = Parameters<(typeof Reader)['receive']>[2];
+
+/** One chunk of the file: its keys to the batches, its rows to the table; or, at the end, the table to the writer. */
+async function readNext(
+  s: ReaderState,
+  ctx: ReaderContext,
+  send: (m: ExchangerMsg) => Promise<unknown>,
+): Promise<void> {
+  const { exchanger, matcher, writer, party, config } = ctx.input;
+  const next = await s.records.next();
+  if (next.done) {
+    if (s.batch.count > 0) await sendBatch(s, send);
+    ctx.tell(writer, {
+      type: 'rows',
+      table: {
+        keys: s.keys,
+        index: s.index,
+        rows: s.rows,
+        rowKey: s.rowKey.subarray(0, s.rows),
+        rowOffset: s.rowOffset.subarray(0, s.rows),
+        rowLength: s.rowLength.subarray(0, s.rows),
+        headerRaw: s.csv.headerRaw,
+      },
+    });
+    ctx.tell(matcher, { type: 'keys', uniqueKeys: s.keys.length });
+    ctx.tell(exchanger, { type: 'own-end', batches: s.batches, uniqueKeys: s.keys.length });
+    ctx.tell(party, { type: 'progress', side: config.side, delta: {}, readDone: true });
+    return;
+  }
+  const { keyIndices, index, keys, batch } = s;
+  const rowsBefore = s.rows;
+  const uniqueBefore = keys.length;
+  const bytesBefore = s.bytesRead;
+  const emptyBefore = s.emptyKeyRows;
+  const firstEmptyBefore = s.firstEmptyKeyLine;
+  const single = keyIndices.length === 1 ? (keyIndices[0] as number) : -1;
+  const records = next.value;
+  if (s.rows + records.length > s.rowKey.length) growRows(s, s.rows + records.length);
+  for (const record of records) {
+    const fields = record.fields;
+    s.bytesRead = record.byteOffset + record.byteLength;
+    if (keyIndices.every((i) => fields[i] === '')) {
+      s.emptyKeyRows++;
+      if (s.firstEmptyKeyLine === 0) s.firstEmptyKeyLine = record.line;
+      if (config.emptyKeys === 'refuse') {
+        throw new CsvEmptyKeyError(
+          config.file,
+          record.line,
+          columnOf(record.raw, keyIndices[0] as number, config.delimiter),
+          config.keyColumns,
+        );
+      }
+      if (config.emptyKeys === 'skip') continue;
+    }
+    const key = single >= 0 ? (fields[single] as string) : joinKeyColumns(keyIndices.map((i) => fields[i] as string));
+    const row = s.rows++;
+    s.rowOffset[row] = record.byteOffset;
+    s.rowLength[row] = record.byteLength;
+    const known = index.get(key);
+    if (known !== undefined) {
+      s.rowKey[row] = known;
+      continue;
+    }
+    s.rowKey[row] = keys.length;
+    index.set(key, keys.length);
+    keys.push(key);
+    batch.add(key);
+    if (batch.full) await sendBatch(s, send);
+  }
+  ctx.tell(party, {
+    type: 'progress',
+    side: config.side,
+    delta: {
+      rows: s.rows - rowsBefore,
+      uniqueKeys: keys.length - uniqueBefore,
+      bytesRead: s.bytesRead - bytesBefore,
+      emptyKeyRows: s.emptyKeyRows - emptyBefore,
+      firstEmptyKeyLine: s.firstEmptyKeyLine - firstEmptyBefore,
+    },
+  });
+  ctx.tell(ctx.self, { type: 'next' });
+}
+
+/** 1-based column where field `index` starts in an unquoted-or-quoted record (best effort, for the message). */
+function columnOf(raw: string, index: number, delimiter: string): number {
+  let field = 0;
+  let quoted = false;
+  for (let i = 0; i < raw.length; i++) {
+    if (field === index) return i + 1;
+    const c = raw[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === delimiter && !quoted) field++;
+  }
+  return raw.length + 1;
+}
 
 function growRows(s: ReaderState, need: number): void {
   let n = s.rowKey.length;

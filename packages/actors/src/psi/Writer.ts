@@ -35,6 +35,7 @@ export const Writer = defineActor<WriterMsg, WriterState, WriterInput>({
     switch (msg.type) {
       case 'abort':
         await s.file?.abort();
+        if (ctx.expectsReply) ctx.reply(true);
         return;
       case 'commit':
         await s.file?.commit();
@@ -65,6 +66,7 @@ export const Writer = defineActor<WriterMsg, WriterState, WriterInput>({
         head[k] = r;
       }
     }
+    ctx.tell(party, { type: 'progress', side: config.side, delta: {}, writing: true });
     const out = await AtomicFileWriter.open(config.outFile);
     s.file = out;
     const source = await RowSource.open(config.file);

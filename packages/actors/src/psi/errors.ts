@@ -236,12 +236,51 @@ export class PsiInterruptedError extends TroupeError {
   }
 }
 
-/** A PSI option is missing or invalid. */
+/**
+ * A PSI option is missing or invalid, or the run it describes is unsafe (an
+ * output that would replace an input or an existing file, an output folder
+ * that cannot be written). `option` names it as the `psi` command's flag.
+ */
 export class PsiOptionsError extends TroupeError {
   constructor(
+    /** The option, as the `psi` flag that sets it (`--out`, `--threads`...). */
     readonly option: string,
     detail: string,
+    options?: { cause?: unknown },
   ) {
-    super('ERR_PSI_OPTIONS', `psi: ${option} ${detail}`);
+    super('ERR_PSI_OPTIONS', `${option} ${detail}`, options);
+  }
+}
+
+/** A row's key is empty (every key column empty) and the run was told to refuse such rows. */
+export class CsvEmptyKeyError extends CsvInputError {
+  constructor(
+    file: string,
+    line: number,
+    column: number,
+    /** The key columns. */
+    readonly keyColumns: readonly string[],
+  ) {
+    super(
+      'ERR_CSV_EMPTY_KEY',
+      file,
+      line,
+      column,
+      `the key (${keyColumns.join(', ')}) is empty on this row, and empty keys are refused (--empty-keys refuse). ` +
+        'Fill it in, drop the row, or run with --empty-keys skip.',
+    );
+  }
+}
+
+/** A {@link PsiService} was asked about a job id it does not know. */
+export class PsiJobNotFoundError extends TroupeError {
+  constructor(
+    readonly id: string,
+    known: readonly string[],
+  ) {
+    super(
+      'ERR_PSI_JOB_NOT_FOUND',
+      `no PSI job ${JSON.stringify(id)} in this service${known.length > 0 ? ` (it knows ${known.length}: ${known.slice(-5).join(', ')}${known.length > 5 ? ', ...' : ''})` : ' (it has no jobs)'}; finished jobs are kept up to its historyLimit`,
+    );
   }
 }

@@ -4,13 +4,16 @@
  * process or machine; messages inside one party may carry in-process values by
  * reference (the unique key list, a Set of matched keys).
  */
-import type { ActorRef } from '@troupe/core';
+import type { ActorRef, WorkerActorSpec } from '@troupe/core';
 
 /** Which side of the PSI a party is. */
 export type Side = 'left' | 'right';
 
 /** Bytes of a double-masked value that the parties compare (as SecretFlow does: the last 12). */
 export const COMPARE_BYTES = 12;
+
+/** What to do with rows whose key is empty (every key column empty). */
+export type EmptyKeyPolicy = 'match' | 'skip' | 'refuse';
 
 /** What one party needs. */
 export interface PartyConfig {
@@ -21,8 +24,19 @@ export interface PartyConfig {
   outFile: string;
   batchSize: number;
   threads: number;
+  /** Size of `file` in bytes, when known (for progress). */
+  fileBytes?: number;
+  /** Rows with an empty key: matched like any key, skipped, or refused. */
+  emptyKeys: EmptyKeyPolicy;
   /** Fault injection for tests: the masker on host 0 exits its thread after this many batches. */
   killMaskerAfterBatches?: number;
+  /** The masker worker actor; default the built-in one ({@link MaskerInput} carries the party's key). */
+  masker?: WorkerActorSpec<MaskerMsg, MaskerInput>;
+}
+
+/** Input of a masker: its party's key (the masker zeroes its copies when it stops). */
+export interface MaskerInput {
+  key: Uint8Array;
 }
 
 /** Progress counters, per side. */
@@ -37,7 +51,17 @@ export interface SideProgress {
   returned: number;
   matchedRows: number;
   writtenRows: number;
+  /** Masker threads this party has started (they start as the work needs them, up to `threads`). */
+  maskers: number;
+  /** Bytes of the file read so far, and its size (for an ETA while reading). */
+  bytesRead: number;
+  bytesTotal: number;
+  /** Rows whose key is empty (all key columns empty), and the line of the first. */
+  emptyKeyRows: number;
+  firstEmptyKeyLine: number;
   readDone: boolean;
+  /** The writer has the intersection and is writing the output. */
+  writing: boolean;
   done: boolean;
 }
 
@@ -45,8 +69,9 @@ export interface SideProgress {
 export interface ProgressMsg {
   type: 'progress';
   side: Side;
-  delta: Partial<Omit<SideProgress, 'readDone' | 'done'>>;
+  delta: Partial<Omit<SideProgress, 'readDone' | 'writing' | 'done'>>;
   readDone?: boolean;
+  writing?: boolean;
   done?: boolean;
 }
 
@@ -74,6 +99,8 @@ export type ExchangerMsg =
   | { type: 'peer-end'; batches: number }
   /** From the peer: our batch `index` raised to its key (COMPARE_BYTES each), in the order we sent. */
   | { type: 'returned'; index: number; doubles: Uint8Array }
+  /** From the party: another masker, started because the exchanger asked for one (`want-masker`). */
+  | { type: 'masker-ready'; masker: ActorRef<MaskerMsg> }
   /** Internal: a masking job finished or failed. */
   | { type: 'job-done'; job: number; result: Uint8Array }
   | { type: 'job-failed'; job: number; error: unknown }
@@ -116,6 +143,8 @@ export type WriterMsg =
 /** What a party reports to the job. */
 export type PartyEvent =
   | ProgressMsg
+  /** From the exchanger to its party: work is queued beyond what the maskers it has can take; start one more. */
+  | { type: 'want-masker'; side: Side }
   | { type: 'party-written'; side: Side; rows: number; uniqueKeys: number; matchedRows: number; matchedKeys: number }
   | { type: 'party-committed'; side: Side }
   | { type: 'party-failed'; side: Side; error: unknown };

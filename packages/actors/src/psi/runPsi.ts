@@ -1,113 +1,33 @@
 /**
- * The library entry points of PSI: {@link runPsi} for one run, and
- * {@link PsiService}, an actor that accepts runs by message (for a service
- * that embeds PSI next to its other actors).
+ * One PSI run from a program: {@link runPsi}. (A service that takes runs by
+ * message uses {@link PsiService} instead.)
  */
-import { mkdir } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
-import { type ActorRef, type ActorSystem, defineActor, type Replier } from '@troupe/core';
-import { CsvReader } from './csv.js';
-import { PsiInterruptedError, PsiOptionsError } from './errors.js';
-import { type JobInput, type JobMsg, PsiJob, type PsiProgress, type PsiSummary } from './PsiJob.js';
-import type { PartyConfig } from './protocol.js';
-
-/** Options of a PSI run. */
-export interface PsiOptions {
-  /** The left party's CSV file. */
-  left: string;
-  /** The right party's CSV file. */
-  right: string;
-  /** Key column names (one or more), present in both files. */
-  key: readonly string[];
-  /** Output folder: `left.csv` and `right.csv` are written there (atomically). */
-  outDir: string;
-  /** Worker threads for masking; default the number of cores. The system needs at least that many worker hosts. */
-  threads?: number;
-  /** Items per masked batch; default 4096. */
-  batchSize?: number;
-  /** CSV delimiter; default `,`. */
-  delimiter?: string;
-  /** Called with progress every `progressIntervalMs` (default 500). */
-  onProgress?: (progress: PsiProgress) => void;
-  progressIntervalMs?: number;
-  /** Abort the run: it stops, leaves no output, and rejects with `PsiInterruptedError`. */
-  signal?: AbortSignal;
-  /** Fault injection for tests: one masker thread exits after this many batches. */
-  killMaskerAfterBatches?: number;
-}
-
-/** Check options and turn them into the two parties' configurations. */
-export function resolvePsiOptions(options: PsiOptions): JobInput {
-  if (options === null || typeof options !== 'object') throw new PsiOptionsError('options', 'must be an object');
-  for (const side of ['left', 'right'] as const) {
-    if (typeof options[side] !== 'string' || options[side].length === 0) {
-      throw new PsiOptionsError(`--${side}`, `must name a CSV file, got ${JSON.stringify(options[side])}`);
-    }
-  }
-  const key = options.key;
-  if (!Array.isArray(key) || key.length === 0 || key.some((k) => typeof k !== 'string' || k.length === 0)) {
-    throw new PsiOptionsError('--key', `must name one or more columns, got ${JSON.stringify(key)}`);
-  }
-  if (new Set(key).size !== key.length) throw new PsiOptionsError('--key', `names a column twice: ${key.join(',')}`);
-  if (typeof options.outDir !== 'string' || options.outDir.length === 0) {
-    throw new PsiOptionsError('--out', `must name an output folder, got ${JSON.stringify(options.outDir)}`);
-  }
-  const threads = options.threads ?? availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
-    throw new PsiOptionsError('--threads', `must be an integer from 1 to 256, got ${threads}`);
-  }
-  const batchSize = options.batchSize ?? 4096;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1 << 20) {
-    throw new PsiOptionsError('--batch', `must be an integer from 1 to 1048576, got ${batchSize}`);
-  }
-  const delimiter = options.delimiter ?? ',';
-  if (typeof delimiter !== 'string' || delimiter.length !== 1 || '"\r\n'.includes(delimiter)) {
-    throw new PsiOptionsError(
-      '--delimiter',
-      `must be one character other than a quote, CR or LF, got ${JSON.stringify(delimiter)}`,
-    );
-  }
-  const outDir = resolve(options.outDir);
-  const party = (side: 'left' | 'right'): PartyConfig => ({
-    side,
-    file: resolve(options[side]),
-    keyColumns: [...key],
-    delimiter,
-    outFile: resolve(outDir, `${side}.csv`),
-    batchSize,
-    threads,
-    ...(side === 'left' && options.killMaskerAfterBatches !== undefined
-      ? { killMaskerAfterBatches: options.killMaskerAfterBatches }
-      : {}),
-  });
-  return { left: party('left'), right: party('right') };
-}
-
-/**
- * Fail fast on a missing file, an empty file or a missing key column, before
- * any work starts; then make the output folder.
- */
-async function prepare(input: JobInput, outDir: string): Promise<void> {
-  for (const cfg of [input.left, input.right]) {
-    const csv = await CsvReader.open(cfg.file, { delimiter: cfg.delimiter });
-    try {
-      csv.columnIndices(cfg.keyColumns);
-    } finally {
-      await csv.close();
-    }
-  }
-  await mkdir(resolve(outDir), { recursive: true });
-}
+import type { ActorRef, ActorSystem } from '@troupe/core';
+import { PsiInterruptedError } from './errors.js';
+import { prepareRun } from './PreparedRun.js';
+import { type JobMsg, PsiJob, type PsiProgress, type PsiSummary } from './PsiJob.js';
+import { checkWorkerHosts, emptyKeyWarnings, type PsiOptions, resolvePsiOptions } from './PsiOptions.js';
 
 let runs = 0;
+
+/** How long an aborted job may take to wind down before it is stopped regardless. */
+const ABORT_GRACE_MS = 6_000;
+
+/** How long a job's result may take: a week (a run is stopped by abort or shutdown, not by this). */
+export const JOB_RESULT_TIMEOUT_MS = 7 * 24 * 3_600_000;
 
 /**
  * Run a two-party ECDH-PSI over two CSV files, both parties in this process
  * (each with its own key and actor subtree under one job actor). Resolves with
  * the summary once both outputs are in place; rejects with the input error
- * (naming file, line and column), or `PsiInterruptedError` if the run is
- * aborted or the system shuts down. Either way no partial output is left.
+ * (naming file, line and column), a `PsiOptionsError` (naming the option,
+ * also for unsafe outputs: one that would replace an input or an existing file,
+ * a folder that cannot be written), or `PsiInterruptedError` if the run is
+ * aborted or the system shuts down. Either way no output is left, and a
+ * folder the run created is removed again.
+ *
+ * On `system.shutdown()` (or a signal) a run in progress is interrupted at
+ * once, not drained: the shutdown does not wait for hours of masking.
  *
  * @example
  * const system = await ActorSystem.start({ name: 'psi', workers: { size: 2 } });
@@ -115,23 +35,34 @@ let runs = 0;
  * console.log(summary.intersection);
  */
 export async function runPsi(system: ActorSystem, options: PsiOptions): Promise<PsiSummary> {
-  const input = resolvePsiOptions(options);
-  const hosts = system.workerPool().size;
-  if (input.left.threads > hosts) {
-    throw new PsiOptionsError(
-      '--threads',
-      `is ${input.left.threads} but the actor system has ${hosts} worker host(s); start it with workers: { size: ${input.left.threads} }`,
-    );
-  }
+  const run = resolvePsiOptions(options);
+  checkWorkerHosts(run, system.workerPool().size);
   options.signal?.throwIfAborted();
-  await prepare(input, options.outDir);
+  const prepared = await prepareRun(run, options.onWarning);
+  let failed = true;
+  let settle: () => void = () => undefined;
+  const settled = new Promise<void>((r) => {
+    settle = r;
+  });
   const name = `psi-${++runs}`;
-  const job = system.spawn(PsiJob, { name, input });
-  // On shutdown, stop the run at once rather than drain hours of masking: the writers abort.
-  const unhook = system.onShutdown('stop-intake', name, () => {
-    // Abort first: the exchangers release a reader waiting for room, so the stop below is quick.
+  let job: ActorRef<JobMsg>;
+  try {
+    job = system.spawn(PsiJob, { name, input: run });
+  } catch (error) {
+    await prepared.release(true);
+    throw error;
+  }
+  // On shutdown, stop the run at once rather than drain hours of masking; the
+  // hook waits until this function has cleaned up, so the process exits only then.
+  const unhook = system.onShutdown('stop-intake', name, async () => {
+    // Abort first: the parties stop their exchange (releasing a reader waiting for room) and
+    // drop their temporary files; then the job answers, and the finally below stops it, quickly.
     job.tell({ type: 'abort', reason: new PsiInterruptedError('the actor system is shutting down') });
-    return system.stop(job);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, ABORT_GRACE_MS)))]);
+    clearTimeout(timer);
+    await system.stop(job);
+    await settled;
   });
   const onAbort = () =>
     job.tell({
@@ -148,65 +79,16 @@ export async function runPsi(system: ActorSystem, options: PsiOptions): Promise<
             .then(options.onProgress, () => undefined);
         }, options.progressIntervalMs ?? 500);
   try {
-    return await job.ask<PsiSummary>({ type: 'result' }, { timeoutMs: 7 * 24 * 3_600_000 });
+    const summary = await job.ask<PsiSummary>({ type: 'result' }, { timeoutMs: JOB_RESULT_TIMEOUT_MS });
+    failed = false;
+    for (const w of emptyKeyWarnings(summary, run)) options.onWarning?.(w);
+    return summary;
   } finally {
     if (timer !== undefined) clearInterval(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    unhook();
     await system.stop(job);
+    await prepared.release(failed);
+    unhook();
+    settle();
   }
 }
-
-/** Messages of {@link PsiService}. */
-export type PsiServiceMsg = { type: 'run'; options: PsiOptions } | { type: 'jobs' };
-
-interface ServiceState {
-  jobs: Map<string, ActorRef<JobMsg>>;
-  next: number;
-}
-
-/**
- * An actor that runs PSI jobs sent to it by message (`ask({ type: 'run', options })`
- * answers with the summary). Each job is a child; a failed job fails only its
- * own ask, never the service.
- *
- * @example
- * const psi = system.spawn(PsiService, { name: 'psi' });
- * const summary = await psi.ask({ type: 'run', options: { left, right, key: ['id'], outDir, threads: 2 } }, { timeoutMs: 3_600_000 });
- */
-export const PsiService = defineActor<PsiServiceMsg, ServiceState>({
-  name: 'psi-service',
-  init: () => ({ jobs: new Map(), next: 1 }),
-  receive: (s, msg, ctx) => {
-    if (msg.type === 'jobs') {
-      ctx.reply([...s.jobs.keys()]);
-      return;
-    }
-    const replier: Replier<PsiSummary> = ctx.deferReply<PsiSummary>();
-    let input: JobInput;
-    try {
-      input = resolvePsiOptions(msg.options);
-    } catch (error) {
-      replier.fail(error);
-      return;
-    }
-    const name = `job-${s.next++}`;
-    const start = async () => {
-      await prepare(input, msg.options.outDir);
-      const job = ctx.spawn(PsiJob, { name, input });
-      s.jobs.set(name, job);
-      try {
-        return await ctx.ask<PsiSummary>(job, { type: 'result' }, { timeoutMs: 7 * 24 * 3_600_000 });
-      } finally {
-        s.jobs.delete(name);
-        await ctx.stop(job);
-      }
-    };
-    void ctx.inFlight(
-      start().then(
-        (v) => replier.reply(v),
-        (e) => replier.fail(e),
-      ),
-    );
-  },
-});

@@ -8,6 +8,18 @@ import type { Link, LinkHost } from './Link.js';
 import type { ReplyTarget, SystemInternals } from './SystemInternals.js';
 import { Op, type SpawnFrame } from './wire.js';
 
+/**
+ * How a host finds the definition a spawn frame names (module and export):
+ * by default it imports the module; a host serving other nodes is given a
+ * loader of definitions registered by name instead (no code loading on a
+ * peer's request).
+ * @internal
+ */
+export type DefinitionLoader = (
+  module: string,
+  exportName: string,
+) => Promise<ActorDefinition<Message, unknown, unknown>>;
+
 /** Modules loaded by any host of this runtime, by URL (an import is paid once). */
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
@@ -54,6 +66,7 @@ export class Host implements LinkHost {
   constructor(
     private readonly link: Link,
     private readonly internals: SystemInternals,
+    private readonly loader: DefinitionLoader = loadDefinition,
   ) {
     link.host = this;
   }
@@ -150,7 +163,7 @@ export class Host implements LinkHost {
     this.early.set(handle, this.early.get(handle) ?? []);
     let def: ActorDefinition<Message, unknown, unknown>;
     try {
-      def = await loadDefinition(frame.module, frame.exportName);
+      def = await this.loader(frame.module, frame.exportName);
     } catch (error) {
       this.early.delete(handle);
       this.link.control(Op.Failed, handle, serializeError(error));

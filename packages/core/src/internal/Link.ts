@@ -270,6 +270,11 @@ export class Link implements Route {
     return this.channels.size + this.pending.size;
   }
 
+  /** Tells by address sent and not yet acknowledged by the far side: a graceful leave waits for these. */
+  get unacknowledged(): number {
+    return (this.retained.length - this.retainedHead) / 3;
+  }
+
   /** Be told once when the link closes for good. */
   onClose(listener: (closed: TransportClosed) => void): void {
     if (this.closed !== undefined) listener(this.closed);

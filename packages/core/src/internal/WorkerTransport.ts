@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type ResourceLimits, type TransferListItem, Worker } from 'node:worker_threads';
 import type { Batch, Transport, TransportClosed } from '../Transport.js';
 import type { NodeAddress } from './wire.js';
@@ -13,32 +16,53 @@ export interface HostWorkerData {
   tsEntry?: string;
 }
 
+/** The working directory when the runtime was loaded: what `--import ./x` and `--import pkg` were resolved from. */
+const startCwd = process.cwd();
+
+/**
+ * A loader flag's value made absolute, so a thread resolves it the same after
+ * the program has `process.chdir()`ed: a bare specifier (`tsx`) or a relative
+ * path would otherwise be looked up from the new working directory.
+ */
+function absoluteLoader(flag: string, value: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value) || isAbsolute(value)) return value;
+  const relative = value.startsWith('./') || value.startsWith('../');
+  try {
+    if (flag === '--require' || flag === '-r') return createRequire(join(startCwd, 'noop.js')).resolve(value);
+    if (relative) return pathToFileURL(resolve(startCwd, value)).href;
+    return import.meta.resolve(value);
+  } catch {
+    return value;
+  }
+}
+
 /**
  * The flags a host thread needs when Troupe runs from its TypeScript sources:
  * the parent's module-resolution flags (`--conditions`, `--import`, `--require`,
- * `--loader`) plus `--conditions=source`. Only those: Node refuses V8 and
- * process-wide flags (`--expose-gc`, `--max-old-space-size`...) in a worker's
- * `execArgv`, and a worker given one would never start.
- * @returns `undefined` when the parent already resolves sources (the thread then inherits everything).
+ * `--loader`, loaders made absolute) plus `--conditions=source`. Only those: Node
+ * refuses V8 and process-wide flags (`--expose-gc`, `--max-old-space-size`...)
+ * in a worker's `execArgv`, and a worker given one would never start.
  * @internal
  */
-export function sourceExecArgv(execArgv: readonly string[]): string[] | undefined {
+export function sourceExecArgv(execArgv: readonly string[]): string[] {
   const has = execArgv.some(
     (a, i) => a === '--conditions=source' || ((a === '--conditions' || a === '-C') && execArgv[i + 1] === 'source'),
   );
-  if (has) return undefined;
   const kept: string[] = [];
+  const loader = /^(--import|--require|-r|--loader|--experimental-loader)$/;
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i] as string;
-    if (/^(--conditions|-C|--import|--require|-r|--loader|--experimental-loader)=/.test(a)) kept.push(a);
-    else if (
-      /^(--conditions|-C|--import|--require|-r|--loader|--experimental-loader)$/.test(a) &&
-      i + 1 < execArgv.length
-    ) {
+    const eq = /^(--conditions|-C|--import|--require|-r|--loader|--experimental-loader)=(.*)$/s.exec(a);
+    if (eq !== null) {
+      const [, flag, value] = eq as unknown as [string, string, string];
+      kept.push(loader.test(flag) ? `${flag}=${absoluteLoader(flag, value)}` : a);
+    } else if (/^(--conditions|-C)$/.test(a) && i + 1 < execArgv.length) {
       kept.push(a, execArgv[++i] as string);
+    } else if (loader.test(a) && i + 1 < execArgv.length) {
+      kept.push(a, absoluteLoader(a, execArgv[++i] as string));
     }
   }
-  return [...kept, '--conditions=source'];
+  return has ? kept : [...kept, '--conditions=source'];
 }
 
 /**
@@ -79,7 +103,7 @@ export class WorkerTransport implements Transport {
     const execArgv = fromSource ? sourceExecArgv(process.execArgv) : undefined;
     this.worker = new Worker(fromSource ? new URL('../worker/ts-boot.mjs', here) : entry, {
       workerData: data,
-      // From sources, the thread must resolve `@troupe/*` to TypeScript as well.
+      // From sources, the thread must resolve `@troupe/*` to TypeScript as well, with the loaders made absolute.
       ...(execArgv !== undefined ? { execArgv } : {}),
       ...(resourceLimits ? { resourceLimits } : {}),
       stdout: false,

@@ -155,6 +155,13 @@ describe('actors on worker threads', () => {
     expect(reportOf(child)).toMatchObject({ count: 1, gc: 'function' });
   });
 
+  it('starts worker actors after the program has chdir()ed away from where --import tsx resolves (no restart storm)', async () => {
+    const child = runFixture('worker-after-chdir.ts');
+    const { code } = await child.exited;
+    expect(code, child.stderr()).toBe(0);
+    expect(reportOf(child)).toMatchObject({ count: 1, restarts: 0, report: { exitCode: 0 } });
+  });
+
   it('loses nothing when a burst outruns a worker actor (the thread pauses reading its port and resumes)', async () => {
     const s = await start();
     const counter = s.spawnWorker(CounterSpec);

@@ -15,6 +15,8 @@ export interface GenerateOptions {
   /** Fraction of rows that repeat an earlier key of the same file. */
   duplicates: number;
   seed: number;
+  /** Stop generating (the promise rejects with the signal's reason; partial files are the caller's to remove). */
+  signal?: AbortSignal;
 }
 
 export interface Expected {
@@ -112,6 +114,10 @@ export async function generatePsiData(dir: string, o: GenerateOptions, keepExpec
       buf += `${line}\n`;
       if (keepExpected && other.has(key)) matched.push({ key, line, n });
       if (buf.length > 1 << 16) {
+        if (o.signal?.aborted) {
+          out.destroy();
+          o.signal.throwIfAborted();
+        }
         if (!out.write(buf)) await once(out, 'drain');
         buf = '';
       }

@@ -1,0 +1,50 @@
+/**
+ * Limits of a {@link NatsTransport}: flow control, chunking and reassembly.
+ * The same values should be used on every node of a cluster (a receiver
+ * enforces its own `maxBatchBytes`, a sender checks its own before sending).
+ */
+export interface TransportOptions {
+  /**
+   * Bytes of payload in flight (published, not yet credited) per peer. Keep
+   * (number of peers sending to one node) x windowBytes under the server's
+   * `max_pending` (64 MiB by default), or the server may cut the receiver off
+   * as a slow consumer. Default 8 MiB.
+   */
+  windowBytes?: number;
+  /** Largest serialised batch a sender may send and a receiver will reassemble. Default 64 MiB. */
+  maxBatchBytes?: number;
+  /** Largest NATS message (header + chunk); the server's `max_payload` caps it. Default: `max_payload`. */
+  maxMessageBytes?: number;
+  /** Bytes a sender may queue per peer while waiting for credit; past it `post` returns false. Default 256 MiB. */
+  maxQueuedBytes?: number;
+  /** A partial batch older than this is dropped (`reassembly-timeout`). Default 10 000 ms. */
+  reassemblyTimeoutMs?: number;
+  /** A sender that waited this long for credit sends a SYNC to ask for one. Default 1000 ms. */
+  stallMs?: number;
+}
+
+/** Options with defaults applied and checked. */
+export type ResolvedTransportOptions = Required<Omit<TransportOptions, 'maxMessageBytes'>> & {
+  maxMessageBytes: number | undefined;
+};
+
+const MiB = 1024 * 1024;
+
+function positiveInt(name: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+    throw new TypeError(`transport.${name} must be an integer >= ${min}, got ${String(value)}`);
+  return value;
+}
+
+/** Apply defaults and validate; throws a `TypeError` naming the option. */
+export function resolveTransportOptions(o: TransportOptions = {}): ResolvedTransportOptions {
+  return {
+    windowBytes: positiveInt('windowBytes', o.windowBytes ?? 8 * MiB, 1024),
+    maxBatchBytes: positiveInt('maxBatchBytes', o.maxBatchBytes ?? 64 * MiB),
+    maxMessageBytes:
+      o.maxMessageBytes === undefined ? undefined : positiveInt('maxMessageBytes', o.maxMessageBytes, 256),
+    maxQueuedBytes: positiveInt('maxQueuedBytes', o.maxQueuedBytes ?? 256 * MiB),
+    reassemblyTimeoutMs: positiveInt('reassemblyTimeoutMs', o.reassemblyTimeoutMs ?? 10_000),
+    stallMs: positiveInt('stallMs', o.stallMs ?? 1_000),
+  };
+}

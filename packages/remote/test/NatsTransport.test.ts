@@ -1,0 +1,114 @@
+/**
+ * The Transport contract of NatsTransport, between two nodes in this process
+ * on a real nats-server: errors at the sender, pause/resume, close from either
+ * side, and posts after close.
+ */
+import {
+  BatchTooLargeError,
+  type NatsTransport,
+  Node,
+  UnknownNodeError,
+  UnserializableBatchError,
+} from '@troupe/remote';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NatsServer, startNatsServer } from './helpers/NatsServer.js';
+import { eventually } from './helpers/PeerProcess.js';
+
+let server: NatsServer;
+let n = 0;
+const nodes: Node[] = [];
+
+beforeAll(async () => {
+  server = await startNatsServer();
+});
+afterAll(async () => {
+  await Promise.all(nodes.map((x) => x.leave({ timeoutMs: 1_000 })));
+  await server?.close();
+});
+
+/** Two fresh nodes and the pair's transport on each side (b's made by a's first frame). */
+async function pair(
+  transport = {},
+): Promise<{ a: Node; b: Node; ab: NatsTransport; ba: () => Promise<NatsTransport> }> {
+  const cluster = `api${n++}`;
+  const a = await Node.join({ servers: server.url, cluster, node: 'a', registry: false, transport });
+  const b = await Node.join({ servers: server.url, cluster, node: 'b', registry: false, transport });
+  nodes.push(a, b);
+  await a.whenMember('b');
+  let made: NatsTransport | undefined;
+  b.on('transport', (t) => {
+    made = t;
+  });
+  const ab = a.transport('b');
+  return { a, b, ab, ba: () => eventually(() => made, 5_000, 'the transport at b') };
+}
+
+describe('NatsTransport', () => {
+  it('throws UnserializableBatchError at the sender for a function, and sends nothing', async () => {
+    const { ab } = await pair();
+    expect(() => ab.post([1, () => 1])).toThrow(UnserializableBatchError);
+    expect(() => ab.post([1, () => 1])).toThrow(/node b \(incarnation [0-9a-f]{16}\)/);
+    expect(ab.stats().postedBatches).toBe(0);
+    expect(ab.stats().chunksPublished).toBe(0);
+  });
+
+  it('throws BatchTooLargeError at the sender for a batch over maxBatchBytes', async () => {
+    const { ab } = await pair({ maxBatchBytes: 100_000 });
+    expect(() => ab.post([new Uint8Array(200_000)])).toThrow(BatchTooLargeError);
+    expect(() => ab.post([new Uint8Array(200_000)])).toThrow(/limit is 100000 bytes/);
+    expect(ab.stats().postedBatches).toBe(0);
+  });
+
+  it('keeps batches in a backlog while paused, and delivers them in order on resume', async () => {
+    const { ab, ba } = await pair();
+    ab.post([0]);
+    const t = await ba();
+    const got: unknown[] = [];
+    t.onBatch((batch) => got.push(batch[0]));
+    await eventually(() => (got.length === 1 ? true : undefined), 5_000, 'first');
+    t.pause();
+    for (let i = 1; i <= 20; i++) ab.post([i]);
+    await eventually(() => (t.stats().backlogBatches === 20 ? true : undefined), 5_000, 'backlog of 20');
+    expect(got).toEqual([0]);
+    t.resume();
+    expect(got).toEqual([...Array(21).keys()]);
+  });
+
+  it('closes both sides as closed when one side closes, once, and refuses posts after', async () => {
+    const { a, ab, ba } = await pair();
+    ab.post([1]);
+    const t = await ba();
+    t.onBatch(() => {});
+    const closes: string[] = [];
+    t.onClose((c) => closes.push(`b:${c.reason}`));
+    ab.onClose((c) => closes.push(`a:${c.reason}`));
+    ab.close('done here');
+    ab.close('twice');
+    await eventually(() => (closes.length === 2 ? true : undefined), 5_000, 'both closed');
+    expect(closes.sort()).toEqual(['a:closed', 'b:closed']);
+    expect(ab.up).toBe(false);
+    expect(ab.post([2])).toBe(false);
+    expect(t.post([2])).toBe(false);
+    // A pair is one-shot: the closed pair cannot be reopened.
+    expect(() => a.transport('b')).toThrow(UnknownNodeError);
+    // A late onClose listener still hears about it.
+    const late = await new Promise((r) => ab.onClose(r));
+    expect(late).toMatchObject({ reason: 'closed', detail: expect.stringContaining('done here') });
+  });
+
+  it('closes a pair whose backlog nobody takes within reassemblyTimeoutMs of the peer closing it', async () => {
+    const { ab, ba } = await pair({ reassemblyTimeoutMs: 500 });
+    ab.post([1]);
+    const t = await ba(); // no receiver attached: the batch waits in the backlog
+    ab.close('bye');
+    const closed = await new Promise<{ reason: string }>((r) => t.onClose(r));
+    expect(closed.reason).toBe('closed');
+    expect(t.stats().undeliveredOnClose).toBe(1);
+  });
+
+  it('refuses a transport to itself or to a node it never saw, naming why', async () => {
+    const { a } = await pair();
+    expect(() => a.transport('a')).toThrow(/that is this node itself/);
+    expect(() => a.transport('zed')).toThrow(/no heartbeat from it has been seen/);
+  });
+});
