@@ -367,12 +367,11 @@ export class ActorCell {
       sys.refusedDuringShutdown++;
       return Promise.reject(new ShuttingDownError(this.path, type));
     }
-    const { promise, record } = sys.asks.create<R>(this.path, type, timeoutMs, options?.signal);
-    if (record !== undefined) {
-      if (via === undefined) this.enqueue(message, record);
-      else via(message, record);
-    }
-    return promise;
+    const record = sys.asks.create(this.path, type, timeoutMs, options?.signal);
+    if (record instanceof Promise) return record;
+    if (via === undefined) this.enqueue(message, record);
+    else via(message, record);
+    return record.promise as Promise<R>;
   }
 
   private undeliverable(message: unknown, env: ReplyTarget | undefined, reason: DeadLetterReason): void {

@@ -32,6 +32,23 @@ export class AskRecord {
     private readonly rej: (error: unknown) => void,
   ) {}
 
+  /**
+   * The record is its own entry in a link's table of asks waiting for a reply
+   * (see `Link`): the reply address, and the target and message type its
+   * errors name. One object per ask instead of two.
+   */
+  get replyTo(): this {
+    return this;
+  }
+
+  get path(): string {
+    return this.target;
+  }
+
+  get type(): string {
+    return this.messageType;
+  }
+
   /** Resolve; false if already settled (a late reply). */
   resolve(value: unknown): boolean {
     if (this.settled) return false;
@@ -56,6 +73,9 @@ export class AskRecord {
   }
 }
 
+/** How long an emptied queue's timer stays ref'd at least (and, while asks come and go, at most twice this). */
+const UNREF_CHECK_MS = 20;
+
 /** Asks that share one timeout value, in deadline order. */
 export class TimeoutQueue {
   private items: AskRecord[] = [];
@@ -65,13 +85,20 @@ export class TimeoutQueue {
   /** The timer is kept while the queue is empty (re-arming one per ask would cost more than the ask). */
   private idle = false;
   /**
-   * ...and unref'd once the queue has stayed empty to the end of a turn, so an
-   * idle system does not hold the process open. Not at each emptying: a
-   * sequential ask loop empties and refills the queue once per ask, and two
-   * native calls per ask (unref, ref) were a measurable part of it.
+   * ...and unref'd once the queue has stayed empty for a check period, so an
+   * idle system does not hold the process open (for longer than that). Not
+   * at each emptying, nor at the end of each turn: an ask loop empties and
+   * refills the queue once per ask, and to a worker thread each ask spans an
+   * event-loop turn, so a check at the end of the turn was a `setImmediate`
+   * per ask, and an extra event-loop pass (about 10% of a ping-pong round
+   * trip, measured). One unref'd check timer per period instead, which
+   * unrefs only if no ask came since it was set.
    */
   private unrefd = false;
-  private unrefScheduled: NodeJS.Immediate | undefined = undefined;
+  private unrefCheck: NodeJS.Timeout | undefined = undefined;
+  /** Times the queue went from empty to busy (what the check compares). */
+  private wakeups = 0;
+  private wakeupsAtCheck = 0;
   private readonly unrefBound = () => this.unrefIfIdle();
 
   constructor(
@@ -87,6 +114,7 @@ export class TimeoutQueue {
     if (this.timer === undefined) this.arm(record.deadline);
     else if (this.idle) {
       this.idle = false;
+      this.wakeups++;
       if (this.unrefd) {
         this.unrefd = false;
         this.clock.ref?.(this.timer);
@@ -111,12 +139,12 @@ export class TimeoutQueue {
       }
       this.settledCount = 0;
       // Re-arming a Node timer per ask would cost more than the round trip
-      // itself, so an emptied queue keeps its timer (unref'd at the end of the
-      // turn if still idle); it fires once, finds nothing due and is dropped
+      // itself, so an emptied queue keeps its timer (unref'd once it stays
+      // idle for a check period); it fires once, finds nothing due and is dropped
       // (or re-armed for a newer head).
       if (this.clock.unref !== undefined && this.timer !== undefined) {
         this.idle = true;
-        if (this.unrefScheduled === undefined && !this.unrefd) this.unrefScheduled = setImmediate(this.unrefBound);
+        if (this.unrefCheck === undefined && !this.unrefd) this.scheduleUnrefCheck();
       } else {
         this.dispose();
       }
@@ -130,12 +158,22 @@ export class TimeoutQueue {
     }
   }
 
+  private scheduleUnrefCheck(): void {
+    this.wakeupsAtCheck = this.wakeups;
+    this.unrefCheck = setTimeout(this.unrefBound, UNREF_CHECK_MS);
+    this.unrefCheck.unref();
+  }
+
   private unrefIfIdle(): void {
-    this.unrefScheduled = undefined;
-    if (this.idle && !this.unrefd && this.timer !== undefined) {
-      this.unrefd = true;
-      this.clock.unref?.(this.timer);
+    this.unrefCheck = undefined;
+    if (!this.idle || this.unrefd || this.timer === undefined) return;
+    // Asks came and went since the check was set: still in use, look again later.
+    if (this.wakeups !== this.wakeupsAtCheck) {
+      this.scheduleUnrefCheck();
+      return;
     }
+    this.unrefd = true;
+    this.clock.unref?.(this.timer);
   }
 
   /** Reject every unsettled ask with `makeError`. */
@@ -152,9 +190,9 @@ export class TimeoutQueue {
     }
     this.idle = false;
     this.unrefd = false;
-    if (this.unrefScheduled !== undefined) {
-      clearImmediate(this.unrefScheduled);
-      this.unrefScheduled = undefined;
+    if (this.unrefCheck !== undefined) {
+      clearTimeout(this.unrefCheck);
+      this.unrefCheck = undefined;
     }
     if (this.head === this.items.length) this.onEmpty(this);
   }
@@ -197,25 +235,43 @@ export class AskRegistry {
   private lastTimeout = -1;
   private lastQueue: TimeoutQueue | undefined = undefined;
 
+  private nextResolve: ((value: unknown) => void) | undefined = undefined;
+  private nextReject: ((error: unknown) => void) | undefined = undefined;
+  private readonly executor = (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
+    this.nextResolve = resolve;
+    this.nextReject = reject;
+  };
+
   constructor(private readonly clock: Clock) {}
 
   /**
-   * Create an ask. Returns the promise and its record, or only a rejected promise
-   * when `signal` was already aborted (nothing must then be sent).
+   * Create an ask. Returns its record (the asker's promise is `record.promise`),
+   * or only a rejected promise when `signal` was already aborted (nothing must
+   * then be sent). No wrapper object: this runs once per ask.
    */
-  create<R>(
+  create(
     target: string,
     messageType: string,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-  ): { promise: Promise<R>; record: AskRecord | undefined } {
+  ): AskRecord | Promise<never> {
     if (signal?.aborted) {
-      return { promise: Promise.reject(new AskAbortedError(target, messageType, signal.reason)), record: undefined };
+      return Promise.reject(new AskAbortedError(target, messageType, signal.reason));
     }
-    let record!: AskRecord;
-    const promise = new Promise<R>((res, rej) => {
-      record = new AskRecord(this, target, messageType, timeoutMs, res as (v: unknown) => void, rej);
-    });
+    // One executor for every ask (no closure and context per ask): it leaves
+    // the settle functions here, and the record takes them at once.
+    const promise = new Promise<unknown>(this.executor);
+    const record = new AskRecord(
+      this,
+      target,
+      messageType,
+      timeoutMs,
+      this.nextResolve as (value: unknown) => void,
+      this.nextReject as (error: unknown) => void,
+    );
+    this.nextResolve = undefined;
+    this.nextReject = undefined;
+    record.promise = promise;
     this.outstanding++;
     let q = this.lastTimeout === timeoutMs ? this.lastQueue : this.queues.get(timeoutMs);
     if (q === undefined) {
@@ -236,7 +292,7 @@ export class AskRegistry {
       record.onAbort = () => record.reject(new AskAbortedError(target, messageType, signal.reason));
       signal.addEventListener('abort', record.onAbort, { once: true });
     }
-    return { promise, record };
+    return record;
   }
 
   /** Reject every outstanding ask (at the end of shutdown: none may hang). */
