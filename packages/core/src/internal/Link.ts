@@ -42,6 +42,7 @@ import type { Batch, Transport, TransportClosed } from '../Transport.js';
 import { type ActorCell, Status } from './ActorCell.js';
 import { AskRecord } from './Asks.js';
 import { FrameReply } from './FrameReply.js';
+import { PendingAsks } from './PendingAsks.js';
 import type { ReplyTarget, SystemInternals } from './SystemInternals.js';
 import { ARITY, arityOf, type Frames, Op, type SpawnFrame, type WireReason, type WireRef } from './wire.js';
 
@@ -240,7 +241,7 @@ export class Link implements Route {
   host: LinkHost | undefined = undefined;
   /** Channels of the proxies whose actors the far side hosts, by handle. */
   readonly channels = new Map<number, Channel>();
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingAsks<Pending>(64);
   private out: unknown[] = [];
   /** The seq of the batch being filled, once it carries a tell by address (0: none yet). */
   private outSeq = 0;
@@ -468,9 +469,8 @@ export class Link implements Route {
   }
 
   private settlePending(replyId: number, error: Error | ((p: Pending) => Error)): void {
-    const p = this.pending.get(replyId);
+    const p = this.pending.take(replyId);
     if (p === undefined) return;
-    this.pending.delete(replyId);
     p.replyTo.reject(typeof error === 'function' ? error(p) : error);
   }
 
@@ -676,9 +676,8 @@ export class Link implements Route {
             }
             case Op.Reply: {
               const replyId = batch[i + 1] as number;
-              const p = this.pending.get(replyId);
+              const p = this.pending.take(replyId);
               if (p !== undefined) {
-                this.pending.delete(replyId);
                 if (!p.replyTo.resolve(provider.decode(batch[i + 2]))) {
                   sys.deadLetters.record(p.path, batch[i + 2], 'late-reply');
                 }
@@ -866,8 +865,7 @@ export class Link implements Route {
 
   private wentDown(detail: string): void {
     // Asks in flight have an unknown outcome now; they settle at once rather than wait out their timeouts.
-    for (const [replyId, p] of this.pending) {
-      this.pending.delete(replyId);
+    for (const p of this.pending.drain()) {
       p.replyTo.reject(this.policy.disconnectedError(p.path, p.type, detail));
     }
     // Tells by address not yet acknowledged may or may not have arrived (at-most-once): record them now.
@@ -883,8 +881,7 @@ export class Link implements Route {
   private closedForGood(closed: TransportClosed): void {
     if (this.closed !== undefined) return;
     this.closed = closed;
-    for (const [replyId, p] of this.pending) {
-      this.pending.delete(replyId);
+    for (const p of this.pending.drain()) {
       p.replyTo.reject(this.policy.closedError(p.path, p.type, closed));
     }
     const out = this.out;
