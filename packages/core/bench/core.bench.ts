@@ -151,7 +151,16 @@ const addRatio = (label: string, r: number | undefined, min: number | undefined)
   if (r !== undefined)
     targets.push({ label, measured: `${r.toFixed(2)}×`, reached: min === undefined ? min : r >= min });
 };
-addRatio('tell ≥ 0.8× the minimal mailbox', ratio(median('tell', 'Troupe'), median('tell', 'minimal mailbox')), 0.8);
+addRatio(
+  'tell ≥ 0.9× the minimal mailbox (issue 9; issue 2 asked 0.8×)',
+  ratio(median('tell', 'Troupe'), median('tell', 'minimal mailbox')),
+  0.9,
+);
+addRatio(
+  'sequential ask ≥ 0.8× the minimal mailbox (issue 9)',
+  ratio(median('ask-seq', 'Troupe ask'), median('ask-seq', 'minimal mailbox ask')),
+  0.8,
+);
 addRatio(
   'tell ≥ 6× the xstate machine actor',
   ratio(median('tell', 'Troupe'), median('tell', 'xstate createActor(machine).send')),
@@ -196,7 +205,7 @@ const lines = [
   '',
   ...seriesTable(series),
   '',
-  '### Targets (issue 2)',
+  '### Targets (issues 2 and 9)',
   '',
   ...targetTable(targets),
   '',

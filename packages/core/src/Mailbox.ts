@@ -133,12 +133,12 @@ export class Mailbox {
     this.len--;
   }
 
-  /** Drop the first pair whose message is `message` (identity); O(n), for rare paths. */
-  remove(message: unknown): boolean {
+  /** Drop the first pair that is (`message`, `envelope`) (identity); O(n), for rare paths. */
+  remove(message: unknown, envelope: unknown): boolean {
     const all = this.drain();
     let found = false;
     for (let i = 0; i < all.length; i += 2) {
-      if (!found && all[i] === message) {
+      if (!found && all[i] === message && all[i + 1] === envelope) {
         found = true;
         continue;
       }

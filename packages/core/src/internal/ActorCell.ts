@@ -341,7 +341,16 @@ export class ActorCell {
     }
   }
 
-  ask<R>(message: unknown, options: AskOptions | undefined): Promise<R> {
+  /**
+   * Ask this actor. `via`, when given, hands the message and its reply address
+   * on instead of the mailbox (a proxy with nothing queued sends straight over
+   * its link), after the same checks.
+   */
+  ask<R>(
+    message: unknown,
+    options: AskOptions | undefined,
+    via?: (message: unknown, record: ReplyTarget) => void,
+  ): Promise<R> {
     const sys = this.system;
     const type = typeOf(message);
     const timeoutMs = options?.timeoutMs ?? sys.askTimeoutMs;
@@ -358,9 +367,11 @@ export class ActorCell {
       sys.refusedDuringShutdown++;
       return Promise.reject(new ShuttingDownError(this.path, type));
     }
-    const { promise, record } = sys.asks.create<R>(this.path, type, timeoutMs, options?.signal);
-    if (record !== undefined) this.enqueue(message, record);
-    return promise;
+    const record = sys.asks.create(this.path, type, timeoutMs, options?.signal);
+    if (record instanceof Promise) return record;
+    if (via === undefined) this.enqueue(message, record);
+    else via(message, record);
+    return record.promise as Promise<R>;
   }
 
   private undeliverable(message: unknown, env: ReplyTarget | undefined, reason: DeadLetterReason): void {

@@ -15,6 +15,8 @@ import { AskAbortedError, AskTimeoutError } from '../errors.js';
  */
 export class AskRecord {
   settled = false;
+  /** The asker's promise (set by the registry). */
+  promise!: Promise<unknown>;
   deadline = 0;
   /** The queue holding this record, for eager removal. */
   queue: TimeoutQueue | undefined = undefined;
@@ -29,6 +31,23 @@ export class AskRecord {
     private readonly res: (value: unknown) => void,
     private readonly rej: (error: unknown) => void,
   ) {}
+
+  /**
+   * The record is its own entry in a link's table of asks waiting for a reply
+   * (see `Link`): the reply address, and the target and message type its
+   * errors name. One object per ask instead of two.
+   */
+  get replyTo(): this {
+    return this;
+  }
+
+  get path(): string {
+    return this.target;
+  }
+
+  get type(): string {
+    return this.messageType;
+  }
 
   /** Resolve; false if already settled (a late reply). */
   resolve(value: unknown): boolean {
@@ -54,14 +73,33 @@ export class AskRecord {
   }
 }
 
+/** How long an emptied queue's timer stays ref'd at least (and, while asks come and go, at most twice this). */
+const UNREF_CHECK_MS = 20;
+
 /** Asks that share one timeout value, in deadline order. */
 export class TimeoutQueue {
   private items: AskRecord[] = [];
   private head = 0;
   private settledCount = 0;
   private timer: unknown = undefined;
-  /** The timer is kept but unref'd while the queue is empty, so an idle system does not hold the process open. */
+  /** The timer is kept while the queue is empty (re-arming one per ask would cost more than the ask). */
   private idle = false;
+  /**
+   * ...and unref'd once the queue has stayed empty for a check period, so an
+   * idle system does not hold the process open (for longer than that). Not
+   * at each emptying, nor at the end of each turn: an ask loop empties and
+   * refills the queue once per ask, and to a worker thread each ask spans an
+   * event-loop turn, so a check at the end of the turn was a `setImmediate`
+   * per ask, and an extra event-loop pass (about 10% of a ping-pong round
+   * trip, measured). One unref'd check timer per period instead, which
+   * unrefs only if no ask came since it was set.
+   */
+  private unrefd = false;
+  private unrefCheck: NodeJS.Timeout | undefined = undefined;
+  /** Times the queue went from empty to busy (what the check compares). */
+  private wakeups = 0;
+  private wakeupsAtCheck = 0;
+  private readonly unrefBound = () => this.unrefIfIdle();
 
   constructor(
     private readonly clock: Clock,
@@ -76,7 +114,11 @@ export class TimeoutQueue {
     if (this.timer === undefined) this.arm(record.deadline);
     else if (this.idle) {
       this.idle = false;
-      this.clock.ref?.(this.timer);
+      this.wakeups++;
+      if (this.unrefd) {
+        this.unrefd = false;
+        this.clock.ref?.(this.timer);
+      }
     }
   }
 
@@ -97,11 +139,12 @@ export class TimeoutQueue {
       }
       this.settledCount = 0;
       // Re-arming a Node timer per ask would cost more than the round trip
-      // itself, so an emptied queue keeps its timer, unref'd; it fires once,
-      // finds nothing due and is dropped (or re-armed for a newer head).
+      // itself, so an emptied queue keeps its timer (unref'd once it stays
+      // idle for a check period); it fires once, finds nothing due and is dropped
+      // (or re-armed for a newer head).
       if (this.clock.unref !== undefined && this.timer !== undefined) {
         this.idle = true;
-        this.clock.unref(this.timer);
+        if (this.unrefCheck === undefined && !this.unrefd) this.scheduleUnrefCheck();
       } else {
         this.dispose();
       }
@@ -113,6 +156,24 @@ export class TimeoutQueue {
       this.items = items.slice(this.head);
       this.head = 0;
     }
+  }
+
+  private scheduleUnrefCheck(): void {
+    this.wakeupsAtCheck = this.wakeups;
+    this.unrefCheck = setTimeout(this.unrefBound, UNREF_CHECK_MS);
+    this.unrefCheck.unref();
+  }
+
+  private unrefIfIdle(): void {
+    this.unrefCheck = undefined;
+    if (!this.idle || this.unrefd || this.timer === undefined) return;
+    // Asks came and went since the check was set: still in use, look again later.
+    if (this.wakeups !== this.wakeupsAtCheck) {
+      this.scheduleUnrefCheck();
+      return;
+    }
+    this.unrefd = true;
+    this.clock.unref?.(this.timer);
   }
 
   /** Reject every unsettled ask with `makeError`. */
@@ -128,17 +189,24 @@ export class TimeoutQueue {
       this.timer = undefined;
     }
     this.idle = false;
+    this.unrefd = false;
+    if (this.unrefCheck !== undefined) {
+      clearTimeout(this.unrefCheck);
+      this.unrefCheck = undefined;
+    }
     if (this.head === this.items.length) this.onEmpty(this);
   }
 
   private arm(deadline: number): void {
     this.idle = false;
+    this.unrefd = false;
     this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, deadline - this.clock.now()));
   }
 
   private fire(): void {
     this.timer = undefined;
     this.idle = false;
+    this.unrefd = false;
     const now = this.clock.now();
     // Expire everything due; each reject() pops settled heads via settledOne().
     while (this.head < this.items.length) {
@@ -163,39 +231,68 @@ export class TimeoutQueue {
 export class AskRegistry {
   outstanding = 0;
   private readonly queues = new Map<number, TimeoutQueue>();
+  /** The queue of the last timeout used: nearly every ask of a system uses the same one. */
+  private lastTimeout = -1;
+  private lastQueue: TimeoutQueue | undefined = undefined;
+
+  private nextResolve: ((value: unknown) => void) | undefined = undefined;
+  private nextReject: ((error: unknown) => void) | undefined = undefined;
+  private readonly executor = (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
+    this.nextResolve = resolve;
+    this.nextReject = reject;
+  };
 
   constructor(private readonly clock: Clock) {}
 
   /**
-   * Create an ask. Returns the promise and its record, or only a rejected promise
-   * when `signal` was already aborted (nothing must then be sent).
+   * Create an ask. Returns its record (the asker's promise is `record.promise`),
+   * or only a rejected promise when `signal` was already aborted (nothing must
+   * then be sent). No wrapper object: this runs once per ask.
    */
-  create<R>(
+  create(
     target: string,
     messageType: string,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-  ): { promise: Promise<R>; record: AskRecord | undefined } {
+  ): AskRecord | Promise<never> {
     if (signal?.aborted) {
-      return { promise: Promise.reject(new AskAbortedError(target, messageType, signal.reason)), record: undefined };
+      return Promise.reject(new AskAbortedError(target, messageType, signal.reason));
     }
-    let record!: AskRecord;
-    const promise = new Promise<R>((res, rej) => {
-      record = new AskRecord(this, target, messageType, timeoutMs, res as (v: unknown) => void, rej);
-    });
+    // One executor for every ask (no closure and context per ask): it leaves
+    // the settle functions here, and the record takes them at once.
+    const promise = new Promise<unknown>(this.executor);
+    const record = new AskRecord(
+      this,
+      target,
+      messageType,
+      timeoutMs,
+      this.nextResolve as (value: unknown) => void,
+      this.nextReject as (error: unknown) => void,
+    );
+    this.nextResolve = undefined;
+    this.nextReject = undefined;
+    record.promise = promise;
     this.outstanding++;
-    let q = this.queues.get(timeoutMs);
+    let q = this.lastTimeout === timeoutMs ? this.lastQueue : this.queues.get(timeoutMs);
     if (q === undefined) {
-      q = new TimeoutQueue(this.clock, timeoutMs, () => this.queues.delete(timeoutMs));
+      q = new TimeoutQueue(this.clock, timeoutMs, (empty) => {
+        this.queues.delete(timeoutMs);
+        if (this.lastQueue === empty) {
+          this.lastQueue = undefined;
+          this.lastTimeout = -1;
+        }
+      });
       this.queues.set(timeoutMs, q);
     }
+    this.lastTimeout = timeoutMs;
+    this.lastQueue = q;
     q.push(record);
     if (signal !== undefined) {
       record.abortSignal = signal;
       record.onAbort = () => record.reject(new AskAbortedError(target, messageType, signal.reason));
       signal.addEventListener('abort', record.onAbort, { once: true });
     }
-    return { promise, record };
+    return record;
   }
 
   /** Reject every outstanding ask (at the end of shutdown: none may hang). */
@@ -209,5 +306,7 @@ export class AskRegistry {
   dispose(): void {
     for (const q of [...this.queues.values()]) q.dispose();
     this.queues.clear();
+    this.lastQueue = undefined;
+    this.lastTimeout = -1;
   }
 }

@@ -154,7 +154,7 @@ export class Host implements LinkHost {
       const taken = Math.max(delta, 0);
       hosted.reported += taken;
       hosted.busyReported = busy;
-      this.link.control(Op.Credit, hosted.handle, taken, taken, busy ? 1 : 0);
+      this.link.credit(hosted.handle, taken, taken, busy ? 1 : 0);
     }
   }
 
@@ -201,7 +201,7 @@ export class Host implements LinkHost {
     this.cells.set(handle, hosted);
     provider.registerHosted(cell, frame.self);
     // The window: how much the proxy may send before the actor has taken anything.
-    link.control(Op.Credit, handle, window, 0, 0);
+    link.credit(handle, window, 0, 0);
     const queued = this.early.get(handle) ?? [];
     this.early.delete(handle);
     for (let i = 0; i < queued.length; i += 2) {

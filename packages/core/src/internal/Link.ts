@@ -40,7 +40,9 @@ import type { LogLevel } from '../Logger.js';
 import { Mailbox } from '../Mailbox.js';
 import type { Batch, Transport, TransportClosed } from '../Transport.js';
 import { type ActorCell, Status } from './ActorCell.js';
+import { AskRecord } from './Asks.js';
 import { FrameReply } from './FrameReply.js';
+import { PendingAsks } from './PendingAsks.js';
 import type { ReplyTarget, SystemInternals } from './SystemInternals.js';
 import { ARITY, arityOf, type Frames, Op, type SpawnFrame, type WireReason, type WireRef } from './wire.js';
 
@@ -48,14 +50,15 @@ import { ARITY, arityOf, type Frames, Op, type SpawnFrame, type WireReason, type
 const MAX_BATCH_FIELDS = 4096;
 
 /**
- * Messages a proxy may have in flight to its hosted actor when neither side
- * bounds it lower: enough to keep a thread busy between two credit grants,
- * few enough that the backlog in the thread stays small.
+ * Messages a proxy may have in flight to its hosted actor when its mailbox is
+ * unbounded: enough to keep a thread busy between two credit grants, few
+ * enough that the backlog in the thread stays small and a Stop never waits
+ * behind more than this. (A bounded mailbox's capacity is its window.)
  * @internal
  */
 export const DEFAULT_WINDOW = 8_192;
 
-/** The ledger's stand-in for an ask (asks are accounted for by their pending reply). */
+/** Marks an ask in a ledger (as the envelope, beside its reply id): asks are accounted for by their pending reply. */
 const ASK = Symbol('ask');
 
 /*
@@ -84,7 +87,12 @@ export interface Route {
 export class Channel {
   /** Messages the proxy may still send before the host grants more. */
   credit = 0;
-  /** Sent and not yet reported taken, oldest first (tells as their message, asks as a marker). */
+  /**
+   * Sent and not yet reported taken, oldest first: (message type, undefined)
+   * for a tell, (reply id, ASK) for an ask. Types, not messages: keeping a
+   * window of messages alive on this side cost more (in GC) than the rest of
+   * the tell, and a thread's own dead letters carry only the type too.
+   */
   readonly ledger = new Mailbox();
   /** Called once when credit arrives while the proxy waits for it. */
   waiter: (() => void) | undefined = undefined;
@@ -171,11 +179,30 @@ export const nodeLinkPolicy: LinkPolicy = Object.freeze({
   lostReason: 'link-closed',
 });
 
-/** An ask waiting for its reply over this link. */
+/**
+ * An ask waiting for its reply over this link: where the reply goes, and the
+ * target and message type its errors name. An ask made here is its own entry
+ * (an {@link AskRecord} has all three); a relayed one gets a {@link PendingReply}.
+ */
 interface Pending {
-  readonly target: ReplyTarget;
+  readonly replyTo: ReplyTarget;
   readonly path: string;
   readonly type: string;
+}
+
+class PendingReply implements Pending {
+  constructor(
+    readonly replyTo: ReplyTarget,
+    readonly path: string,
+    readonly type: string,
+  ) {}
+}
+
+/** The pending entry of an ask to `path`: the ask's own record when it names the same target. */
+function pendingEntry(replyTo: ReplyTarget, path: string, message: unknown): Pending {
+  return replyTo instanceof AskRecord && replyTo.target === path
+    ? replyTo
+    : new PendingReply(replyTo, path, typeOf(message));
 }
 
 /**
@@ -198,6 +225,7 @@ export function outbound(encoded: unknown, swapped: boolean, transfer: readonly 
   return swapped || hasTransfer ? new Outbound(encoded, swapped, hasTransfer ? transfer : undefined) : encoded;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
 let nextLinkId = 1;
 const noop = () => {};
 
@@ -213,7 +241,7 @@ export class Link implements Route {
   host: LinkHost | undefined = undefined;
   /** Channels of the proxies whose actors the far side hosts, by handle. */
   readonly channels = new Map<number, Channel>();
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingAsks<Pending>(64);
   private out: unknown[] = [];
   /** The seq of the batch being filled, once it carries a tell by address (0: none yet). */
   private outSeq = 0;
@@ -315,7 +343,9 @@ export class Link implements Route {
     if (out.length >= MAX_BATCH_FIELDS) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flushBound);
+      // A resolved promise's `then` is the same microtask queue without the
+      // AsyncResource Node's queueMicrotask allocates per call (one per batch here).
+      void RESOLVED.then(this.flushBound);
     }
   }
 
@@ -328,11 +358,11 @@ export class Link implements Route {
     channel.credit--;
     if (message instanceof Outbound) {
       this.takeTransfer(message.transfer);
-      channel.ledger.push(message.message, undefined);
+      channel.ledger.push(typeOf(message.message), undefined);
       this.push2(message.refs ? Op.TellRefs : Op.Tell, channel.handle, message.message);
       return;
     }
-    channel.ledger.push(message, undefined);
+    channel.ledger.push(typeOf(message), undefined);
     this.push2(Op.Tell, channel.handle, message);
   }
 
@@ -344,8 +374,8 @@ export class Link implements Route {
       this.takeTransfer(message.transfer);
       message = message.message;
     }
-    channel.ledger.push(ASK, undefined);
-    this.pending.set(replyId, { target, path, type: typeOf(message) });
+    channel.ledger.push(replyId, ASK);
+    this.pending.set(replyId, pendingEntry(target, path, message));
     this.push3(Op.Ask, channel.handle, message, replyId);
   }
 
@@ -365,7 +395,7 @@ export class Link implements Route {
   /** An ask to an actor named by address; `reply` settles with its answer. */
   askTo(target: WireRef, message: unknown, reply: ReplyTarget, transfer?: readonly unknown[]): void {
     const replyId = this.nextReply++;
-    this.pending.set(replyId, { target: reply, path: target.$troupeRef.path, type: typeOf(message) });
+    this.pending.set(replyId, pendingEntry(reply, target.$troupeRef.path, message));
     this.takeTransfer(transfer);
     this.push3(Op.AskTo, target, message, replyId);
   }
@@ -373,6 +403,13 @@ export class Link implements Route {
   /** A `Reply` or `ReplyError` frame (the hot half of every ask). */
   answer(op: typeof Op.Reply | typeof Op.ReplyError, replyId: number, payload: unknown): void {
     this.push2(op, replyId, payload);
+  }
+
+  /** A `Credit` frame (sent by a host after most turns of its actors: no rest-argument array). */
+  credit(handle: number, credit: number, taken: number, busy: 0 | 1): void {
+    const out = this.out;
+    out.push(Op.Credit, handle, credit, taken, busy);
+    this.pushed(out);
   }
 
   /** Any other frame. */
@@ -437,10 +474,9 @@ export class Link implements Route {
   }
 
   private settlePending(replyId: number, error: Error | ((p: Pending) => Error)): void {
-    const p = this.pending.get(replyId);
+    const p = this.pending.take(replyId);
     if (p === undefined) return;
-    this.pending.delete(replyId);
-    p.target.reject(typeof error === 'function' ? error(p) : error);
+    p.replyTo.reject(typeof error === 'function' ? error(p) : error);
   }
 
   /** A frame the transport could not serialise. */
@@ -458,7 +494,7 @@ export class Link implements Route {
       case Op.Ask:
       case Op.AskTo: {
         const path = op === Op.Ask ? this.pathOf(frame[1] as number) : (frame[1] as WireRef).$troupeRef.path;
-        if (op === Op.Ask) this.unsent(frame[1] as number, ASK);
+        if (op === Op.Ask) this.unsent(frame[1] as number, frame[3], ASK, false);
         this.settlePending(frame[3] as number, new UnserializableMessageError(path, typeOf(frame[2]), error));
         return;
       }
@@ -467,7 +503,7 @@ export class Link implements Route {
       case Op.TellTo: {
         const path = op === Op.TellTo ? (frame[1] as WireRef).$troupeRef.path : this.pathOf(frame[1] as number);
         if (op === Op.TellTo) this.unretain(frame[2]);
-        else this.unsent(frame[1] as number, frame[2]);
+        else this.unsent(frame[1] as number, typeOf(frame[2]), undefined, false);
         const err = new UnserializableMessageError(path, typeOf(frame[2]), error);
         sys.logger.error(err.message);
         sys.deadLetters.record(path, frame[2], 'unserializable');
@@ -486,11 +522,17 @@ export class Link implements Route {
     }
   }
 
-  /** A frame to a hosted actor that was never sent: it leaves the channel's ledger (the newest entries). */
-  private unsent(handle: number, message: unknown): void {
+  /**
+   * A frame to a hosted actor that was never sent: it leaves the channel's
+   * ledger and gives its credit back. A dropped batch holds the newest
+   * entries of each ledger, so they come off its end (`newest`); a single
+   * frame refused in the middle of a salvage is found by identity.
+   */
+  private unsent(handle: number, message: unknown, envelope: unknown, newest: boolean): void {
     const channel = this.channels.get(handle);
-    if (channel === undefined) return;
-    if (!channel.ledger.remove(message)) return;
+    if (channel === undefined || channel.ledger.size === 0) return;
+    if (newest) channel.ledger.pop();
+    else if (!channel.ledger.remove(message, envelope)) return;
     channel.credit++;
   }
 
@@ -516,7 +558,7 @@ export class Link implements Route {
       switch (op) {
         case Op.Tell:
         case Op.TellRefs:
-          this.unsent(batch[i + 1] as number, batch[i + 2]);
+          this.unsent(batch[i + 1] as number, undefined, undefined, true);
           sys.deadLetters.record(this.pathOf(batch[i + 1] as number), batch[i + 2], reason);
           break;
         case Op.TellTo:
@@ -524,7 +566,7 @@ export class Link implements Route {
           sys.deadLetters.record((batch[i + 1] as WireRef).$troupeRef.path, batch[i + 2], reason);
           break;
         case Op.Ask:
-          this.unsent(batch[i + 1] as number, ASK);
+          this.unsent(batch[i + 1] as number, batch[i + 3], ASK, true);
           this.settlePending(batch[i + 3] as number, (p) => this.policy.notDeliveredError(p.path, p.type, closed));
           break;
         case Op.AskTo:
@@ -591,7 +633,21 @@ export class Link implements Route {
 
   // ------------------------------------------------------------ inbound
 
+  /** Frames that could not be handled (garbage, truncated, foreign): counted, reported, dropped. */
+  malformed = 0;
+
+  private reportMalformed(what: string): void {
+    this.malformed++;
+    if (this.malformed <= 10 || this.malformed % 1000 === 0) {
+      this.internals.logger.error(`link to ${this.label}: ${what} (malformed frame #${this.malformed}, dropped)`);
+    }
+  }
+
   private receive(batch: Batch): void {
+    if (!Array.isArray(batch)) {
+      this.reportMalformed(`a batch that is not an array (${typeof batch})`);
+      return;
+    }
     const sys = this.internals;
     const provider = sys.provider;
     const prev = sys.currentCell;
@@ -604,155 +660,161 @@ export class Link implements Route {
         const op = batch[i] as Op;
         const n = ARITY[op];
         if (n === undefined) {
-          sys.logger.error(
-            `link to ${this.label}: unknown opcode ${String(op)} at field ${i} of a batch; the rest of the batch is dropped`,
+          this.reportMalformed(
+            `unknown opcode ${String(op)} at field ${i} of a batch; the rest of the batch is dropped`,
           );
           break;
         }
-        switch (op) {
-          case Op.Tell:
-            this.deliverHosted(batch[i + 1] as number, batch[i + 2], undefined);
-            break;
-          case Op.TellRefs:
-            this.deliverHosted(batch[i + 1] as number, provider.decode(batch[i + 2]), undefined);
-            break;
-          case Op.Ask: {
-            const handle = batch[i + 1] as number;
-            const reply = new FrameReply(this, batch[i + 3] as number, this.pathOf(handle));
-            this.deliverHosted(handle, provider.decode(batch[i + 2]), reply);
-            break;
-          }
-          case Op.Reply: {
-            const replyId = batch[i + 1] as number;
-            const p = this.pending.get(replyId);
-            if (p !== undefined) {
-              this.pending.delete(replyId);
-              if (!p.target.resolve(provider.decode(batch[i + 2]))) {
-                sys.deadLetters.record(p.path, batch[i + 2], 'late-reply');
+        try {
+          switch (op) {
+            case Op.Tell:
+              this.deliverHosted(batch[i + 1] as number, batch[i + 2], undefined);
+              break;
+            case Op.TellRefs:
+              this.deliverHosted(batch[i + 1] as number, provider.decode(batch[i + 2]), undefined);
+              break;
+            case Op.Ask: {
+              const handle = batch[i + 1] as number;
+              const reply = new FrameReply(this, batch[i + 3] as number, this.pathOf(handle));
+              this.deliverHosted(handle, provider.decode(batch[i + 2]), reply);
+              break;
+            }
+            case Op.Reply: {
+              const replyId = batch[i + 1] as number;
+              const p = this.pending.take(replyId);
+              if (p !== undefined) {
+                if (!p.replyTo.resolve(provider.decode(batch[i + 2]))) {
+                  sys.deadLetters.record(p.path, batch[i + 2], 'late-reply');
+                }
               }
+              break;
             }
-            break;
-          }
-          case Op.ReplyError:
-            this.settlePending(batch[i + 1] as number, deserializeError(batch[i + 2] as SerializedError));
-            break;
-          case Op.Spawn:
-            this.hostOrRefuse(batch[i + 1] as SpawnFrame)?.spawn(batch[i + 1] as SpawnFrame);
-            break;
-          case Op.Restart: {
-            const frame = batch[i + 3] as SpawnFrame;
-            this.hostOrRefuse(frame)?.restart(
-              batch[i + 1] as number,
-              deserializeError(batch[i + 2] as SerializedError),
-              frame,
-            );
-            break;
-          }
-          case Op.Resume:
-            this.host?.resume(batch[i + 1] as number);
-            break;
-          case Op.Hold:
-            this.host?.hold(batch[i + 1] as number, batch[i + 2] === 1);
-            break;
-          case Op.Stop:
-            if (this.host !== undefined) this.host.stop(batch[i + 1] as number);
-            else this.control(Op.Stopped, batch[i + 1] as number);
-            break;
-          case Op.Started:
-            this.channels.get(batch[i + 1] as number)?.proxy.started();
-            break;
-          case Op.Failed:
-            this.channels.get(batch[i + 1] as number)?.proxy.failed(deserializeError(batch[i + 2] as SerializedError));
-            break;
-          case Op.Stopped:
-            this.channels.get(batch[i + 1] as number)?.proxy.stopped();
-            break;
-          case Op.Credit: {
-            const channel = this.channels.get(batch[i + 1] as number);
-            if (channel !== undefined) {
-              channel.credit += batch[i + 2] as number;
-              for (let k = batch[i + 3] as number; k > 0 && channel.ledger.size > 0; k--) channel.ledger.shift();
-              channel.busy = batch[i + 4] === 1;
-              const waiter = channel.waiter;
-              if (waiter !== undefined && channel.credit > 0) {
-                channel.waiter = undefined;
-                waiter();
+            case Op.ReplyError:
+              this.settlePending(batch[i + 1] as number, deserializeError(batch[i + 2] as SerializedError));
+              break;
+            case Op.Spawn:
+              this.hostOrRefuse(batch[i + 1] as SpawnFrame)?.spawn(batch[i + 1] as SpawnFrame);
+              break;
+            case Op.Restart: {
+              const frame = batch[i + 3] as SpawnFrame;
+              this.hostOrRefuse(frame)?.restart(
+                batch[i + 1] as number,
+                deserializeError(batch[i + 2] as SerializedError),
+                frame,
+              );
+              break;
+            }
+            case Op.Resume:
+              this.host?.resume(batch[i + 1] as number);
+              break;
+            case Op.Hold:
+              this.host?.hold(batch[i + 1] as number, batch[i + 2] === 1);
+              break;
+            case Op.Stop:
+              if (this.host !== undefined) this.host.stop(batch[i + 1] as number);
+              else this.control(Op.Stopped, batch[i + 1] as number);
+              break;
+            case Op.Started:
+              this.channels.get(batch[i + 1] as number)?.proxy.started();
+              break;
+            case Op.Failed:
+              this.channels
+                .get(batch[i + 1] as number)
+                ?.proxy.failed(deserializeError(batch[i + 2] as SerializedError));
+              break;
+            case Op.Stopped:
+              this.channels.get(batch[i + 1] as number)?.proxy.stopped();
+              break;
+            case Op.Credit: {
+              const channel = this.channels.get(batch[i + 1] as number);
+              if (channel !== undefined) {
+                channel.credit += batch[i + 2] as number;
+                for (let k = batch[i + 3] as number; k > 0 && channel.ledger.size > 0; k--) channel.ledger.shift();
+                channel.busy = batch[i + 4] === 1;
+                const waiter = channel.waiter;
+                if (waiter !== undefined && channel.credit > 0) {
+                  channel.waiter = undefined;
+                  waiter();
+                }
               }
+              break;
             }
-            break;
-          }
-          case Op.Seq:
-            ackDue = batch[i + 1] as number;
-            break;
-          case Op.Ack:
-            this.acknowledged(batch[i + 1] as number);
-            break;
-          case Op.Log: {
-            const level = batch[i + 1] as Exclude<LogLevel, 'silent'>;
-            const fields = batch[i + 3];
-            const log = sys.logger[level] ?? sys.logger.warn;
-            log.call(sys.logger, String(batch[i + 2]), typeof fields === 'string' ? parseFields(fields) : undefined);
-            break;
-          }
-          case Op.TellTo: {
-            const target = batch[i + 1] as WireRef;
-            try {
-              provider.deliverInbound(target, provider.decode(batch[i + 2]), undefined);
-            } catch (e) {
-              sys.logger.warn(`tell from ${this.label} to ${target.$troupeRef.path} refused: ${String(e)}`);
+            case Op.Seq:
+              ackDue = batch[i + 1] as number;
+              break;
+            case Op.Ack:
+              this.acknowledged(batch[i + 1] as number);
+              break;
+            case Op.Log: {
+              const level = batch[i + 1] as Exclude<LogLevel, 'silent'>;
+              const fields = batch[i + 3];
+              const log = sys.logger[level] ?? sys.logger.warn;
+              log.call(sys.logger, String(batch[i + 2]), typeof fields === 'string' ? parseFields(fields) : undefined);
+              break;
             }
-            break;
-          }
-          case Op.AskTo: {
-            const target = batch[i + 1] as WireRef;
-            const reply = new FrameReply(this, batch[i + 3] as number, target.$troupeRef.path);
-            try {
-              provider.deliverInbound(target, provider.decode(batch[i + 2]), reply);
-            } catch (e) {
-              reply.reject(e);
+            case Op.TellTo: {
+              const target = batch[i + 1] as WireRef;
+              try {
+                provider.deliverInbound(target, provider.decode(batch[i + 2]), undefined);
+              } catch (e) {
+                sys.logger.warn(`tell from ${this.label} to ${target.$troupeRef.path} refused: ${String(e)}`);
+              }
+              break;
             }
-            break;
-          }
-          case Op.DeadLetter:
-            sys.deadLetters.record(
-              batch[i + 1] as string,
-              { type: batch[i + 2] as string },
-              batch[i + 3] as DeadLetterReason,
-            );
-            break;
-          case Op.Watch: {
-            const watchId = batch[i + 2] as number;
-            const target = provider.resolve(batch[i + 1] as WireRef, true);
-            // A watch sent again (after a reconnect) replaces the one it had.
-            this.watchesIn.get(watchId)?.();
-            let ended = false;
-            this.watchesIn.set(watchId, noop);
-            const cancel = provider.onEnd(target, (reason) => {
-              ended = true;
-              if (this.watchesIn.delete(watchId)) this.control(Op.Terminated, watchId, toWireReason(reason));
-            });
-            // A target already gone answers at once; keep the cancel only for a live watch.
-            if (!ended) this.watchesIn.set(watchId, cancel);
-            break;
-          }
-          case Op.Unwatch: {
-            const watchId = batch[i + 1] as number;
-            const cancel = this.watchesIn.get(watchId);
-            this.watchesIn.delete(watchId);
-            cancel?.();
-            break;
-          }
-          case Op.Terminated: {
-            const w = this.watchesOut.get(batch[i + 1] as number);
-            if (w !== undefined) {
-              this.watchesOut.delete(batch[i + 1] as number);
-              w.listener(fromWireReason(batch[i + 2] as WireReason));
+            case Op.AskTo: {
+              const target = batch[i + 1] as WireRef;
+              const reply = new FrameReply(this, batch[i + 3] as number, target.$troupeRef.path);
+              try {
+                provider.deliverInbound(target, provider.decode(batch[i + 2]), reply);
+              } catch (e) {
+                reply.reject(e);
+              }
+              break;
             }
-            break;
+            case Op.DeadLetter:
+              sys.deadLetters.record(
+                batch[i + 1] as string,
+                { type: batch[i + 2] as string },
+                batch[i + 3] as DeadLetterReason,
+              );
+              break;
+            case Op.Watch: {
+              const watchId = batch[i + 2] as number;
+              const target = provider.resolve(batch[i + 1] as WireRef, true);
+              // A watch sent again (after a reconnect) replaces the one it had.
+              this.watchesIn.get(watchId)?.();
+              let ended = false;
+              this.watchesIn.set(watchId, noop);
+              const cancel = provider.onEnd(target, (reason) => {
+                ended = true;
+                if (this.watchesIn.delete(watchId)) this.control(Op.Terminated, watchId, toWireReason(reason));
+              });
+              // A target already gone answers at once; keep the cancel only for a live watch.
+              if (!ended) this.watchesIn.set(watchId, cancel);
+              break;
+            }
+            case Op.Unwatch: {
+              const watchId = batch[i + 1] as number;
+              const cancel = this.watchesIn.get(watchId);
+              this.watchesIn.delete(watchId);
+              cancel?.();
+              break;
+            }
+            case Op.Terminated: {
+              const w = this.watchesOut.get(batch[i + 1] as number);
+              if (w !== undefined) {
+                this.watchesOut.delete(batch[i + 1] as number);
+                w.listener(fromWireReason(batch[i + 2] as WireReason));
+              }
+              break;
+            }
+            case Op.StopActor:
+              void provider.stop(provider.resolve(batch[i + 1] as WireRef, true));
+              break;
           }
-          case Op.StopActor:
-            void provider.stop(provider.resolve(batch[i + 1] as WireRef, true));
-            break;
+        } catch (error) {
+          // A frame whose fields are not what its opcode says: the far side is broken or foreign.
+          this.reportMalformed(`a ${opName(op)} frame at field ${i} could not be handled: ${String(error)}`);
         }
         i += n + 1;
       }
@@ -808,9 +870,8 @@ export class Link implements Route {
 
   private wentDown(detail: string): void {
     // Asks in flight have an unknown outcome now; they settle at once rather than wait out their timeouts.
-    for (const [replyId, p] of this.pending) {
-      this.pending.delete(replyId);
-      p.target.reject(this.policy.disconnectedError(p.path, p.type, detail));
+    for (const p of this.pending.drain()) {
+      p.replyTo.reject(this.policy.disconnectedError(p.path, p.type, detail));
     }
     // Tells by address not yet acknowledged may or may not have arrived (at-most-once): record them now.
     this.loseUnacknowledged('disconnected');
@@ -825,9 +886,8 @@ export class Link implements Route {
   private closedForGood(closed: TransportClosed): void {
     if (this.closed !== undefined) return;
     this.closed = closed;
-    for (const [replyId, p] of this.pending) {
-      this.pending.delete(replyId);
-      p.target.reject(this.policy.closedError(p.path, p.type, closed));
+    for (const p of this.pending.drain()) {
+      p.replyTo.reject(this.policy.closedError(p.path, p.type, closed));
     }
     const out = this.out;
     this.out = [];
@@ -848,7 +908,7 @@ export class Link implements Route {
       // Sent, never reported taken: the actor died with them in its mailbox (or in transit).
       const lost = channel.ledger.drain();
       for (let i = 0; i < lost.length; i += 2) {
-        if (lost[i] !== ASK) sys.deadLetters.record(channel.proxy.path, lost[i], this.policy.lostReason);
+        if (lost[i + 1] !== ASK) sys.deadLetters.record(channel.proxy.path, { type: lost[i] }, this.policy.lostReason);
       }
       channel.credit = 0;
       channel.proxy.linkClosed(this.policy.closedError(channel.proxy.path, 'spawn', closed));

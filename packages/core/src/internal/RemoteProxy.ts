@@ -139,7 +139,8 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
       path: this.cell.path,
       // Registers the proxy, so `ctx.self` sent from the hosted actor routes back here.
       self: this.cell.system.provider.toWire(this.cell.ref),
-      window: Number.isFinite(capacity) ? Math.min(capacity, DEFAULT_WINDOW) : DEFAULT_WINDOW,
+      // A bounded mailbox bounds what is in flight too; an unbounded one gets the default window.
+      window: Number.isFinite(capacity) ? capacity : DEFAULT_WINDOW,
     };
   }
 
@@ -241,17 +242,27 @@ export class RemoteProxy implements LinkProxy, RemoteAdapter, ProxyRoute {
     s?.();
   }
 
-  /** Fast path for a tell: straight to the link when nothing is queued ahead of it and there is credit. */
-  tryDirect(message: unknown): boolean {
+  /** Whether a message may skip the proxy's mailbox: nothing queued ahead of it, and credit to send it. */
+  canSendDirect(): boolean {
     const cell = this.cell;
     if (cell.status !== Status.Running || cell.mailboxSize !== 0 || cell.isProcessing) return false;
-    const channel = this.channel as Channel;
-    if (channel.credit <= 0) return false;
+    const channel = this.channel;
+    if (channel === undefined || channel.credit <= 0) return false;
     const sys = cell.system;
-    if (!sys.intakeOpen && sys.currentCell === undefined) return false;
-    (this.link as Link).tell(channel, message);
+    return sys.intakeOpen || sys.currentCell !== undefined;
+  }
+
+  /** Fast path for a tell: straight to the link when nothing is queued ahead of it and there is credit. */
+  tryDirect(message: unknown): boolean {
+    if (!this.canSendDirect()) return false;
+    (this.link as Link).tell(this.channel as Channel, message);
     return true;
   }
+
+  /** The fast path of an ask (see {@link canSendDirect}): the reply address goes with it over the link. */
+  readonly sendAsk = (message: unknown, record: ReplyTarget): void => {
+    (this.link as Link).ask(this.channel as Channel, message, record, this.cell.path);
+  };
 }
 
 /** The ref of a hosted actor: checks and encodes messages at the sender, then behaves like any local ref. @internal */
@@ -291,7 +302,7 @@ export class ProxyRef<M extends Message = Message> extends LocalActorRef<M> {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.cell.ask<R>(encoded, options);
+    return this.cell.ask<R>(encoded, options, this.proxy.canSendDirect() ? this.proxy.sendAsk : undefined);
   }
 
   override deliver(message: unknown, env: ReplyTarget | undefined): void {

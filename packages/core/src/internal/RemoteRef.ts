@@ -96,14 +96,10 @@ export class RemoteRef<M extends Message = Message> implements ActorRef<M> {
     } catch (e) {
       return Promise.reject(e);
     }
-    const { promise, record } = sys.asks.create<R>(
-      this.path,
-      type,
-      options?.timeoutMs ?? sys.askTimeoutMs,
-      options?.signal,
-    );
-    if (record !== undefined) link.askTo(this.wire, encoded, record, options?.transfer);
-    return promise;
+    const record = sys.asks.create(this.path, type, options?.timeoutMs ?? sys.askTimeoutMs, options?.signal);
+    if (record instanceof Promise) return record;
+    link.askTo(this.wire, encoded, record, options?.transfer);
+    return record.promise as Promise<R>;
   }
 
   /**

@@ -157,9 +157,24 @@ describe('a link over a non-thread transport', () => {
     child.tell({ type: 'double', value: 2 });
     ends[0].peerDied();
     const lost = letters.of('link-closed');
-    expect(lost.filter((l) => l.recipient === '/user/echo').map((l) => (l.message as { value: number }).value)).toEqual(
-      Array.from({ length: 10 }, (_, i) => i),
+    expect(lost.filter((l) => l.recipient === '/user/echo').map((l) => l.message)).toEqual(
+      Array.from({ length: 10 }, () => ({ type: 'echo' })),
     );
     expect(lost.filter((l) => l.recipient === '/user/relay/doubler')).toHaveLength(2);
+  });
+
+  it('drops garbage from the far side (not a batch, unknown opcodes, frames with the wrong fields) with a count, and goes on', async () => {
+    const { system, link, site, ends } = await linked();
+    const echo = system.remoting.spawnAt(site, EchoSpec, { name: 'echo' }) as ActorRef<EchoMsg>;
+    expect(await echo.ask({ type: 'count' })).toBe(0);
+    // What a foreign or broken peer might publish, straight onto the transport.
+    const far = ends[1];
+    far.post('not a batch' as never);
+    far.post([999, 1, 2]);
+    far.post([13 /* TellTo */, 42, { type: 'x' }, 4 /* Reply */, 'nope', null]);
+    far.post([14 /* AskTo */, { $troupeRef: 7 }, null, 1]);
+    await waitFor(() => link.malformed >= 3, 'the garbage to be counted');
+    expect(await echo.ask({ type: 'count' })).toBe(0);
+    expect(link.isOpen).toBe(true);
   });
 });

@@ -14,7 +14,7 @@ import { EchoSpec, FaultySpec, failure } from './helpers.js';
 
 const useStart = useSystem();
 const start = (extra: Partial<ActorSystemOptions> = {}) =>
-  useStart({ name: 'worker-errors', workers: { size: 1 }, ...extra });
+  useStart({ name: 'worker-errors', workers: { size: 1 }, askTimeoutMs: 20_000, ...extra });
 
 // Issue 9 item 4: errors keep their class, code, fields and cause across a thread.
 describe('errors that cross a worker thread', () => {

@@ -8,7 +8,7 @@ import { failure, InputProbeSpec } from './helpers.js';
 
 const useStart = useSystem();
 const start = (extra: Partial<ActorSystemOptions> = {}) =>
-  useStart({ name: 'worker-input', workers: { size: 2 }, ...extra });
+  useStart({ name: 'worker-input', workers: { size: 2 }, askTimeoutMs: 20_000, ...extra });
 
 type Seen = { secret: number[]; label: string; threadId: number };
 

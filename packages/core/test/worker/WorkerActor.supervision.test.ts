@@ -13,7 +13,7 @@ import { BadParentSpec, failure, MissingSpec, NurserySpec, RelaySpec } from './h
 
 const useStart = useSystem();
 const start = (extra: Partial<ActorSystemOptions> = {}) =>
-  useStart({ name: 'worker-supervision', workers: { size: 1 }, ...extra });
+  useStart({ name: 'worker-supervision', workers: { size: 1 }, askTimeoutMs: 20_000, ...extra });
 
 function busyWait(ms: number): void {
   const end = Date.now() + ms;

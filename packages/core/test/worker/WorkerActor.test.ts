@@ -16,7 +16,7 @@ import { CounterSpec, EchoSpec, failure, MissingSpec, RelaySpec } from './helper
 const useStart = useSystem();
 /** A system with two worker hosts, shut down after each test. */
 const start = (extra: Partial<ActorSystemOptions> = {}) =>
-  useStart({ name: 'workers', workers: { size: 2 }, ...extra });
+  useStart({ name: 'workers', workers: { size: 2 }, askTimeoutMs: 20_000, ...extra });
 
 describe('actors on worker threads', () => {
   it('answers asks from another thread behind the same ActorRef API', async () => {

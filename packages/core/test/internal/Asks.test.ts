@@ -1,0 +1,90 @@
+import { createHook } from 'node:async_hooks';
+import { type Clock, systemClock } from '@troupe/core';
+import { describe, expect, it } from 'vitest';
+import { AskRecord, AskRegistry } from '../../src/internal/Asks.js';
+
+/** The real clock, counting how often an ask timer is ref'd and unref'd. */
+function countingClock(): Clock & { refs: number; unrefs: number } {
+  const clock = {
+    refs: 0,
+    unrefs: 0,
+    now: systemClock.now,
+    setTimeout: systemClock.setTimeout,
+    clearTimeout: systemClock.clearTimeout,
+    unref: (handle: unknown) => {
+      clock.unrefs++;
+      systemClock.unref?.(handle);
+    },
+    ref: (handle: unknown) => {
+      clock.refs++;
+      systemClock.ref?.(handle);
+    },
+  };
+  return clock;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function ask(registry: AskRegistry): AskRecord {
+  const made = registry.create('/user/a', 'get', 60_000, undefined);
+  if (!(made instanceof AskRecord)) throw new Error('expected a record');
+  return made;
+}
+
+describe('ask timeouts', () => {
+  it('schedules no event-loop callback per ask while asks come and go across turns', async () => {
+    const clock = countingClock();
+    const registry = new AskRegistry(clock);
+    // Timers and immediates created while an ask settles (each one an extra event-loop pass).
+    let counting = false;
+    let scheduled = 0;
+    const hook = createHook({
+      init: (_id, type) => {
+        if (counting && (type === 'Immediate' || type === 'Timeout')) scheduled++;
+      },
+    }).enable();
+    try {
+      // Each ask spans an event-loop turn, as an ask to a worker thread does.
+      for (let i = 0; i < 200; i++) {
+        const record = ask(registry);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        counting = true;
+        record.resolve(i);
+        counting = false;
+        await record.promise;
+      }
+    } finally {
+      hook.disable();
+    }
+    // At most one check per period (a few during this loop), not one per ask.
+    expect(scheduled).toBeLessThan(20);
+    expect(clock.unrefs).toBeLessThan(20);
+    registry.dispose();
+  });
+
+  it('unrefs the timer of a queue that stays empty, so an idle system does not hold the process open', async () => {
+    const clock = countingClock();
+    const registry = new AskRegistry(clock);
+    const record = ask(registry);
+    record.resolve(1);
+    await record.promise;
+    expect(clock.unrefs).toBe(0);
+    await sleep(500);
+    expect(clock.unrefs).toBe(1);
+    // The next ask makes the timer hold the process again: it must fire if no reply comes.
+    const next = ask(registry);
+    expect(clock.refs).toBe(1);
+    next.resolve(2);
+    registry.dispose();
+  });
+
+  it('still times out an ask made after the timer was unref’d', async () => {
+    const registry = new AskRegistry(systemClock);
+    const first = registry.create('/user/a', 'get', 50, undefined) as AskRecord;
+    first.resolve(1);
+    await sleep(200);
+    const second = registry.create('/user/a', 'slow', 50, undefined) as AskRecord;
+    await expect(second.promise).rejects.toMatchObject({ name: 'AskTimeoutError' });
+    registry.dispose();
+  });
+});
