@@ -4,7 +4,7 @@
  * a two-party session, and a `psi party` process runs the other, meeting by
  * session name as two `psi party` processes do.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -152,6 +152,53 @@ describe('psi serve party jobs', { timeout: 120_000 }, () => {
     expect(r.at - sentAt).toBeLessThan(20_000);
     const job = await waitJob(api, id, (j) => j.state !== 'running');
     expect(job).toMatchObject({ state: 'cancelled', error: { code: 'ERR_JOB_CANCELLED' }, result: null });
+    expect(outputs(s.outL)).toEqual([]);
+    expect(outputs(s.outR)).toEqual([]);
+  });
+
+  it('SIGTERM to the service with a party job running: the job is recorded interrupted, the peer is told (exit 5), nothing is written', async () => {
+    const data = join(work, 'data-term');
+    const svc = await service(['--data', data, '--threads', '2', '--nats', server.url]);
+    const s = scenario(40_000);
+    const right = peer(s, ['--batch', '256', '--peer-timeout', '120']);
+    const body = { side: 'left', file: s.files.left, key: 'id', out: s.outL, session: s.session, batch: 256 };
+    const submitted = await call(`${svc.api}/jobs`, { body: { party: { ...body, peerTimeout: 120 } } });
+    expect(submitted.status, JSON.stringify(submitted.json)).toBe(201);
+    await until(() => checkpointBytes(s.outR, s.session, 'right') > 50_000, 60_000, 'the exchange to be under way');
+    svc.proc.kill('SIGTERM');
+    expect(await svc.exited, svc.stderr()).toBe(0);
+    const r = await right.exited;
+    expect(r.code, explain(right)).toBe(5);
+    expect(lastJson(right).error).toMatchObject({ name: 'PsiPeerAbortedError' });
+    const record = JSON.parse(readFileSync(join(data, 'jobs', 'j-1.json'), 'utf8'));
+    expect(record).toMatchObject({ state: 'interrupted', error: { code: 'ERR_JOB_INTERRUPTED' }, result: null });
+    expect(outputs(s.outL)).toEqual([]);
+    expect(outputs(s.outR)).toEqual([]);
+  });
+
+  it('a service killed (SIGKILL) under a party job reports it interrupted at the next start, with nothing left; the peer ends as peer lost (exit 4)', async () => {
+    const data = join(work, 'data-kill');
+    const svc = await service(['--data', data, '--threads', '2', '--nats', server.url]);
+    const s = scenario(40_000);
+    const right = peer(s, ['--batch', '256', '--peer-timeout', '120']);
+    const body = { side: 'left', file: s.files.left, key: 'id', out: s.outL, session: s.session, batch: 256 };
+    expect((await call(`${svc.api}/jobs`, { body: { party: body } })).status).toBe(201);
+    await until(() => checkpointBytes(s.outR, s.session, 'right') > 50_000, 60_000, 'the exchange to be under way');
+    svc.proc.kill('SIGKILL');
+    await svc.exited;
+    const r = await right.exited;
+    expect(r.code, explain(right)).toBe(4);
+    const again = await service(['--data', data, '--threads', '2', '--nats', server.url]);
+    const job = (await call(`${again.api}/jobs/j-1`)).json.job;
+    expect(job).toMatchObject({
+      state: 'interrupted',
+      error: { code: 'ERR_JOB_INTERRUPTED' },
+      request: { kind: 'party' },
+    });
+    // What the killed run left (its scratch folder, the folder it made) is removed, and the record says so;
+    // no checkpoint (key material) was ever kept.
+    expect(existsSync(s.outL) ? readdirSync(s.outL) : []).toEqual([]);
+    expect(job.warnings.join('\n')).toMatch(/removed .*the run the service was killed under/);
     expect(outputs(s.outL)).toEqual([]);
     expect(outputs(s.outR)).toEqual([]);
   });
