@@ -143,15 +143,16 @@ export async function natsFlags(
 }
 
 /**
- * Join the party's system to the NATS cluster, as a node named after its side
- * (and a random suffix). Fails with `ClusterJoinError` (exit 6) when the server
- * cannot be reached or refuses the TLS or the credentials.
+ * Join the party's system to the NATS cluster, as a node named after `label`
+ * (its side; `serve` for `psi serve`) and a random suffix. Fails with
+ * `ClusterJoinError` (exit 6) when the server cannot be reached or refuses the
+ * TLS or the credentials.
  */
-export async function joinPartyCluster(system: ActorSystem, flags: NatsFlags, side: Side): Promise<Cluster> {
+export async function joinPartyCluster(system: ActorSystem, flags: NatsFlags, label: Side | 'serve'): Promise<Cluster> {
   const options: ClusterOptions = {
     servers: flags.servers,
     cluster: flags.cluster,
-    node: `psi-${side}-${randomBytes(6).toString('hex')}`,
+    node: `psi-${label}-${randomBytes(6).toString('hex')}`,
     ...(flags.tls === undefined ? {} : { tls: flags.tls }),
     ...(flags.user === undefined || flags.pass === undefined ? {} : { user: flags.user, pass: flags.pass }),
     ...(flags.token === undefined ? {} : { token: flags.token }),

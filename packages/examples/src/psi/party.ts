@@ -33,6 +33,7 @@ import {
   PsiSideTakenError,
   resolvePartyOptions,
   type SessionConfig,
+  type SessionProgress,
   type SideSummary,
 } from '@troupe/actors';
 import { type ActorRef, ActorSystem, type Logger } from '@troupe/core';
@@ -246,21 +247,37 @@ export async function runParty(
   system: ActorSystem,
   config: SessionConfig,
   connect: (port: ActorRef<PeerMsg>, signal: AbortSignal) => Promise<ActorRef<PeerMsg>>,
+  options: RunPartyOptions = {},
 ): Promise<SideSummary> {
-  const name = `psi-party-${config.party.side}`;
+  const name = options.name ?? `psi-party-${config.party.side}`;
   await mkdir(dirname(config.party.outFile), { recursive: true });
   const session = system.spawn(PsiSession, { name, input: { config } });
   const looking = new AbortController();
   let settled: Promise<unknown> = Promise.resolve();
-  const unhook = system.onShutdown('stop-intake', name, async () => {
-    session.tell({ type: 'abort', reason: new PsiInterruptedError('the actor system is shutting down') });
-    // Let the session tell the peer it was interrupted before its port stops (whose end the peer
-    // would otherwise see first, as a lost peer); bounded, the shutdown goes on regardless.
+  // Abort the session, then give it a moment to tell the peer before its port stops (whose end the
+  // peer would otherwise see first, as a lost peer); bounded, whoever stops it goes on regardless.
+  const abort = async (reason: unknown) => {
+    session.tell({ type: 'abort', reason });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, 2_000)))]);
     clearTimeout(timer);
+  };
+  const unhook = system.onShutdown('stop-intake', name, async () => {
+    await abort(new PsiInterruptedError('the actor system is shutting down'));
     return system.stop(session);
   });
+  const onAbort = () => void abort(options.signal?.reason ?? new PsiInterruptedError('the run was cancelled'));
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+  const onProgress = options.onProgress;
+  const poll =
+    onProgress === undefined
+      ? undefined
+      : setInterval(() => {
+          session.ask<SessionProgress>({ type: 'progress-snapshot' }, { timeoutMs: 5_000 }).then(onProgress, () => {
+            // Ended meanwhile: the result says how.
+          });
+        }, options.progressIntervalMs ?? 250);
   try {
     const port = await session.ask<ActorRef<PeerMsg>>({ type: 'get-port' });
     const result = session.ask<SideSummary>({ type: 'result' }, { timeoutMs: 7 * 24 * 3_600_000 });
@@ -284,10 +301,23 @@ export async function runParty(
     await connected;
     return summary;
   } finally {
+    clearInterval(poll);
+    options.signal?.removeEventListener('abort', onAbort);
     looking.abort(new PsiInterruptedError('the session ended'));
     unhook();
     await system.stop(session);
   }
+}
+
+/** How {@link runParty} runs a session beyond its config (`psi serve` runs several in one system). */
+export interface RunPartyOptions {
+  /** The session actor's name (default `psi-party-<side>`); unique among the system's top-level actors. */
+  name?: string;
+  /** Aborting it aborts the session with the signal's reason: the peer is told, nothing is written. */
+  signal?: AbortSignal;
+  /** Told the session's progress every `progressIntervalMs` (default 250 ms) while it runs. */
+  onProgress?: (progress: SessionProgress) => void;
+  progressIntervalMs?: number;
 }
 
 const n = (v: number) => v.toLocaleString('en');

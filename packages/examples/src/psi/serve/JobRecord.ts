@@ -2,7 +2,15 @@
  * A PSI job as the service keeps it: one JSON record per job on disk, also
  * what the API returns. Counts, phases, rates and bytes only: no keys, no rows.
  */
-import type { EmptyKeyPolicy, PsiProgress, PsiSummary, SideProgress } from '@troupe/actors';
+import type {
+  EmptyKeyPolicy,
+  PsiProgress,
+  PsiSummary,
+  Reveal,
+  SessionProgress,
+  SideProgress,
+  SideSummary,
+} from '@troupe/actors';
 
 /** Where a job is in its life. `interrupted`: the service stopped while it ran (no output was left). */
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
@@ -25,9 +33,42 @@ export interface JobRequest {
   emptyKeys: EmptyKeyPolicy;
 }
 
+/**
+ * One party of a two-party session (`POST /jobs { party: {...} }`): this side's file, run as
+ * `psi party` runs it, against a peer that joins the same NATS cluster under the same session.
+ * The NATS connection is the service's own (its `--nats*` flags and environment): a job names
+ * no server, user, password or token, so its record on disk holds none.
+ */
+export interface PartyJobRequest {
+  kind: 'party';
+  side: 'left' | 'right';
+  file: string;
+  key: string[];
+  out: string;
+  session: string;
+  reveal: Reveal;
+  cardinalityOnly: boolean;
+  threads: number;
+  batch: number;
+  delimiter: string;
+  /** Seconds a silent peer is given before it is lost. */
+  peerTimeout: number;
+}
+
+/** What a job runs: both files here, or one party of a session. */
+export type AnyJobRequest = JobRequest | PartyJobRequest;
+
+export function isPartyRequest(r: AnyJobRequest): r is PartyJobRequest {
+  return (r as { kind?: unknown }).kind === 'party';
+}
+
+/** A done party job's result: what this side learned and the peer link, and its output's size. */
+export type PartyJobResult = SideSummary & { kind: 'party'; outputBytes: { left: number; right: number } };
+
 /** Progress as the API shows it. */
 export interface JobProgress {
-  phase: 'queued' | 'starting' | 'reading' | 'masking' | 'exchanging' | 'writing' | 'done';
+  /** `waiting`: a party job waiting for its peer (and the handshake). */
+  phase: 'queued' | 'starting' | 'waiting' | 'reading' | 'masking' | 'exchanging' | 'writing' | 'done';
   /** 0..1 once both inputs are read (the total is known only then). */
   fraction: number | null;
   rows: { left: number; right: number };
@@ -38,20 +79,22 @@ export interface JobProgress {
   itemsPerSecond: number;
   writtenRows: number;
   elapsedMs: number;
+  /** A party job: payload bytes sent to and received from the peer so far. */
+  link?: { bytesSent: number; bytesReceived: number };
 }
 
 export interface JobRecord {
   id: string;
   state: JobState;
-  request: JobRequest;
-  /** Input sizes in bytes, when submitted. */
+  request: AnyJobRequest;
+  /** Input sizes in bytes, when submitted (a party job: its own side's file; the other is 0). */
   inputBytes: { left: number; right: number };
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   progress: JobProgress;
   /** When done: the run's summary and the output sizes. */
-  result: (PsiSummary & { outputBytes: { left: number; right: number } }) | null;
+  result: (PsiSummary & { outputBytes: { left: number; right: number } }) | PartyJobResult | null;
   /** When failed, cancelled or interrupted: why. */
   error: { name: string; code: string | null; message: string } | null;
   /** What the run noticed that does not stop it (rows with empty keys, stale temporary files removed). */
@@ -111,4 +154,37 @@ export function jobError(error: unknown): NonNullable<JobRecord['error']> {
     return { name: error.name, code: typeof code === 'string' ? code : null, message: error.message };
   }
   return { name: 'Error', code: null, message: `thrown value of type ${typeof error}` };
+}
+
+/** A party session's progress as the API shows it: this side's counts (the peer's are not known here). */
+export function partyProgress(p: SessionProgress, elapsedMs: number): JobProgress {
+  const own = p.progress;
+  const side = p.side;
+  const masked = own.ownMasked + own.peerMasked;
+  let phase: JobProgress['phase'];
+  if (own.done) phase = 'done';
+  else if (p.phase === 'waiting' || p.phase === 'handshaking') phase = 'waiting';
+  else if (own.writing) phase = 'writing';
+  else if (!own.readDone) phase = own.rows === 0 ? 'starting' : 'reading';
+  else if (own.ownMasked < own.uniqueKeys) phase = 'masking';
+  else phase = 'exchanging';
+  // Masking its own keys and getting them back are this side's share of the work.
+  const fraction =
+    phase === 'done'
+      ? 1
+      : own.readDone && own.uniqueKeys > 0
+        ? Math.min(1, (own.ownMasked + own.returned) / (2 * own.uniqueKeys))
+        : null;
+  const pair = (n: number) => (side === 'left' ? { left: n, right: 0 } : { left: 0, right: n });
+  return {
+    phase,
+    fraction,
+    rows: pair(own.rows),
+    uniqueKeys: pair(own.uniqueKeys),
+    masked,
+    itemsPerSecond: elapsedMs > 0 ? (masked / elapsedMs) * 1000 : 0,
+    writtenRows: own.writtenRows,
+    elapsedMs,
+    link: { bytesSent: p.bytesSent, bytesReceived: p.bytesReceived },
+  };
 }

@@ -15,21 +15,35 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
+  PsiInterruptedError,
   type PsiJobError,
   type PsiJobEvent,
   type PsiJobOptions,
   type PsiJobStatus,
   PsiService,
   type PsiServiceMsg,
+  type SessionProgress,
+  type SideSummary,
 } from '@troupe/actors';
 import { type ActorContext, type ActorRef, defineActor, stop } from '@troupe/core';
-import { finalStates, type JobRecord, type JobRequest, jobError, jobProgress, queuedProgress } from './JobRecord.js';
+import {
+  type AnyJobRequest,
+  finalStates,
+  isPartyRequest,
+  type JobRecord,
+  type JobRequest,
+  jobError,
+  jobProgress,
+  type PartyJobRequest,
+  partyProgress,
+  queuedProgress,
+} from './JobRecord.js';
 import { idNumber, type JobStore } from './JobStore.js';
 import { removeLeftovers } from './leftovers.js';
 
 /** The messages of {@link JobService}: every one is an ask. */
 export type JobServiceMsg =
-  | { type: 'submit'; request: JobRequest; inputBytes: { left: number; right: number } }
+  | { type: 'submit'; request: AnyJobRequest; inputBytes: { left: number; right: number } }
   | { type: 'list' }
   | { type: 'get'; id: string }
   | { type: 'cancel'; id: string }
@@ -44,7 +58,19 @@ type Internal =
   | PsiJobEvent
   | { type: 'jobs.started'; id: string; psiId: string }
   | { type: 'jobs.refused'; id: string; error: RunError }
-  | { type: 'jobs.measured'; id: string; status: PsiJobStatus; outputBytes: { left: number; right: number } };
+  | { type: 'jobs.measured'; id: string; status: PsiJobStatus; outputBytes: { left: number; right: number } }
+  | { type: 'jobs.party-progress'; id: string; progress: SessionProgress; elapsedMs: number }
+  | { type: 'jobs.party-done'; id: string; summary: SideSummary; outputBytes: number };
+
+/**
+ * Runs one party job's session, as `psi party` runs it (the service's `runParty` over its
+ * NATS cluster): aborting `signal` aborts it (the peer is told, nothing is written).
+ */
+export type PartyRunner = (
+  id: string,
+  request: PartyJobRequest,
+  hooks: { signal: AbortSignal; onProgress: (progress: SessionProgress) => void },
+) => Promise<SideSummary>;
 
 export interface JobServiceInput {
   store: JobStore;
@@ -55,6 +81,8 @@ export interface JobServiceInput {
   progressIntervalMs?: number;
   /** Told every change (for the inspector's jobs section). */
   publish?: (jobs: readonly JobRecord[]) => void;
+  /** Runs party jobs; without it (no `--nats`) the API refuses them. */
+  runParty?: PartyRunner;
 }
 
 /** A request the service refuses: the HTTP layer maps `status`. */
@@ -75,6 +103,8 @@ interface Running {
   /** Why it is being stopped: decides the final state. */
   stoppedAs: 'cancelled' | 'interrupted' | undefined;
   lastSaved: number;
+  /** A party job: aborts its session. */
+  abort?: AbortController;
 }
 
 interface State {
@@ -285,6 +315,38 @@ export const JobService = defineActor<JobServiceMsg | Internal, State, JobServic
         );
         return;
       }
+      case 'jobs.party-progress': {
+        const record = s.jobs.get(msg.id);
+        const run = s.running.get(msg.id);
+        if (record === undefined || run === undefined) return;
+        record.progress = partyProgress(msg.progress, msg.elapsedMs);
+        const now = Date.now();
+        if (now - run.lastSaved >= PROGRESS_SAVE_MS) {
+          run.lastSaved = now;
+          save(s, ctx, record);
+        }
+        publish(s, input);
+        return;
+      }
+      case 'jobs.party-done': {
+        const record = s.jobs.get(msg.id);
+        if (record === undefined || !s.running.delete(msg.id)) return;
+        const side = msg.summary.side;
+        record.result = {
+          ...msg.summary,
+          kind: 'party',
+          outputBytes: { left: side === 'left' ? msg.outputBytes : 0, right: side === 'right' ? msg.outputBytes : 0 },
+        };
+        if (msg.summary.emptyKeyRows > 0) {
+          record.warnings = [
+            `${msg.summary.emptyKeyRows} rows with an empty key (the first on line ${msg.summary.firstEmptyKeyLine})`,
+          ];
+        }
+        record.progress = { ...record.progress, phase: 'done', fraction: 1, elapsedMs: msg.summary.elapsedMs };
+        finish(s, ctx, record, 'done', null);
+        afterRun(s, ctx);
+        return;
+      }
       case 'jobs.measured': {
         const record = s.jobs.get(msg.id);
         if (record === undefined || !s.running.delete(msg.id)) return;
@@ -327,14 +389,15 @@ function pump(s: State, ctx: Ctx): void {
     record.outFolderMade = !existsSync(record.request.out);
     save(s, ctx, record);
     const self = ctx.self;
+    const request = record.request;
+    if (isPartyRequest(request)) {
+      startParty(s, ctx, id, request);
+      continue;
+    }
     // `submit` answers once the job runs there (its files checked), or with why it was refused.
     void ctx.inFlight(
       ctx
-        .ask<{ id: string }>(
-          s.psi,
-          { type: 'submit', options: psiOptions(record.request) },
-          { timeoutMs: RUN_TIMEOUT_MS },
-        )
+        .ask<{ id: string }>(s.psi, { type: 'submit', options: psiOptions(request) }, { timeoutMs: RUN_TIMEOUT_MS })
         .then(
           ({ id: psiId }) => self.tell({ type: 'jobs.started', id, psiId }),
           (error: unknown) => self.tell({ type: 'jobs.refused', id, error: jobError(error) }),
@@ -357,11 +420,51 @@ function psiOptions(r: JobRequest): PsiJobOptions {
   };
 }
 
+/** Run a party job's session (the service's `runParty`); its progress and its end come back as messages. */
+function startParty(s: State, ctx: Ctx, id: string, request: PartyJobRequest): void {
+  const run = s.running.get(id) as Running;
+  const self = ctx.self;
+  const runner = ctx.input.runParty;
+  if (runner === undefined) {
+    self.tell({
+      type: 'jobs.refused',
+      id,
+      error: {
+        name: 'PartyJobsUnavailable',
+        code: 'ERR_NO_NATS',
+        message: 'this service was started without --nats, so it runs no party jobs',
+      },
+    });
+    return;
+  }
+  const abort = new AbortController();
+  run.abort = abort;
+  const started = Date.now();
+  void ctx.inFlight(
+    runner(id, request, {
+      signal: abort.signal,
+      onProgress: (progress) =>
+        self.tell({ type: 'jobs.party-progress', id, progress, elapsedMs: Date.now() - started }),
+    })
+      .then(async (summary) => ({ summary, bytes: await size(summary.outFile) }))
+      .then(
+        ({ summary, bytes }) => self.tell({ type: 'jobs.party-done', id, summary, outputBytes: bytes }),
+        (error: unknown) => self.tell({ type: 'jobs.refused', id, error: jobError(error) }),
+      ),
+  );
+}
+
 /** Stop a running job (a cancel, or the drain): by a `cancel` to the PSI service once it runs there. */
 function stopRun(s: State, ctx: Ctx, id: string, as: 'cancelled' | 'interrupted'): void {
   const run = s.running.get(id);
   if (run === undefined) return;
   run.stoppedAs ??= as;
+  if (run.abort !== undefined) {
+    run.abort.abort(
+      new PsiInterruptedError(as === 'cancelled' ? 'the job was cancelled' : 'the service is shutting down'),
+    );
+    return;
+  }
   if (run.psiId !== undefined) askCancel(s, ctx, run.psiId);
 }
 

@@ -4,6 +4,9 @@
  *   GET  /health                 { ok, draining, queued, running }
  *   GET  /jobs                   { jobs: [record...] }
  *   POST /jobs                   { left, right, key, out, threads?, batch?, delimiter?, overwrite?, emptyKeys? } → 201 { job }
+ *   POST /jobs                   { party: { side, file, key, out, session, reveal?, cardinalityOnly?, threads?, batch?,
+ *                                  delimiter?, peerTimeout? } } → 201 { job }: one party of a two-party session,
+ *                                  over the service's own NATS connection (`--nats`)
  *   GET  /jobs/:id               { job } (with live progress)
  *   POST /jobs/:id/cancel        → 202 { job }
  *   GET  /jobs/:id/result        { result } once done, else 409
@@ -15,10 +18,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
-import { CsvInputError, CsvReader, type EmptyKeyPolicy } from '@troupe/actors';
+import { CsvInputError, CsvReader, type EmptyKeyPolicy, PsiOptionsError } from '@troupe/actors';
 import type { ActorRef } from '@troupe/core';
-import { finalStates, type JobRecord, type JobRequest } from './JobRecord.js';
+import { type AnyJobRequest, finalStates, type JobRecord, type PartyJobRequest } from './JobRecord.js';
 import { JobServiceError, type JobServiceMsg } from './JobService.js';
+import { partySessionConfig } from './partyJob.js';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -40,9 +44,25 @@ export interface JobApiOptions {
   maxThreads: number;
   /** `host:port` values accepted in the Host header. */
   hosts: ReadonlySet<string>;
+  /** Party jobs run (the service joined a NATS cluster with `--nats`). */
+  partyJobs: boolean;
 }
 
 const FIELDS = new Set(['left', 'right', 'key', 'out', 'threads', 'batch', 'delimiter', 'overwrite', 'emptyKeys']);
+const PARTY_FIELDS = new Set([
+  'side',
+  'file',
+  'key',
+  'out',
+  'session',
+  'reveal',
+  'cardinalityOnly',
+  'threads',
+  'batch',
+  'delimiter',
+  'peerTimeout',
+]);
+const REVEALS = ['both', 'left', 'right'] as const;
 const EMPTY_KEYS = ['match', 'skip', 'refuse'] as const;
 const ASK = { timeoutMs: 10_000 };
 
@@ -84,7 +104,8 @@ async function handle(o: JobApiOptions, req: IncomingMessage, res: ServerRespons
     }
     only(method, 'POST', path);
     authorize(o, req);
-    const { request, inputBytes } = await validate(o, await readJson(req));
+    const body = await readJson(req);
+    const { request, inputBytes } = 'party' in body ? await validateParty(o, body) : await validate(o, body);
     const job = await o.service.ask<JobRecord>({ type: 'submit', request, inputBytes }, ASK);
     send(res, 201, { job });
     return;
@@ -157,7 +178,7 @@ async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise<Record
 async function validate(
   o: JobApiOptions,
   body: Record<string, unknown>,
-): Promise<{ request: JobRequest; inputBytes: { left: number; right: number } }> {
+): Promise<{ request: AnyJobRequest; inputBytes: { left: number; right: number } }> {
   for (const k of Object.keys(body)) {
     if (!FIELDS.has(k)) throw new ApiError(400, `unknown field ${k}; fields: ${[...FIELDS].join(', ')}`, k);
   }
@@ -262,6 +283,164 @@ async function validate(
     inputBytes,
   };
 }
+
+/** Check a party job (`{ party: {...} }`) field by field, its file on disk included; fields are named `party.<field>`. */
+async function validateParty(
+  o: JobApiOptions,
+  body: Record<string, unknown>,
+): Promise<{ request: PartyJobRequest; inputBytes: { left: number; right: number } }> {
+  for (const k of Object.keys(body)) {
+    if (k !== 'party') throw new ApiError(400, `unknown field ${k} beside party; a party job is { party: {...} }`, k);
+  }
+  const p = body.party;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) {
+    throw new ApiError(400, `party must be an object, got ${describe(p)}`, 'party');
+  }
+  if (!o.partyJobs) {
+    throw new ApiError(
+      400,
+      'party: this service runs no party jobs: start it with --nats <url> (the NATS server the parties meet on)',
+      'party',
+    );
+  }
+  const party = p as Record<string, unknown>;
+  for (const k of Object.keys(party)) {
+    if (!PARTY_FIELDS.has(k)) {
+      throw new ApiError(400, `unknown field party.${k}; fields: ${[...PARTY_FIELDS].join(', ')}`, `party.${k}`);
+    }
+  }
+  const str = (field: string): string => {
+    const v = party[field];
+    if (typeof v !== 'string' || v.trim().length === 0) {
+      throw new ApiError(400, `party.${field} is required: a non-empty string, got ${describe(v)}`, `party.${field}`);
+    }
+    return v;
+  };
+  const int = (field: string, dflt: number, min: number, max: number): number => {
+    const v = party[field];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new ApiError(
+        400,
+        `party.${field} must be an integer from ${min} to ${max}, got ${describe(v)}`,
+        `party.${field}`,
+      );
+    }
+    return v;
+  };
+  const side = party.side;
+  if (side !== 'left' && side !== 'right') {
+    throw new ApiError(400, `party.side must be left or right, got ${describe(side)}`, 'party.side');
+  }
+  const place = (x: string) => (isAbsolute(x) ? x : resolve(o.base, x));
+  const file = place(str('file'));
+  const out = place(str('out'));
+  const session = str('session');
+  const rawKey = party.key;
+  const key =
+    typeof rawKey === 'string'
+      ? rawKey.split(',').map((k) => k.trim())
+      : Array.isArray(rawKey)
+        ? rawKey.map((k) => (typeof k === 'string' ? k.trim() : ''))
+        : [];
+  if (key.length === 0 || key.some((k) => k.length === 0)) {
+    throw new ApiError(
+      400,
+      `party.key must name one or more columns ("id" or ["id", "date"]), got ${describe(rawKey)}`,
+      'party.key',
+    );
+  }
+  const reveal = party.reveal ?? 'both';
+  if (!REVEALS.includes(reveal as 'both')) {
+    throw new ApiError(400, `party.reveal must be both, left or right, got ${describe(reveal)}`, 'party.reveal');
+  }
+  const cardinalityOnly = party.cardinalityOnly ?? false;
+  if (typeof cardinalityOnly !== 'boolean') {
+    throw new ApiError(
+      400,
+      `party.cardinalityOnly must be true or false, got ${describe(cardinalityOnly)}`,
+      'party.cardinalityOnly',
+    );
+  }
+  const threads = int('threads', o.maxThreads, 1, o.maxThreads);
+  const batch = int('batch', 4096, 1, 1 << 20);
+  const peerTimeout = int('peerTimeout', 30, 1, 86_400);
+  const delimiter = party.delimiter === undefined ? ',' : party.delimiter;
+  if (typeof delimiter !== 'string' || delimiter.length !== 1 || '"\r\n'.includes(delimiter)) {
+    throw new ApiError(
+      400,
+      `party.delimiter must be one character other than a quote, CR or LF, got ${describe(delimiter)}`,
+      'party.delimiter',
+    );
+  }
+  const request: PartyJobRequest = {
+    kind: 'party',
+    side,
+    file,
+    key,
+    out,
+    session,
+    reveal: reveal as PartyJobRequest['reveal'],
+    cardinalityOnly,
+    threads,
+    batch,
+    delimiter,
+    peerTimeout,
+  };
+  // The rest (the session name, key and mode combinations) is what `psi party` checks, the same way.
+  try {
+    partySessionConfig(request);
+  } catch (error) {
+    if (error instanceof PsiOptionsError) {
+      const field = `party.${PARTY_OPTION_FIELDS[error.option] ?? error.option.replace(/^--/, '')}`;
+      throw new ApiError(400, `${field}: ${error.message}`, field);
+    }
+    throw error;
+  }
+  const st = await stat(file).catch(() => undefined);
+  if (st === undefined) throw new ApiError(400, `party.file: no such file on the server: ${file}`, 'party.file');
+  if (!st.isFile()) throw new ApiError(400, `party.file: not a regular file: ${file}`, 'party.file');
+  let csv: CsvReader | undefined;
+  try {
+    csv = await CsvReader.open(file, { delimiter });
+    csv.columnIndices(key);
+  } catch (error) {
+    if (error instanceof CsvInputError) {
+      const what = /column/i.test(error.message) ? 'party.key' : 'party.file';
+      throw new ApiError(400, `party.file: ${error.message}`, what);
+    }
+    throw error;
+  } finally {
+    await csv?.close();
+  }
+  const outStat = await stat(out).catch(() => undefined);
+  if (outStat !== undefined && !outStat.isDirectory()) {
+    throw new ApiError(400, `party.out: ${out} exists and is not a folder`, 'party.out');
+  }
+  const target = resolve(out, `${side}.csv`);
+  const tst = await stat(target).catch(() => undefined);
+  if (target === file || (tst !== undefined && tst.dev === st.dev && tst.ino === st.ino)) {
+    throw new ApiError(
+      400,
+      `party.out: writing ${target} would replace the input file; choose another folder`,
+      'party.out',
+    );
+  }
+  if (tst !== undefined) {
+    throw new ApiError(400, `party.out: ${target} already exists; choose another folder`, 'party.out');
+  }
+  return {
+    request,
+    inputBytes: { left: side === 'left' ? st.size : 0, right: side === 'right' ? st.size : 0 },
+  };
+}
+
+/** The `psi party` flag a `PsiOptionsError` names, as the field of a party job. */
+const PARTY_OPTION_FIELDS: Record<string, string> = {
+  '--batch': 'batch',
+  '--cardinality-only': 'cardinalityOnly',
+  '--peer-timeout': 'peerTimeout',
+};
 
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';

@@ -47,7 +47,7 @@ export function jobsSection(jobs: () => readonly JobRecord[], service: ActorRef<
             elapsed: j.progress.elapsedMs > 0 ? j.progress.elapsedMs : null,
             input: j.inputBytes.left + j.inputBytes.right,
             output: j.result === null ? null : j.result.outputBytes.left + j.result.outputBytes.right,
-            intersection: j.result?.intersection ?? null,
+            intersection: j.result === null ? null : 'kind' in j.result ? j.result.matchedKeys : j.result.intersection,
             // The error's name and code only: messages name files and columns, which is the API's business.
             error: j.error === null ? '' : (j.error.code ?? j.error.name),
           },

@@ -3,7 +3,11 @@
  *
  *   psi serve [--port 8640] [--host 127.0.0.1] [--data psi-jobs] [--max-running 1] [--threads N]
  *             [--on-sigterm interrupt|finish] [--drain-timeout 600] [--inspect <port>]
+ *             [--nats <url> [--nats-cluster psi] [--nats-ca ...] [--nats-user ...] ...]
  *
+ * With `--nats` (the flags of `psi party`, and its environment for a password
+ * or token) the service joins that NATS cluster at start and also runs party
+ * jobs: one side of a two-party session each (partyJob.ts).
  * Jobs are records in `<data>/jobs/` and survive a restart (one that was
  * running is then reported `interrupted`; queued ones run). POSTs need the
  * token: `PSI_SERVE_TOKEN`, or one is generated and printed to stderr. On
@@ -18,17 +22,27 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PsiOptionsError } from '@troupe/actors';
 import { ActorSystem, consoleLogger } from '@troupe/core';
 import { inspect } from '@troupe/inspector';
+import type { Cluster } from '@troupe/remote';
+import { joinPartyCluster, NATS_FLAG_OPTIONS, type NatsFlags, natsFlags } from '../natsParty.js';
 import { jobApi } from './api.js';
 import type { JobRecord } from './JobRecord.js';
 import { JobService } from './JobService.js';
 import { JobStore } from './JobStore.js';
 import { jobsSection } from './jobsSection.js';
+import { partyRunner } from './partyJob.js';
 
 export const SERVE_USAGE = `usage:
   psi serve [--port 8640] [--host 127.0.0.1] [--data psi-jobs] [--max-running 1] [--threads N]
-            [--on-sigterm interrupt|finish] [--drain-timeout 600] [--inspect <port>]`;
+            [--on-sigterm interrupt|finish] [--drain-timeout 600] [--inspect <port>]
+            [--nats <url>[,<url>...] [--nats-cluster psi] [--nats-ca <ca.pem>] [--nats-cert <cert.pem> --nats-key <key.pem>]
+             [--nats-user <user>] [--nats-creds <file.creds>] [--nats-js-domain <domain>]]
+
+  --nats ...   join this NATS cluster (as psi party does; a password from PSI_NATS_PASSWORD, a token
+               from PSI_NATS_TOKEN) and also run party jobs: POST /jobs { party: { side, file, key,
+               out, session, ... } }. Without it, party jobs are refused.`;
 
 /** A bad flag: exit 2 with the usage. */
 export class ServeUsageError extends Error {
@@ -59,6 +73,7 @@ export async function serve(argv: string[], base: string): Promise<number> {
       'on-sigterm': { type: 'string' },
       'drain-timeout': { type: 'string' },
       inspect: { type: 'string' },
+      ...NATS_FLAG_OPTIONS,
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -87,6 +102,16 @@ export async function serve(argv: string[], base: string): Promise<number> {
         ? values.data
         : resolve(base, values.data);
 
+  let nats: NatsFlags | undefined;
+  if (values.nats !== undefined || Object.keys(NATS_FLAG_OPTIONS).some((k) => values[k as 'nats'] !== undefined)) {
+    try {
+      nats = await natsFlags(values);
+    } catch (error) {
+      if (error instanceof PsiOptionsError) throw new ServeUsageError(error.message);
+      throw error;
+    }
+  }
+
   let token = process.env.PSI_SERVE_TOKEN;
   if (token !== undefined && token.length < 16)
     throw new ServeUsageError('PSI_SERVE_TOKEN must be at least 16 characters');
@@ -104,6 +129,16 @@ export async function serve(argv: string[], base: string): Promise<number> {
     logger: consoleLogger('warn'),
     workers: { size: threads },
   });
+  // Party jobs meet their peers over this one connection (a join that fails ends the start: exit 1).
+  let cluster: Cluster | undefined;
+  if (nats !== undefined) {
+    try {
+      cluster = await joinPartyCluster(system, nats, 'serve');
+    } catch (error) {
+      await system.shutdown();
+      throw error;
+    }
+  }
   let latest: readonly JobRecord[] = loaded;
   // The records and the queue; the runs are its PsiService child's (/user/jobs/psi).
   const service = system.spawn(JobService, {
@@ -115,6 +150,7 @@ export async function serve(argv: string[], base: string): Promise<number> {
       publish: (jobs) => {
         latest = jobs;
       },
+      ...(cluster === undefined ? {} : { runParty: partyRunner(system, cluster) }),
     },
   });
   // Started: interrupted jobs recorded, queued ones picked up (a big folder of records may take a while).
@@ -128,7 +164,7 @@ export async function serve(argv: string[], base: string): Promise<number> {
   const bound = (server.address() as AddressInfo).port;
   const hostName = host.includes(':') ? `[${host}]` : host;
   const hosts = new Set([`${hostName}:${bound}`, `localhost:${bound}`, `127.0.0.1:${bound}`, `[::1]:${bound}`]);
-  server.on('request', jobApi({ service, token, base, maxThreads: threads, hosts }));
+  server.on('request', jobApi({ service, token, base, maxThreads: threads, hosts, partyJobs: cluster !== undefined }));
 
   const inspector = inspectPort === undefined ? undefined : await inspect(system, { port: inspectPort, host, token });
   inspector?.addSection(jobsSection(() => latest, service));
