@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +26,19 @@ let system: ActorSystem;
 beforeAll(async () => {
   system = await ActorSystem.start({ name: 'psi-test', signals: false, logger: silentLogger, workers: { size: 2 } });
 });
+// Every folder a test made, removed at the end (a test machine should not collect them run after run).
+const made: string[] = [];
 afterAll(async () => {
   await system.shutdown();
+  for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
 type Row = string[];
-const dir = () => mkdtempSync(join(tmpdir(), 'troupe-psi-'));
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'troupe-psi-'));
+  made.push(d);
+  return d;
+};
 function writeCsv(file: string, header: string[], rows: Row[]): void {
   writeFileSync(file, [header, ...rows].map((r) => formatCsvRecord(r)).join('\n') + '\n');
 }
