@@ -16,9 +16,9 @@ import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { human, machine, summarize, writeSection } from '../../core/bench/report.js';
 import { generatePsiData } from '../src/psi/generate.js';
+import { rawX25519 } from './rawX25519.js';
 
 const threads = 2;
 const section = process.env.PSI_BENCH_SECTION ?? 'psi';
@@ -102,36 +102,6 @@ async function runPsi(dir: string, right = 'right.csv'): Promise<TroupeRun> {
     loadEnd: r.loadEnd,
     spilledMb: (s.left.spilledBytes + s.right.spilledBytes) / 1e6,
   };
-}
-
-/** X25519 scalar multiplications per second on `n` threads (sodium-native, as the maskers use). */
-async function rawX25519(n: number, perThread = 40_000): Promise<number> {
-  const sodiumPath = require.resolve('sodium-native', {
-    paths: [fileURLToPath(new URL('../../actors/', import.meta.url))],
-  });
-  const code = `
-    const { parentPort } = require('node:worker_threads');
-    const sodium = require(${JSON.stringify(sodiumPath)});
-    const key = Buffer.alloc(32, 7), pt = Buffer.alloc(32, 9), out = Buffer.alloc(32);
-    parentPort.once('message', (k) => {
-      for (let i = 0; i < 2000; i++) sodium.crypto_scalarmult(out, key, pt);
-      const t = performance.now();
-      for (let i = 0; i < k; i++) { pt[0] = i & 255; sodium.crypto_scalarmult(out, key, pt); }
-      parentPort.postMessage(k / (performance.now() - t) * 1000);
-    });`;
-  const rates = await Promise.all(
-    Array.from({ length: n }, () => {
-      const w = new Worker(code, { eval: true });
-      return new Promise<number>((resolve) => {
-        w.once('message', (r: number) => {
-          void w.terminate();
-          resolve(r);
-        });
-        w.postMessage(perThread);
-      });
-    }),
-  );
-  return rates.reduce((a, b) => a + b, 0);
 }
 
 /** psi.js (WASM): server setup over n, client request over n, server response, client intersection. Items/s per side. */

@@ -12,20 +12,18 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { human, machine, writeSection } from '../../core/bench/report.js';
 import { freePort, startNatsServer } from '../../remote/test/helpers/NatsServer.js';
 import { generatePsiData } from '../src/psi/generate.js';
+import { rawX25519 } from './rawX25519.js';
 
 const n = Number(process.env.PSI_TWO_PARTY_N ?? 1_000_000);
 const threads = 2;
 const mainTs = fileURLToPath(new URL('../src/psi/main.ts', import.meta.url));
 const benchmarksMd = fileURLToPath(new URL('../../../BENCHMARKS.md', import.meta.url));
-const require = createRequire(import.meta.url);
 
 interface Exit {
   code: number;
@@ -46,36 +44,6 @@ function run(args: string[]): Promise<Exit> {
   });
 }
 const lastJson = (e: Exit) => JSON.parse(e.out.trim().split('\n').pop() as string);
-
-/** X25519 scalar multiplications per second on `k` threads (sodium-native, as the maskers use). */
-async function rawX25519(k: number, perThread = 40_000): Promise<number> {
-  const sodiumPath = require.resolve('sodium-native', {
-    paths: [fileURLToPath(new URL('../../actors/', import.meta.url))],
-  });
-  const code = `
-    const { parentPort } = require('node:worker_threads');
-    const sodium = require(${JSON.stringify(sodiumPath)});
-    const key = Buffer.alloc(32, 7), pt = Buffer.alloc(32, 9), out = Buffer.alloc(32);
-    parentPort.once('message', (k) => {
-      for (let i = 0; i < 2000; i++) sodium.crypto_scalarmult(out, key, pt);
-      const t = performance.now();
-      for (let i = 0; i < k; i++) { pt[0] = i & 255; sodium.crypto_scalarmult(out, key, pt); }
-      parentPort.postMessage(k / (performance.now() - t) * 1000);
-    });`;
-  const rates = await Promise.all(
-    Array.from({ length: k }, () => {
-      const w = new Worker(code, { eval: true });
-      return new Promise<number>((resolve) => {
-        w.once('message', (r: number) => {
-          void w.terminate();
-          resolve(r);
-        });
-        w.postMessage(perThread);
-      });
-    }),
-  );
-  return rates.reduce((a, b) => a + b, 0);
-}
 
 const m = machine();
 console.log(`psi two-party bench: ${m.cpu}, ${m.cores} cores, node ${m.node}, load ${m.load.toFixed(2)}, n = ${n}`);

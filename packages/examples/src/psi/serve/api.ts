@@ -67,6 +67,26 @@ const EMPTY_KEYS = ['match', 'skip', 'refuse'] as const;
 const ASK = { timeoutMs: 10_000 };
 
 /** The request handler of the job API. */
+/** A job's `delimiter` (default `,`): one character other than a quote, CR or LF, or a 400 naming `field`. */
+function oneDelimiter(raw: unknown, field: string): string {
+  const delimiter = raw === undefined ? ',' : raw;
+  if (typeof delimiter !== 'string' || delimiter.length !== 1 || '"\r\n'.includes(delimiter)) {
+    throw new ApiError(
+      400,
+      `${field} must be one character other than a quote, CR or LF, got ${describe(delimiter)}`,
+      field,
+    );
+  }
+  return delimiter;
+}
+
+/** A job's `key` as column names: `"id,date"` or `["id", "date"]`; anything else reads as no (or an empty) column. */
+function keyColumns(raw: unknown): string[] {
+  if (typeof raw === 'string') return raw.split(',').map((k) => k.trim());
+  if (Array.isArray(raw)) return raw.map((k) => (typeof k === 'string' ? k.trim() : ''));
+  return [];
+}
+
 export function jobApi(options: JobApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     handle(options, req, res).catch((error: unknown) => {
@@ -202,12 +222,7 @@ async function validate(
   const right = place(str('right'));
   const out = place(str('out'));
   const rawKey = body.key;
-  const key =
-    typeof rawKey === 'string'
-      ? rawKey.split(',').map((k) => k.trim())
-      : Array.isArray(rawKey)
-        ? rawKey.map((k) => (typeof k === 'string' ? k.trim() : ''))
-        : [];
+  const key = keyColumns(rawKey);
   if (key.length === 0 || key.some((k) => k.length === 0)) {
     throw new ApiError(
       400,
@@ -218,14 +233,7 @@ async function validate(
   if (new Set(key).size !== key.length) throw new ApiError(400, `key names a column twice: ${key.join(',')}`, 'key');
   const threads = int('threads', o.maxThreads, 1, o.maxThreads);
   const batch = int('batch', 4096, 1, 1 << 20);
-  const delimiter = body.delimiter === undefined ? ',' : body.delimiter;
-  if (typeof delimiter !== 'string' || delimiter.length !== 1 || '"\r\n'.includes(delimiter)) {
-    throw new ApiError(
-      400,
-      `delimiter must be one character other than a quote, CR or LF, got ${describe(delimiter)}`,
-      'delimiter',
-    );
-  }
+  const delimiter = oneDelimiter(body.delimiter, 'delimiter');
   const overwrite = body.overwrite ?? false;
   if (typeof overwrite !== 'boolean') {
     throw new ApiError(400, `overwrite must be true or false, got ${describe(overwrite)}`, 'overwrite');
@@ -337,12 +345,7 @@ async function validateParty(
   const out = place(str('out'));
   const session = str('session');
   const rawKey = party.key;
-  const key =
-    typeof rawKey === 'string'
-      ? rawKey.split(',').map((k) => k.trim())
-      : Array.isArray(rawKey)
-        ? rawKey.map((k) => (typeof k === 'string' ? k.trim() : ''))
-        : [];
+  const key = keyColumns(rawKey);
   if (key.length === 0 || key.some((k) => k.length === 0)) {
     throw new ApiError(
       400,
@@ -365,14 +368,7 @@ async function validateParty(
   const threads = int('threads', o.maxThreads, 1, o.maxThreads);
   const batch = int('batch', 4096, 1, 1 << 20);
   const peerTimeout = int('peerTimeout', 30, 1, 86_400);
-  const delimiter = party.delimiter === undefined ? ',' : party.delimiter;
-  if (typeof delimiter !== 'string' || delimiter.length !== 1 || '"\r\n'.includes(delimiter)) {
-    throw new ApiError(
-      400,
-      `party.delimiter must be one character other than a quote, CR or LF, got ${describe(delimiter)}`,
-      'party.delimiter',
-    );
-  }
+  const delimiter = oneDelimiter(party.delimiter, 'party.delimiter');
   const request: PartyJobRequest = {
     kind: 'party',
     side,
