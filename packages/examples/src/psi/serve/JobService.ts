@@ -286,12 +286,7 @@ export const JobService = defineActor<JobServiceMsg | Internal, State, JobServic
         const run = id === undefined ? undefined : s.running.get(id);
         if (record === undefined || run === undefined) return;
         record.progress = jobProgress(msg.progress);
-        const now = Date.now();
-        if (now - run.lastSaved >= PROGRESS_SAVE_MS) {
-          run.lastSaved = now;
-          save(s, ctx, record);
-        }
-        publish(s, input);
+        progressed(s, input, ctx, record, run);
         return;
       }
       case 'psi-job-finished': {
@@ -320,12 +315,7 @@ export const JobService = defineActor<JobServiceMsg | Internal, State, JobServic
         const run = s.running.get(msg.id);
         if (record === undefined || run === undefined) return;
         record.progress = partyProgress(msg.progress, msg.elapsedMs);
-        const now = Date.now();
-        if (now - run.lastSaved >= PROGRESS_SAVE_MS) {
-          run.lastSaved = now;
-          save(s, ctx, record);
-        }
-        publish(s, input);
+        progressed(s, input, ctx, record, run);
         return;
       }
       case 'jobs.party-done': {
@@ -521,6 +511,16 @@ function save(s: State, ctx: Ctx, record: JobRecord): Promise<void> {
     ctx.log.error(`psi serve: could not save job ${record.id}: ${(error as Error).message}`);
   });
   return write;
+}
+
+/** A running job's progress changed: publish it, and save its record at most every PROGRESS_SAVE_MS. */
+function progressed(s: State, input: JobServiceInput, ctx: Ctx, record: JobRecord, run: Running): void {
+  const now = Date.now();
+  if (now - run.lastSaved >= PROGRESS_SAVE_MS) {
+    run.lastSaved = now;
+    save(s, ctx, record);
+  }
+  publish(s, input);
 }
 
 function publish(s: State, input: JobServiceInput): void {
