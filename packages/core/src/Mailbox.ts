@@ -62,75 +62,134 @@ export function resolveMailboxOptions(options: MailboxOptions | undefined, where
   return { capacity, overflow, throughput };
 }
 
+/** Pairs in a mailbox's first segment; each next one doubles, up to `MAX_PAIRS`. */
+const FIRST_PAIRS = 4;
 /**
- * A growable ring buffer of (message, envelope) pairs, stored interleaved in
- * one array so that a plain `tell` allocates nothing per message.
+ * Pairs per segment once a queue is long. Kept small enough that a segment is
+ * an ordinary fast array: V8 turns one huge `new Array(n)` into a dictionary,
+ * which made a 1M-message backlog pay more for its ring than for its messages.
+ */
+const MAX_PAIRS = 1024;
+/** An emptied queue keeps its segment if it is this small, else starts again with a small one. */
+const KEEP_PAIRS = 64;
+
+/** One array of (message, envelope) pairs, read from `r`, written at `w`; `pairs === 0` only for `EMPTY`. */
+class Segment {
+  readonly buf: unknown[];
+  readonly pairs: number;
+  r = 0;
+  w = 0;
+  next: Segment | undefined = undefined;
+  prev: Segment | undefined = undefined;
+  constructor(pairs: number) {
+    this.pairs = pairs;
+    this.buf = new Array(pairs * 2);
+  }
+}
+
+/** Every empty queue's segment (an idle actor allocates none); never written to. */
+const EMPTY = new Segment(0);
+
+/**
+ * A queue of (message, envelope) pairs, stored interleaved in a chain of
+ * segments (the shape of Node's own `FixedQueue`), so that a plain `tell`
+ * allocates nothing per message, growing never copies what is queued, and a
+ * drained burst gives its segments back to the collector.
  * @internal
  */
 export class Mailbox {
-  private buf: unknown[];
-  private mask: number;
-  private head = 0;
+  private head: Segment = EMPTY;
+  private tail: Segment = EMPTY;
   private len = 0;
   /** Deepest the queue has been. */
   highWater = 0;
-
-  constructor(initialSlots = 4) {
-    let n = 4;
-    while (n < initialSlots) n <<= 1;
-    this.buf = new Array(n * 2);
-    this.mask = n - 1;
-  }
 
   get size(): number {
     return this.len;
   }
 
   push(message: unknown, envelope: unknown): void {
-    if (this.len > this.mask) this.grow();
-    const i = ((this.head + this.len) & this.mask) << 1;
-    this.buf[i] = message;
-    this.buf[i + 1] = envelope;
+    let t = this.tail;
+    if (t.w === t.pairs) t = this.append();
+    const i = t.w++ << 1;
+    t.buf[i] = message;
+    t.buf[i + 1] = envelope;
     if (++this.len > this.highWater) this.highWater = this.len;
   }
 
   /** Put a pair back at the front (used by unstash). */
   unshift(message: unknown, envelope: unknown): void {
-    if (this.len > this.mask) this.grow();
-    this.head = (this.head - 1) & this.mask;
-    const i = this.head << 1;
-    this.buf[i] = message;
-    this.buf[i + 1] = envelope;
+    let h = this.head;
+    if (h.r === 0) {
+      if (h === EMPTY) {
+        h = this.head = this.tail = new Segment(FIRST_PAIRS);
+        h.r = h.w = h.pairs;
+      } else if (this.len === 0) {
+        h.r = h.w = h.pairs;
+      } else {
+        const seg = new Segment(h.pairs);
+        seg.r = seg.w = seg.pairs;
+        seg.next = h;
+        h.prev = seg;
+        this.head = h = seg;
+      }
+    }
+    const i = --h.r << 1;
+    h.buf[i] = message;
+    h.buf[i + 1] = envelope;
     if (++this.len > this.highWater) this.highWater = this.len;
   }
 
   /** The message at the front; call only when `size > 0`. */
   peekMessage(): unknown {
-    return this.buf[this.head << 1];
+    const h = this.head;
+    return h.buf[h.r << 1];
   }
 
   peekEnvelope(): unknown {
-    return this.buf[(this.head << 1) + 1];
+    const h = this.head;
+    return h.buf[(h.r << 1) + 1];
   }
 
   /** Drop the front pair (after reading it with the peeks). */
   shift(): void {
-    const i = this.head << 1;
-    this.buf[i] = undefined;
-    this.buf[i + 1] = undefined;
-    this.head = (this.head + 1) & this.mask;
+    const h = this.head;
+    const i = h.r++ << 1;
+    h.buf[i] = undefined;
+    h.buf[i + 1] = undefined;
     this.len--;
-    // Give memory back after a burst.
-    if (this.len === 0 && this.mask > 1023) this.reset();
+    if (h.r === h.w) {
+      const next = h.next;
+      if (next !== undefined) {
+        next.prev = undefined;
+        this.head = next;
+      } else if (h.pairs > KEEP_PAIRS) {
+        this.reset();
+      } else {
+        h.r = h.w = 0;
+      }
+    }
   }
 
   /** Drop the last pair (the newest). */
   pop(): void {
     if (this.len === 0) return;
-    const i = ((this.head + this.len - 1) & this.mask) << 1;
-    this.buf[i] = undefined;
-    this.buf[i + 1] = undefined;
+    const t = this.tail;
+    const i = --t.w << 1;
+    t.buf[i] = undefined;
+    t.buf[i + 1] = undefined;
     this.len--;
+    if (t.w === t.r) {
+      const prev = t.prev;
+      if (prev !== undefined) {
+        prev.next = undefined;
+        this.tail = prev;
+      } else if (t.pairs > KEEP_PAIRS) {
+        this.reset();
+      } else {
+        t.r = t.w = 0;
+      }
+    }
   }
 
   /** Drop the first pair that is (`message`, `envelope`) (identity); O(n), for rare paths. */
@@ -149,33 +208,27 @@ export class Mailbox {
 
   /** Remove and return every pair, oldest first, as a flat [m0, e0, m1, e1, ...] array. */
   drain(): unknown[] {
-    const out: unknown[] = new Array(this.len * 2);
-    for (let k = 0; k < this.len; k++) {
-      const i = ((this.head + k) & this.mask) << 1;
-      out[k * 2] = this.buf[i];
-      out[k * 2 + 1] = this.buf[i + 1];
+    const out: unknown[] = [];
+    for (let s: Segment | undefined = this.head; s !== undefined; s = s.next) {
+      for (let k = s.r; k < s.w; k++) out.push(s.buf[k << 1], s.buf[(k << 1) + 1]);
     }
     this.reset();
     return out;
   }
 
   private reset(): void {
-    this.buf = new Array(8);
-    this.mask = 3;
-    this.head = 0;
+    this.head = this.tail = EMPTY;
     this.len = 0;
   }
 
-  private grow(): void {
-    const n = this.mask + 1;
-    const next = new Array(n * 4);
-    for (let k = 0; k < this.len; k++) {
-      const i = ((this.head + k) & this.mask) << 1;
-      next[k * 2] = this.buf[i];
-      next[k * 2 + 1] = this.buf[i + 1];
-    }
-    this.buf = next;
-    this.mask = n * 2 - 1;
-    this.head = 0;
+  /** A new tail segment, twice the last one's size up to `MAX_PAIRS`. */
+  private append(): Segment {
+    const t = this.tail;
+    if (t === EMPTY) return (this.head = this.tail = new Segment(FIRST_PAIRS));
+    const seg = new Segment(Math.min(t.pairs * 2, MAX_PAIRS));
+    seg.prev = t;
+    t.next = seg;
+    this.tail = seg;
+    return seg;
   }
 }
