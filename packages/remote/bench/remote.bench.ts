@@ -8,6 +8,8 @@
  *
  *   npm run bench:remote                 # 3 runs per contender, round-robin
  *   REMOTE_BENCH_RUNS=1 npm run bench:remote
+ *   REMOTE_BENCH_ONLY='request/reply, 100/Troupe,request/reply, 100/Moleculer' npm run bench:remote
+ *                                        # only these (case/contender prefixes); writes nothing
  *
  * Contenders are entries of `contenders` below, each a `Contender` with its
  * setup in `Ctx`. The Troupe-actor rows send through real ActorRefs: an actor
@@ -35,6 +37,10 @@ import { startNatsServer } from '../test/helpers/NatsServer.js';
 import { type BenchMsg, message, Op } from './ops.js';
 
 const RUNS = Number(process.env.REMOTE_BENCH_RUNS ?? 3);
+const ONLY = (process.env.REMOTE_BENCH_ONLY ?? '')
+  .split(',')
+  .map((o) => o.trim().toLowerCase())
+  .filter((o) => o.length > 0);
 const benchmarksMd = fileURLToPath(new URL('../../../BENCHMARKS.md', import.meta.url));
 const responderTs = fileURLToPath(new URL('./responder.ts', import.meta.url));
 const CLUSTER = 'bench';
@@ -235,6 +241,12 @@ const contenders: Contender[] = [
     run: (ctx, scale) => concurrentRate(Math.round(400_000 * scale), 1_000, () => ctx.echo.ask(message(1))),
   },
 ];
+
+if (ONLY.length > 0) {
+  const picked = contenders.filter((c) => ONLY.some((o) => `${c.case}/${c.contender}`.toLowerCase().startsWith(o)));
+  if (picked.length === 0) throw new Error(`REMOTE_BENCH_ONLY=${process.env.REMOTE_BENCH_ONLY} matches no contender`);
+  contenders.splice(0, contenders.length, ...picked);
+}
 
 // ---- set-up ---------------------------------------------------------------
 
@@ -467,6 +479,8 @@ const body = [
   "Moleculer's by its CPU per call; the 1000-outstanding rows show how each grows with more asks in flight (an actor",
   'system has many senders).',
 ];
-writeSection(benchmarksMd, 'remote', body.join('\n'));
-process.stdout.write(`wrote the remote section of ${benchmarksMd}\n`);
+if (ONLY.length === 0) {
+  writeSection(benchmarksMd, 'remote', body.join('\n'));
+  process.stdout.write(`wrote the remote section of ${benchmarksMd}\n`);
+} else process.stdout.write(`${body.join('\n')}\nREMOTE_BENCH_ONLY is set: BENCHMARKS.md left unchanged\n`);
 process.exit(0);

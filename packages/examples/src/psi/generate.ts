@@ -81,30 +81,40 @@ export async function generatePsiData(dir: string, o: GenerateOptions, keepExpec
   const random = rng(o.seed);
   const uniquePerSide = Math.max(1, Math.round(o.rows * (1 - o.duplicates)));
   const shared = Math.round(uniquePerSide * o.overlap);
-  const keysFor = (side: string): string[] => {
-    const keys: string[] = [];
-    for (let i = 0; i < shared; i++) keys.push(`cust-${i.toString(36).padStart(6, '0')}@example.com`);
-    for (let i = 0; i < uniquePerSide - shared; i++)
-      keys.push(`${side}-${i.toString(36).padStart(6, '0')}@example.org`);
-    return keys;
+  // Keys by index (shared ones first), so a 50M-row side needs a 200 MB permutation, not 50M strings.
+  const keyOf = (side: string, i: number): string =>
+    i < shared
+      ? `cust-${i.toString(36).padStart(6, '0')}@example.com`
+      : `${side}-${(i - shared).toString(36).padStart(6, '0')}@example.org`;
+  const keySet = (side: string): Set<string> => {
+    const set = new Set<string>();
+    for (let i = 0; i < uniquePerSide; i++) set.add(keyOf(side, i));
+    return set;
   };
-  const rightKeySet = new Set(keysFor('right'));
-  const leftKeySet = new Set(keysFor('left'));
+  // The expected result needs the other side's keys; a run that does not ask for it keeps none.
+  const rightKeySet = keepExpected ? keySet('right') : new Set<string>();
+  const leftKeySet = keepExpected ? keySet('left') : new Set<string>();
   const write = async (
     side: 'left' | 'right',
     other: Set<string>,
   ): Promise<{ matched: { key: string; line: string; n: number }[]; unique: number }> => {
-    const keys = keysFor(side);
+    const order = new Uint32Array(uniquePerSide);
+    for (let i = 0; i < order.length; i++) order[i] = i;
     // Shuffle so files are not sorted.
-    for (let i = keys.length - 1; i > 0; i--) {
+    for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
-      [keys[i], keys[j]] = [keys[j] as string, keys[i] as string];
+      const t = order[i] as number;
+      order[i] = order[j] as number;
+      order[j] = t;
     }
     const out = createWriteStream(`${dir}/${side}.csv`);
     const matched: { key: string; line: string; n: number }[] = [];
     let buf = 'email,first_name,last_name,city,amount,note\n';
     for (let n = 0; n < o.rows; n++) {
-      const key = n < keys.length ? (keys[n] as string) : (keys[Math.floor(random() * keys.length)] as string);
+      const key = keyOf(
+        side,
+        n < order.length ? (order[n] as number) : (order[Math.floor(random() * order.length)] as number),
+      );
       const f = first[Math.floor(random() * first.length)] as string;
       const l = last[Math.floor(random() * last.length)] as string;
       const city = cities[Math.floor(random() * cities.length)] as string;
@@ -125,7 +135,7 @@ export async function generatePsiData(dir: string, o: GenerateOptions, keepExpec
     out.end(buf);
     await once(out, 'finish');
     matched.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.n - b.n));
-    return { matched, unique: keys.length };
+    return { matched, unique: order.length };
   };
   const l = await write('left', rightKeySet);
   const r = await write('right', leftKeySet);
