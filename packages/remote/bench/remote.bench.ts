@@ -8,8 +8,8 @@
  *
  *   npm run bench:remote                 # 3 runs per contender, round-robin
  *   REMOTE_BENCH_RUNS=1 npm run bench:remote
- *   REMOTE_BENCH_ONLY='request/reply, 100/Troupe,request/reply, 100/Moleculer' npm run bench:remote
- *                                        # only these (case/contender prefixes); writes nothing
+ *   REMOTE_BENCH_ONLY='request/reply, 100/Troupe;request/reply, 100/Moleculer' npm run bench:remote
+ *                                        # only these (case/contender prefixes, `;`-separated); writes nothing
  *
  * Contenders are entries of `contenders` below, each a `Contender` with its
  * setup in `Ctx`. The Troupe-actor rows send through real ActorRefs: an actor
@@ -38,7 +38,7 @@ import { type BenchMsg, message, Op } from './ops.js';
 
 const RUNS = Number(process.env.REMOTE_BENCH_RUNS ?? 3);
 const ONLY = (process.env.REMOTE_BENCH_ONLY ?? '')
-  .split(',')
+  .split(';')
   .map((o) => o.trim().toLowerCase())
   .filter((o) => o.length > 0);
 const benchmarksMd = fileURLToPath(new URL('../../../BENCHMARKS.md', import.meta.url));
