@@ -7,6 +7,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
+    // One temp folder per run (TMPDIR), removed at the end: see vitest.tmpdir.ts.
+    globalSetup: ['./vitest.tmpdir.ts'],
     pool: 'forks',
     testTimeout: 20_000,
     hookTimeout: 20_000,
