@@ -303,12 +303,18 @@ export class NatsTransport implements Transport {
   /** @internal A SYNC from the peer: anything before its offset that has not arrived is lost. */
   receiveSync(h: Header): void {
     if (h.offset > this.credit.received) {
-      this.dropped(this.reassembler.dropPartial('incomplete', `lost in transit (peer sent up to ${h.offset})`));
+      const partial = this.reassembler.dropPartial('incomplete', `lost in transit (peer sent up to ${h.offset})`);
+      this.dropped(partial);
+      // Batches before the next one the peer names; a partial one (batch `expectedSeq`) is counted by `dropped`.
+      this.counters.lostBatches += Math.max(0, ((h.seq - this.expectedSeq) >>> 0) - partial.length);
       this.reportLost(
         this.expectedSeq,
         `bytes ${this.credit.received}..${h.offset} did not arrive (batch ${this.expectedSeq} onwards)`,
       );
       this.credit.received = h.offset;
+      // The SYNC names the next batch the peer will send: the gap is reported once, here, not
+      // again when that batch arrives (a second LOST would fail asks and tells sent after the loss).
+      this.expectedSeq = h.seq;
     }
     this.settleCredit(true);
   }
@@ -440,7 +446,7 @@ export class NatsTransport implements Transport {
   private sendSync(): void {
     this.lastSyncAt = this.deps.clock.now();
     this.counters.syncsSent++;
-    this.tryPublish(controlFrame(this.template, Kind.Sync, { offset: this.window.sent }));
+    this.tryPublish(controlFrame(this.template, Kind.Sync, { seq: this.nextSeq, offset: this.window.sent }));
   }
 
   /** Move `consumed` up when nothing waits, and send a credit when due (or always, with `force`). */

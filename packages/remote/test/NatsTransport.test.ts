@@ -143,6 +143,36 @@ describe('NatsTransport', () => {
     expect(ab.up).toBe(true);
   });
 
+  it('reports one gap once: a SYNC that shows the loss first and the batch after it make one LOST, not two', async () => {
+    const { a, b, ab, ba } = await pair();
+    const status: string[] = [];
+    ab.onStatus((up, detail) => status.push(`${up ? 'up' : 'down'}: ${detail}`));
+    ab.post([0]);
+    const t = await ba();
+    const got: unknown[] = [];
+    t.onBatch((batch) => got.push(batch[0]));
+    await eventually(() => (got.length === 1 ? true : undefined), 5_000, 'batch 0');
+    // Batches 1-3 never arrive; the sender's SYNC (next batch 4, offset past them) does, then batch 4.
+    const raw = await connect({ servers: server.url });
+    const head = { cluster: a.cluster, sender: a.incarnation, target: b.incarnation, node: 'a' };
+    try {
+      raw.publish(b.subjects.node('b'), frame({ ...head, kind: 3, seq: 4, offset: 1e6 }));
+      const payload = serialize([4]);
+      raw.publish(b.subjects.node('b'), frame({ ...head, seq: 4, offset: 1e6 + payload.length }, payload));
+      await raw.flush();
+    } finally {
+      await raw.close();
+    }
+    await eventually(() => (got.length === 2 ? true : undefined), 5_000, 'batch 4');
+    // Give a second LOST (the old behaviour) time to arrive before counting.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual([0, 4]);
+    expect(t.stats()).toMatchObject({ lostBatches: 3, lostReported: 1 });
+    expect(ab.stats().lostToldByPeer).toBe(1);
+    expect(status).toHaveLength(2);
+    expect(status[0]).toMatch(/^down: node b .*lost in transit \(bytes .* did not arrive \(batch 1 onwards\)\)/);
+  });
+
   it('refuses a transport to itself or to a node it never saw, naming why', async () => {
     const { a } = await pair();
     expect(() => a.transport('a')).toThrow(/that is this node itself/);
