@@ -23,6 +23,8 @@ export interface Chunk {
   end: number;
   /** The batch's last chunk (counts the batch). */
   last: boolean;
+  /** The batch's sequence number. */
+  seq: number;
 }
 
 /** Most chunks one batch may have (the header's chunk count is 16 bits). */
@@ -65,7 +67,7 @@ export function chunk(buf: Buffer, template: Buffer, seq: number, offset: number
   if (buf.length <= maxMessage) {
     const end = offset + total;
     stamp(buf, 0, Kind.Data, seq, 0, 1, end, total);
-    return [{ data: buf, payloadBytes: total, end, last: true }];
+    return [{ data: buf, payloadBytes: total, end, last: true, seq }];
   }
   const per = maxMessage - h;
   if (per < 1) throw new RangeError(`max_payload ${maxMessage} leaves no room after a ${h}-byte header`);
@@ -82,7 +84,7 @@ export function chunk(buf: Buffer, template: Buffer, seq: number, offset: number
     buf.copy(data, h, from, from + len);
     end += len;
     stamp(data, 0, Kind.Data, seq, i, count, end, total);
-    chunks[i] = { data, payloadBytes: len, end, last: i === count - 1 };
+    chunks[i] = { data, payloadBytes: len, end, last: i === count - 1, seq };
   }
   return chunks;
 }

@@ -120,6 +120,10 @@ export class NatsTransport implements Transport {
   private lastSyncAt = 0;
 
   private expectedSeq = 0;
+  /** A partial batch dropped and counted as lost, until the gap it leaves is counted (-1: none). */
+  private partialLost = -1;
+  /** The first batch none of whose chunks has been published (what a SYNC names). */
+  private publishedSeq = 0;
   private receiver: ((batch: Batch) => void) | undefined;
   private paused = false;
   private backlog: Batch[] = [];
@@ -281,15 +285,16 @@ export class NatsTransport implements Transport {
         this.deps.drop('undecodable', `${this.label}: batch ${h.seq} is not a serialised batch (${why})`, h.total);
         this.counters.lostBatches++;
       } else {
-        if (h.seq !== this.expectedSeq) {
-          const gap = (h.seq - this.expectedSeq) >>> 0;
-          this.counters.lostBatches += gap;
+        const gap = this.gapBefore(h.seq);
+        if (gap > 0) {
+          this.counters.lostBatches += this.uncounted(gap);
           // Before this batch is delivered (and acknowledged), so the sender hears of the loss first.
           this.reportLost(h.seq, `${gap} batch(es) before batch ${h.seq} did not arrive`);
         }
         this.backlog.push(batch);
       }
-      this.expectedSeq = (h.seq + 1) >>> 0;
+      // Never backwards: a batch behind the expected number (named past by a SYNC) is late, not a gap.
+      if (this.gapBefore(h.seq) >= 0) this.expectedSeq = (h.seq + 1) >>> 0;
     }
     this.deliver();
   }
@@ -303,18 +308,20 @@ export class NatsTransport implements Transport {
   /** @internal A SYNC from the peer: anything before its offset that has not arrived is lost. */
   receiveSync(h: Header): void {
     if (h.offset > this.credit.received) {
-      const partial = this.reassembler.dropPartial('incomplete', `lost in transit (peer sent up to ${h.offset})`);
-      this.dropped(partial);
-      // Batches before the next one the peer names; a partial one (batch `expectedSeq`) is counted by `dropped`.
-      this.counters.lostBatches += Math.max(0, ((h.seq - this.expectedSeq) >>> 0) - partial.length);
+      this.dropped(this.reassembler.dropPartial('incomplete', `lost in transit (peer sent up to ${h.offset})`));
       this.reportLost(
         this.expectedSeq,
         `bytes ${this.credit.received}..${h.offset} did not arrive (batch ${this.expectedSeq} onwards)`,
       );
       this.credit.received = h.offset;
-      // The SYNC names the next batch the peer will send: the gap is reported once, here, not
-      // again when that batch arrives (a second LOST would fail asks and tells sent after the loss).
-      this.expectedSeq = h.seq;
+      // The SYNC names the first batch the peer has not begun to publish: the gap is reported once,
+      // here, not again when that batch arrives (a second LOST would make the sender's link fail
+      // the asks and dead-letter the tells it sent after the loss, which did arrive).
+      const gap = this.gapBefore(h.seq);
+      if (gap > 0) {
+        this.counters.lostBatches += this.uncounted(gap);
+        this.expectedSeq = h.seq;
+      }
     }
     this.settleCredit(true);
   }
@@ -330,6 +337,22 @@ export class NatsTransport implements Transport {
     const why = `${this.label}: lost in transit (${detail})`;
     for (const l of this.statusListeners) l(false, why);
     for (const l of this.statusListeners) l(true, why);
+  }
+
+  /**
+   * Batches missing before batch `seq`: 0 when it is the one expected, -1 when it is behind
+   * (u32 numbers that wrap: "behind" is within half the range).
+   */
+  private gapBefore(seq: number): number {
+    const ahead = (seq - this.expectedSeq) >>> 0;
+    return ahead < 2 ** 31 ? ahead : -1;
+  }
+
+  /** Of `gap` batches lost before the next one, those not already counted as a dropped partial batch. */
+  private uncounted(gap: number): number {
+    const counted = this.partialLost !== -1 && (this.partialLost - this.expectedSeq) >>> 0 < gap ? 1 : 0;
+    this.partialLost = -1;
+    return gap - counted;
   }
 
   private reportLost(seq: number, detail: string): void {
@@ -430,6 +453,7 @@ export class NatsTransport implements Transport {
   private publishChunk(c: Chunk): void {
     // Counted as sent either way: a chunk the client refused is lost, and the SYNC recovers its credit.
     this.window.published(c.end);
+    this.publishedSeq = (c.seq + 1) >>> 0;
     if (this.tryPublish(c.data)) this.counters.chunksPublished++;
     else this.counters.publishFailed++;
   }
@@ -446,7 +470,7 @@ export class NatsTransport implements Transport {
   private sendSync(): void {
     this.lastSyncAt = this.deps.clock.now();
     this.counters.syncsSent++;
-    this.tryPublish(controlFrame(this.template, Kind.Sync, { seq: this.nextSeq, offset: this.window.sent }));
+    this.tryPublish(controlFrame(this.template, Kind.Sync, { seq: this.publishedSeq, offset: this.window.sent }));
   }
 
   /** Move `consumed` up when nothing waits, and send a credit when due (or always, with `force`). */
@@ -489,7 +513,13 @@ export class NatsTransport implements Transport {
 
   private dropped(list: readonly Dropped[]): void {
     for (const d of list) {
-      if (d.reason !== 'oversize' && d.reason !== 'malformed') this.counters.lostBatches++;
+      if (d.seq !== undefined) {
+        // A partial batch given up on: lost once, whatever later shows the gap again.
+        if (this.partialLost !== d.seq) this.counters.lostBatches++;
+        this.partialLost = d.seq;
+      } else if (d.reason !== 'oversize' && d.reason !== 'malformed' && d.reason !== 'out-of-order') {
+        this.counters.lostBatches++;
+      }
       this.deps.drop(d.reason, `${this.label}: ${d.detail}`, d.bytes);
     }
   }

@@ -20,6 +20,8 @@ export interface Dropped {
   reason: ReassemblyFault;
   detail: string;
   bytes: number;
+  /** The batch given up on, when a partial batch was dropped (the whole batch is lost). */
+  seq?: number;
 }
 
 /** The outcome of one chunk: a complete batch's bytes, and/or what was dropped. */
@@ -151,6 +153,8 @@ export class Reassembler {
     const p = this.partial;
     if (p === undefined) return [];
     this.partial = undefined;
-    return [{ reason, detail: `batch ${p.seq} (${p.next}/${p.count} chunks): ${detail}`, bytes: p.received }];
+    return [
+      { reason, detail: `batch ${p.seq} (${p.next}/${p.count} chunks): ${detail}`, bytes: p.received, seq: p.seq },
+    ];
   }
 }
