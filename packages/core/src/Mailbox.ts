@@ -62,7 +62,7 @@ export function resolveMailboxOptions(options: MailboxOptions | undefined, where
   return { capacity, overflow, throughput };
 }
 
-/** Pairs in a mailbox's first segment; each next one doubles, up to `MAX_PAIRS`. */
+/** Pairs in a mailbox's first segment; a new one holds as many pairs as are queued (a power of two), up to `MAX_PAIRS`. */
 const FIRST_PAIRS = 4;
 /**
  * Pairs per segment once a queue is long. Kept small enough that a segment is
@@ -90,6 +90,12 @@ class Segment {
 /** Every empty queue's segment (an idle actor allocates none); never written to. */
 const EMPTY = new Segment(0);
 
+/** The size of a new segment when `len` pairs are queued: the queue's capacity about doubles. */
+function pairsFor(len: number): number {
+  if (len <= FIRST_PAIRS) return FIRST_PAIRS;
+  return len >= MAX_PAIRS ? MAX_PAIRS : 1 << (32 - Math.clz32(len - 1));
+}
+
 /**
  * A queue of (message, envelope) pairs, stored interleaved in a chain of
  * segments (the shape of Node's own `FixedQueue`), so that a plain `tell`
@@ -100,6 +106,8 @@ const EMPTY = new Segment(0);
 export class Mailbox {
   private head: Segment = EMPTY;
   private tail: Segment = EMPTY;
+  /** The last segment read to its end, kept for the next append (a queue that never empties allocates nothing). */
+  private spare: Segment | undefined = undefined;
   private len = 0;
   /** Deepest the queue has been. */
   highWater = 0;
@@ -127,7 +135,7 @@ export class Mailbox {
       } else if (this.len === 0) {
         h.r = h.w = h.pairs;
       } else {
-        const seg = new Segment(h.pairs);
+        const seg = new Segment(pairsFor(this.len));
         seg.r = seg.w = seg.pairs;
         seg.next = h;
         h.prev = seg;
@@ -153,6 +161,7 @@ export class Mailbox {
 
   /** Drop the front pair (after reading it with the peeks). */
   shift(): void {
+    if (this.len === 0) return;
     const h = this.head;
     const i = h.r++ << 1;
     h.buf[i] = undefined;
@@ -162,11 +171,15 @@ export class Mailbox {
       const next = h.next;
       if (next !== undefined) {
         next.prev = undefined;
+        h.next = undefined;
+        h.r = h.w = 0;
+        this.spare = h;
         this.head = next;
       } else if (h.pairs > KEEP_PAIRS) {
         this.reset();
       } else {
         h.r = h.w = 0;
+        if (this.spare !== undefined && this.spare.pairs > KEEP_PAIRS) this.spare = undefined;
       }
     }
   }
@@ -218,14 +231,18 @@ export class Mailbox {
 
   private reset(): void {
     this.head = this.tail = EMPTY;
+    this.spare = undefined;
     this.len = 0;
   }
 
-  /** A new tail segment, twice the last one's size up to `MAX_PAIRS`. */
+  /** A new tail segment: the spare if it is big enough, else one sized by {@link pairsFor}. */
   private append(): Segment {
     const t = this.tail;
     if (t === EMPTY) return (this.head = this.tail = new Segment(FIRST_PAIRS));
-    const seg = new Segment(Math.min(t.pairs * 2, MAX_PAIRS));
+    const want = pairsFor(this.len);
+    let seg = this.spare;
+    if (seg !== undefined && seg.pairs >= want) this.spare = undefined;
+    else seg = new Segment(want);
     seg.prev = t;
     t.next = seg;
     this.tail = seg;

@@ -109,6 +109,70 @@ describe('Mailbox (the segmented queue of message/envelope pairs)', () => {
     expect([box.peekMessage(), box.peekEnvelope()]).toEqual(['after', 'env']);
   });
 
+  it('pops back across every segment boundary up to full-size segments, then pushes and drains in order', () => {
+    const box = new Mailbox();
+    const n = 4 + 4 + 8 + 16 + 32 + 64 + 128 + 256 + 512 + 1024 + 1024 + 3;
+    for (let i = 0; i < n; i++) box.push(i, `e${i}`);
+    for (let i = n - 1; i >= 0; i--) {
+      box.pop();
+      expect(box.size).toBe(i);
+      if (i > 0) expect([box.peekMessage(), box.peekEnvelope()]).toEqual([0, 'e0']);
+      // Every few pops, push one back and pop it again: the tail must be right after crossing back.
+      if (i % 97 === 0) {
+        box.push('again', undefined);
+        expect(box.size).toBe(i + 1);
+        box.pop();
+      }
+    }
+    box.pop();
+    expect(box.size).toBe(0);
+    for (let i = 0; i < 3000; i++) box.push(i, undefined);
+    const out = box.drain();
+    expect(out.length).toBe(6000);
+    expect(out.filter((_, k) => k % 2 === 0)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+  });
+
+  it('a queue that stays short while a million pairs pass through holds a few small segments, not full-size ones', () => {
+    const box = new Mailbox();
+    box.push(-2, undefined);
+    box.push(-1, undefined);
+    for (let i = 0; i < 1_000_000; i++) {
+      box.push(i, undefined);
+      if (box.peekMessage() !== i - 2) throw new Error(`expected ${i - 2}, got ${String(box.peekMessage())}`);
+      box.shift();
+    }
+    const inner = box as unknown as { head: Seg; spare: Seg | undefined };
+    interface Seg {
+      pairs: number;
+      next: Seg | undefined;
+    }
+    let slots = inner.spare?.pairs ?? 0;
+    for (let s: Seg | undefined = inner.head; s !== undefined; s = s.next) slots += s.pairs;
+    expect(slots).toBeLessThanOrEqual(16);
+  });
+
+  it('unstashing many pairs in front of a short queue makes segments that grow, not one per four pairs', () => {
+    const box = new Mailbox();
+    box.push('queued', undefined);
+    for (let i = 9_999; i >= 0; i--) box.unshift(i, undefined);
+    let segments = 0;
+    for (let s = (box as unknown as { head: { next: unknown } }).head; s !== undefined; s = s.next as never) segments++;
+    expect(segments).toBeLessThan(40);
+    const out = box.drain().filter((_, k) => k % 2 === 0);
+    expect(out).toEqual([...Array.from({ length: 10_000 }, (_, i) => i), 'queued']);
+  });
+
+  it('shift on an empty queue does nothing (the shared empty segment stays empty)', () => {
+    const a = new Mailbox();
+    a.shift();
+    expect(a.size).toBe(0);
+    const b = new Mailbox();
+    b.unshift('b', undefined);
+    b.push('c', undefined);
+    expect(b.drain()).toEqual(['b', undefined, 'c', undefined]);
+    expect(new Mailbox().size).toBe(0);
+  });
+
   it('an idle queue shares one empty segment, and pushing into one never touches another', () => {
     const a = new Mailbox();
     const b = new Mailbox();
