@@ -3,7 +3,8 @@
  * processes over a loopback nats-server (`psi party`, one masking thread
  * each) against the single-process `psi` run (two masking threads), same
  * total threads, same files, in the same run; with the bytes that crossed the
- * server per item (from its monitoring endpoint) and the raw X25519 rate of
+ * server per item (from its monitoring endpoint), each process's peak RSS
+ * (its own `maxRssMb` from its `--json` summary) and the raw X25519 rate of
  * the cores. Writes the `psi-two-party` section of BENCHMARKS.md. A
  * benchmark, not a test: it asserts nothing.
  *
@@ -43,6 +44,8 @@ function run(args: string[]): Promise<Exit> {
     child.on('close', (code) => resolve({ code: code ?? 1, out }));
   });
 }
+/** `maxRssMb` is MiB (the kernel's KiB / 1024), printed as MB like the other PSI tables. */
+const mb = (v: number) => `${v.toFixed(0)} MB`;
 const lastJson = (e: Exit) => JSON.parse(e.out.trim().split('\n').pop() as string);
 
 const m = machine();
@@ -78,7 +81,10 @@ try {
   const singleS = (performance.now() - t0) / 1000;
   if (single.code !== 0) throw new Error(`psi exited ${single.code}`);
   const singleSummary = lastJson(single);
-  console.log(`single process: ${singleS.toFixed(2)} s, intersection ${singleSummary.intersection}`);
+  const singleRss = singleSummary.maxRssMb as number;
+  console.log(
+    `single process: ${singleS.toFixed(2)} s, intersection ${singleSummary.intersection}, peak RSS ${singleRss.toFixed(0)} MB`,
+  );
 
   // Two processes over NATS: one masking thread each.
   const varz = async () =>
@@ -110,10 +116,14 @@ try {
   const after = await varz();
   const ls = lastJson(l);
   const rs = lastJson(r);
+  // Each party's own peak RSS, as its process reports it (issue 12: at most 1 GB per party).
+  const leftRss = ls.maxRssMb as number;
+  const rightRss = rs.maxRssMb as number;
+  const partyRss = Math.max(leftRss, rightRss);
   const wireBytes = after.in_bytes - before.in_bytes;
   const payload = ls.bytesSent + rs.bytesSent;
   console.log(
-    `two processes: ${twoS.toFixed(2)} s, intersection ${ls.matchedKeys}; ${(wireBytes / n).toFixed(1)} B/item on the wire, ${(payload / n).toFixed(1)} B/item payload`,
+    `two processes: ${twoS.toFixed(2)} s, intersection ${ls.matchedKeys}; ${(wireBytes / n).toFixed(1)} B/item on the wire, ${(payload / n).toFixed(1)} B/item payload; peak RSS left ${leftRss.toFixed(0)} MB, right ${rightRss.toFixed(0)} MB`,
   );
 
   const ratio = singleS / twoS;
@@ -128,17 +138,23 @@ try {
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(0)} GiB; Node ${m.node}; ${m.date}; load average at start ${m.load.toFixed(2)}, at end ${machine().load.toFixed(2)}.`,
     `The same ${human(n)} × ${human(n)} files (keys 50% shared, unique), in the same run: the single-process \`psi\` with ${threads} masking threads, and two \`psi party\` processes (one masking thread each, so the same ${threads} in all) meeting on a loopback nats-server 2.9 (\`@troupe/remote\`, default reveal both). Wall time from spawn to the last exit, start-up and the commit included. Raw X25519 (sodium-native), ${threads} threads: **${human(rawRate)} ops/s**; an n × n run needs 4n.`,
     '',
-    '| run | wall | items/s (2n / wall) | X25519 efficiency (4n / wall ÷ raw) | bytes per item crossing the server |',
-    '|---|--:|--:|--:|--:|',
-    `| single process, ${threads} threads | ${singleS.toFixed(1)} s | ${human((2 * n) / singleS)} | ${x(singleS)} | (none) |`,
-    `| two processes over NATS, ${threads / 2} + ${threads / 2} threads | ${twoS.toFixed(1)} s | ${human((2 * n) / twoS)} | ${x(twoS)} | ${(wireBytes / n).toFixed(1)} (payload ${(payload / n).toFixed(1)}) |`,
+    '| run | wall | items/s (2n / wall) | X25519 efficiency (4n / wall ÷ raw) | bytes per item crossing the server | peak RSS |',
+    '|---|--:|--:|--:|--:|--:|',
+    `| single process, ${threads} threads | ${singleS.toFixed(1)} s | ${human((2 * n) / singleS)} | ${x(singleS)} | (none) | ${mb(singleRss)} (both parties) |`,
+    `| two processes over NATS, ${threads / 2} + ${threads / 2} threads | ${twoS.toFixed(1)} s | ${human((2 * n) / twoS)} | ${x(twoS)} | ${(wireBytes / n).toFixed(1)} (payload ${(payload / n).toFixed(1)}) | left ${mb(leftRss)}, right ${mb(rightRss)} |`,
     '',
-    `Bytes per item: all bytes published to the server during the two-party run (its \`/varz\` \`in_bytes\`: frames, heartbeats, registry) ÷ n; the payload is what the two sessions count (\`bytesSent\`, both sides). Floor: 32 + 32 + 12 = 76 (each side's point out, 12 compared bytes back; with reveal both each side gets its 12 back: 88). Stages (left): ${st(ls)}; (right): ${st(rs)}.`,
+    `Bytes per item: all bytes published to the server during the two-party run (its \`/varz\` \`in_bytes\`: frames, heartbeats, registry) ÷ n; the payload is what the two sessions count (\`bytesSent\`, both sides). Floor: 32 + 32 + 12 = 76 (each side's point out, 12 compared bytes back; with reveal both each side gets its 12 back: 88). Peak RSS: each process's own, from its \`--json\` summary (\`maxRssMb\`, the kernel's high-water mark of its resident memory, worker threads included). Stages (left): ${st(ls)}; (right): ${st(rs)}.`,
     '',
     '| Target | Measured | Reached |',
     '|---|--:|:-:|',
     `| two processes ≥ 0.9× the single-process throughput | ${ratio.toFixed(2)}× | ${ratio >= 0.9 ? 'yes' : '**no**'} |`,
     `| bytes per item near the floor (76; 88 with reveal both) | ${(wireBytes / n).toFixed(1)} | ${wireBytes / n <= 100 ? 'yes' : '**no**'} |`,
+    `| two processes: peak RSS ≤ 1 GB per party (issue 12) | ${mb(partyRss)} | ${partyRss <= 1024 ? 'yes' : '**no**'} |`,
+    ...(n === 1_000_000
+      ? [
+          `| single process, 1M × 1M: peak RSS ≤ 600 MB (issue 12) | ${mb(singleRss)} | ${singleRss <= 600 ? 'yes' : '**no**'} |`,
+        ]
+      : []),
   ];
   writeSection(benchmarksMd, 'psi-two-party', lines.join('\n'));
   console.log(lines.join('\n'));

@@ -93,6 +93,9 @@ describe('psi party over NATS, one process per party', { timeout: 120_000 }, () 
     expect(ls.bytesSent as number).toBeGreaterThanOrEqual(2_000 * (32 + 12));
     expect(ls.bytesReceived as number).toBeGreaterThanOrEqual(2_000 * (32 + 12));
     expect(Object.keys(ls.stages as object).sort()).toEqual(['commit', 'exchange', 'handshake', 'read', 'write']);
+    // The party's own peak RSS (what the two-party bench records per party): more than a bare Node, in MB.
+    expect(ls.maxRssMb as number).toBeGreaterThan(20);
+    expect(ls.maxRssMb as number).toBeLessThan(4096);
     // Nothing of the run is left behind: the checkpoints (keys) are deleted once both committed.
     expect(outputs(s.outL)).toEqual(['left.csv']);
     expect(checkpointBytes(s.outL, s.session, 'left')).toBe(0);

@@ -1,7 +1,7 @@
 /**
  * Sorts records (a key and a payload, both bytes) by key, stably, in bounded
- * memory: records are gathered in an arena; when it passes `memoryLimit` it is
- * sorted and written out as a run; {@link finish} merges the runs (or, with
+ * memory: records are gathered in an arena of chunks; when it passes
+ * `memoryLimit` it is sorted and written out as a run; {@link finish} merges the runs (or, with
  * none, emits the arena) in key order. The PSI writer sorts matched rows by
  * key this way.
  *
@@ -15,6 +15,16 @@
  * In memory the sort is an MSD radix sort on the remapped bytes (stable
  * counting passes, insertion sort for short ranges); runs are merged with a
  * binary heap, ties going to the earlier run.
+ *
+ * The arena is a list of chunks (up to {@link CHUNK_BYTES} each; a record
+ * never spans two), not one buffer that doubles: a doubling arena holds up to
+ * twice what it needs, and each growth copies it and leaves the old copy to
+ * the garbage collector, so at the last growth three times the data can be
+ * resident at once. Both parties of a single-process run sort at the same
+ * time, at the end of the run, so that was the peak of the whole run
+ * (issue 12: at 1M x 1M, ~40 MB of matched rows per side made a 64 MB arena,
+ * plus a 32 MB copy, per side). Chunks are kept for the next run of the same
+ * sorter.
  *
  * @internal
  */
@@ -69,13 +79,23 @@ export type SortSink = (bytes: Uint8Array) => Promise<void>;
 
 const RUN_BUFFER = 1 << 20;
 const INSERTION = 24;
+/** The largest arena chunk (a longer record gets a chunk of its own size); the first is {@link FIRST_CHUNK}, each next one twice the last. */
+const CHUNK_BYTES = 1 << 20;
+const FIRST_CHUNK = 1 << 16;
+/** Words of `meta` per record: chunk, start in the chunk, key length, payload length (the payload follows the key). */
+const META = 4;
 
 /** @internal */
 export class ExternalSorter {
-  private arena = new Uint8Array(1 << 16);
+  /** The arena: chunks [0, cur] hold the records; later ones are kept from an earlier run, for reuse. */
+  private chunks: Uint8Array[] = [];
+  private cur = -1;
+  /** Bytes used in chunk `cur`. */
+  private fill = 0;
+  /** Bytes of the records held (what `memoryLimit` bounds). */
   private used = 0;
-  /** Per record: key start, key length, payload length (the payload follows the key). */
-  private meta = new Uint32Array(3 * 1024);
+  /** Per record, {@link META} words: chunk, start, key length, payload length. */
+  private meta = new Uint32Array(META * 1024);
   private count = 0;
   private runs: string[] = [];
   private disposed = false;
@@ -96,28 +116,31 @@ export class ExternalSorter {
     return this.runs.length;
   }
 
+  /** Bytes the arena has allocated (its chunks, kept or in use): what the records cost in memory. */
+  get arenaBytes(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.length;
+    return n;
+  }
+
   /** Adds a record: `key[ks..ke]` and `payload[ps..pe]` (both copied). */
   add(key: Uint8Array, ks: number, ke: number, payload: Uint8Array, ps: number, pe: number): void {
     const kl = ke - ks;
     const pl = pe - ps;
-    if (this.used + kl + pl > this.arena.length) {
-      let n = this.arena.length;
-      while (n < this.used + kl + pl) n *= 2;
-      const a = new Uint8Array(n);
-      a.set(this.arena.subarray(0, this.used));
-      this.arena = a;
-    }
-    if (3 * (this.count + 1) > this.meta.length) {
+    const n = kl + pl;
+    if (this.cur < 0 || this.fill + n > (this.chunks[this.cur] as Uint8Array).length) this.nextChunk(n);
+    if (META * (this.count + 1) > this.meta.length) {
       const m = new Uint32Array(this.meta.length * 2);
       m.set(this.meta);
       this.meta = m;
     }
-    const arena = this.arena;
-    let at = this.used;
-    const m = 3 * this.count;
-    this.meta[m] = at;
-    this.meta[m + 1] = kl;
-    this.meta[m + 2] = pl;
+    const arena = this.chunks[this.cur] as Uint8Array;
+    let at = this.fill;
+    const m = META * this.count;
+    this.meta[m] = this.cur;
+    this.meta[m + 1] = at;
+    this.meta[m + 2] = kl;
+    this.meta[m + 3] = pl;
     if (kl < 64) for (let i = ks; i < ke; i++) arena[at++] = key[i] as number;
     else {
       arena.set(key.subarray(ks, ke), at);
@@ -128,9 +151,22 @@ export class ExternalSorter {
       arena.set(payload.subarray(ps, pe), at);
       at += pl;
     }
-    this.used = at;
+    this.fill = at;
+    this.used += n;
     this.count++;
     this.total++;
+  }
+
+  /** Moves on to a chunk with room for `n` bytes: the next kept one if it is big enough, else a new one. */
+  private nextChunk(n: number): void {
+    const last = this.chunks[this.cur]?.length ?? FIRST_CHUNK / 2;
+    this.cur++;
+    this.fill = 0;
+    const kept = this.chunks[this.cur];
+    if (kept !== undefined && kept.length >= n) return;
+    const chunk = new Uint8Array(Math.max(n, Math.min(CHUNK_BYTES, last * 2)));
+    if (kept === undefined) this.chunks.push(chunk);
+    else this.chunks[this.cur] = chunk;
   }
 
   /** Sorts the arena and writes it as a run file; the arena starts over. */
@@ -146,14 +182,14 @@ export class ExternalSorter {
       const head = new Uint8Array(8);
       const hv = new DataView(head.buffer);
       for (let i = 0; i < this.count; i++) {
-        const r = (order[i] as number) * 3;
-        const ks = this.meta[r] as number;
-        const kl = this.meta[r + 1] as number;
-        const pl = this.meta[r + 2] as number;
+        const r = (order[i] as number) * META;
+        const ks = this.meta[r + 1] as number;
+        const kl = this.meta[r + 2] as number;
+        const pl = this.meta[r + 3] as number;
         hv.setUint32(0, kl, true);
         hv.setUint32(4, pl, true);
         out.put(head, 0, 8);
-        out.put(this.arena, ks, ks + kl + pl);
+        out.put(this.chunks[this.meta[r] as number] as Uint8Array, ks, ks + kl + pl);
         if (out.ready) await this.drain(out);
         this.spilledBytes += 8 + kl + pl;
       }
@@ -161,9 +197,11 @@ export class ExternalSorter {
     } finally {
       await file.close();
     }
+    // The chunks stay for the next run (they hold at most memoryLimit plus one record).
     this.used = 0;
     this.count = 0;
-    if (this.arena.length > 4 * this.o.memoryLimit) this.arena = new Uint8Array(1 << 16);
+    this.cur = -1;
+    this.fill = 0;
   }
 
   /**
@@ -175,9 +213,9 @@ export class ExternalSorter {
     if (this.runs.length === 0) {
       const order = this.sortArena();
       for (let i = 0; i < this.count; i++) {
-        const r = (order[i] as number) * 3;
-        const ps = (this.meta[r] as number) + (this.meta[r + 1] as number);
-        out.put(this.arena, ps, ps + (this.meta[r + 2] as number));
+        const r = (order[i] as number) * META;
+        const ps = (this.meta[r + 1] as number) + (this.meta[r + 2] as number);
+        out.put(this.chunks[this.meta[r] as number] as Uint8Array, ps, ps + (this.meta[r + 3] as number));
         out.put(suffix, 0, suffix.length);
         if (out.ready) await this.drain(out);
       }
@@ -200,7 +238,8 @@ export class ExternalSorter {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.arena = new Uint8Array(0);
+    this.chunks = [];
+    this.cur = -1;
     for (const r of this.runs) await rm(r, { force: true });
     this.runs = [];
   }
@@ -273,14 +312,16 @@ export class ExternalSorter {
   /** The arena's records in key order (stable): an MSD radix sort on remapped bytes. */
   private sortArena(): Uint32Array {
     const n = this.count;
-    const arena = this.arena;
+    const chunks = this.chunks;
     const meta = this.meta;
     let a = new Uint32Array(n);
     for (let i = 0; i < n; i++) a[i] = i;
     let aux = new Uint32Array(n);
     const byteAt = (rec: number, d: number): number => {
-      const m = rec * 3;
-      return d < (meta[m + 1] as number) ? (WEIGHT[arena[(meta[m] as number) + d] as number] as number) : 0;
+      const m = rec * META;
+      return d < (meta[m + 2] as number)
+        ? (WEIGHT[(chunks[meta[m] as number] as Uint8Array)[(meta[m + 1] as number) + d] as number] as number)
+        : 0;
     };
     // Ranges [lo, hi) still to sort at depth d; the data for a range lives in `a`.
     const stack: number[] = [0, n, 0];
@@ -292,14 +333,16 @@ export class ExternalSorter {
       if (hi - lo <= INSERTION) {
         for (let i = lo + 1; i < hi; i++) {
           const x = a[i] as number;
-          const xs = meta[x * 3] as number;
-          const xe = xs + (meta[x * 3 + 1] as number);
+          const xa = chunks[meta[x * META] as number] as Uint8Array;
+          const xs = meta[x * META + 1] as number;
+          const xe = xs + (meta[x * META + 2] as number);
           let j = i - 1;
           while (j >= lo) {
             const y = a[j] as number;
-            const ys = meta[y * 3] as number;
+            const ya = chunks[meta[y * META] as number] as Uint8Array;
+            const ys = meta[y * META + 1] as number;
             // Equal prefixes up to d are known; compare from there (strictly less moves: stable).
-            if (compareUtf8AsUtf16(arena, xs + d, xe, arena, ys + d, ys + (meta[y * 3 + 1] as number)) >= 0) break;
+            if (compareUtf8AsUtf16(xa, xs + d, xe, ya, ys + d, ys + (meta[y * META + 2] as number)) >= 0) break;
             a[j + 1] = y;
             j--;
           }

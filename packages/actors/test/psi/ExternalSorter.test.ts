@@ -110,6 +110,46 @@ describe('ExternalSorter', () => {
     expect(disk.lines).toEqual(reference(pairs));
   });
 
+  it('holds its records in chunks: at most their bytes plus one 1 MiB chunk, never a doubled copy (issue 12)', async () => {
+    // ~2.3 MB of rows shaped like the PSI output (a doubling arena would be 4 MiB here).
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-sort-arena-'));
+    const sorter = new ExternalSorter({ dir, name: 't', memoryLimit: 1 << 30 });
+    const pairs: [string, string][] = [];
+    let bytes = 0;
+    for (let i = 0; i < 30_000; i++) {
+      const k = `cust-${((i * 7919) % 30_000).toString(36).padStart(6, '0')}@example.com`;
+      const p = `${k},Ana,O'Neil,"Washington, D.C.",${i}.25,row ${i}`;
+      pairs.push([k, p]);
+      const kb = enc.encode(k);
+      const pb = enc.encode(p);
+      bytes += kb.length + pb.length;
+      sorter.add(kb, 0, kb.length, pb, 0, pb.length);
+    }
+    expect(bytes).toBeGreaterThan(2 << 20);
+    expect(sorter.arenaBytes).toBeGreaterThanOrEqual(bytes);
+    expect(sorter.arenaBytes).toBeLessThanOrEqual(bytes + (1 << 20));
+    const chunks: Uint8Array[] = [];
+    await sorter.finish(async (c) => {
+      chunks.push(c.slice());
+    }, enc.encode('\n'));
+    await sorter.dispose();
+    // Records on both sides of every chunk boundary come out in order.
+    expect(dec.decode(Buffer.concat(chunks)).slice(0, -1).split('\n')).toEqual(reference(pairs));
+  });
+
+  it('sorts records longer than a chunk among short ones, in memory and through runs', async () => {
+    const big = (c: string) => c.repeat((1 << 20) + 4096);
+    const pairs: [string, string][] = [];
+    for (let i = 0; i < 400; i++) pairs.push([`k${(i * 37) % 101}`, i % 150 === 7 ? big(String(i % 10)) : `p${i}`]);
+    const mem = await sorted(pairs, 1 << 30);
+    expect(mem.runs).toBe(0);
+    expect(mem.lines).toEqual(reference(pairs));
+    // A limit under one long record: runs, with the arena's chunks reused between them.
+    const disk = await sorted(pairs, 1 << 19);
+    expect(disk.runs).toBeGreaterThan(1);
+    expect(disk.lines).toEqual(reference(pairs));
+  });
+
   it('fails in the merge when told to crash there, and dispose leaves no run behind', async () => {
     const pairs: [string, string][] = Array.from({ length: 200 }, (_, i) => [`k${i % 13}`, `p${i}`]);
     const dir = mkdtempSync(join(tmpdir(), 'troupe-sort-crash-'));

@@ -205,7 +205,9 @@ async function party(argv: string[]): Promise<number> {
     throw failure;
   }
   const s = summary as SideSummary;
-  if (json) process.stdout.write(`${JSON.stringify({ ...s, exitCode: report.exitCode })}\n`);
+  // The process's peak resident memory (KiB from the kernel), as `psi --json` reports it: one party's own footprint.
+  const maxRssMb = process.resourceUsage().maxRSS / 1024;
+  if (json) process.stdout.write(`${JSON.stringify({ ...s, maxRssMb, exitCode: report.exitCode })}\n`);
   else process.stdout.write(`${formatPartySummary(s)}\n`);
   return report.exitCode;
 }
