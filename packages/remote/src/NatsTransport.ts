@@ -29,7 +29,7 @@ import type { Clock } from '@troupe/core';
 import { BatchTooLargeError, type Chunk, chunk, serializeAfter } from './Chunker.js';
 import { ReceiveCredit, SendWindow } from './Credits.js';
 import type { DropReason } from './DroppedFrame.js';
-import { controlFrame, type Header, headerTemplate, Kind } from './Envelope.js';
+import { controlFrame, detailOf, type Header, headerTemplate, Kind } from './Envelope.js';
 import { UnserializableBatchError } from './errors.js';
 import type { Dropped } from './Reassembler.js';
 import { Reassembler } from './Reassembler.js';
@@ -256,6 +256,27 @@ export class NatsTransport implements Transport {
   // ---- called by the node ------------------------------------------------
 
   /** @internal A DATA chunk from the peer. */
+  /** @internal A frame of this pair from the peer (data, credit, sync, close or lost), by its kind. */
+  receive(h: Header, data: Uint8Array): void {
+    switch (h.kind) {
+      case Kind.Data:
+        this.receiveData(h, data);
+        break;
+      case Kind.Credit:
+        this.receiveCredit(h);
+        break;
+      case Kind.Sync:
+        this.receiveSync(h);
+        break;
+      case Kind.Close:
+        this.peerClosed(detailOf(data, h) || 'closed by the peer');
+        break;
+      case Kind.Lost:
+        this.receiveLost(detailOf(data, h) || 'the peer saw a gap');
+        break;
+    }
+  }
+
   receiveData(h: Header, data: Uint8Array): void {
     const payload = data.subarray(h.payloadStart);
     if (this.closedWith !== undefined || this.closing !== undefined) {

@@ -643,23 +643,7 @@ export class Node {
       }
       t = this.makeTransport(member);
     }
-    switch (h.kind) {
-      case Kind.Data:
-        t.receiveData(h, data);
-        break;
-      case Kind.Credit:
-        t.receiveCredit(h);
-        break;
-      case Kind.Sync:
-        t.receiveSync(h);
-        break;
-      case Kind.Close:
-        t.peerClosed(detailOf(data, h) || 'closed by the peer');
-        break;
-      case Kind.Lost:
-        t.receiveLost(detailOf(data, h) || 'the peer saw a gap');
-        break;
-    }
+    t.receive(h, data);
   }
 
   private makeTransport(member: MemberInfo): NatsTransport {

@@ -25,21 +25,7 @@ function pair(options: Parameters<typeof resolveTransportOptions>[0]) {
   const route = (to: 'a' | 'b', data: Uint8Array) => {
     const h = decodeHeader(data);
     if (typeof h === 'string') throw new Error(`bad frame: ${h}`);
-    const t = sides[to].t;
-    switch (h.kind) {
-      case Kind.Data:
-        t.receiveData(h, data);
-        break;
-      case Kind.Credit:
-        t.receiveCredit(h);
-        break;
-      case Kind.Sync:
-        t.receiveSync(h);
-        break;
-      case Kind.Lost:
-        t.receiveLost(Buffer.from(data.subarray(h.payloadStart)).toString('utf8'));
-        break;
-    }
+    sides[to].t.receive(h, data);
   };
   const make = (me: 'a' | 'b', peer: 'a' | 'b'): Side => {
     const side: Side = { t: undefined as never, got: [], status: [] };
