@@ -16,6 +16,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type NatsServer, startNatsServer } from '../../remote/test/helpers/NatsServer.js';
 import {
+  bothExit,
   checkpointBytes,
   outputs,
   type PartyProcess,
@@ -290,7 +291,7 @@ describe('psi party over NATS: the server restarts mid-run', { timeout: 180_000 
       await until(() => checkpointBytes(s.outR, s.session, 'right') > 50_000, 60_000, 'the exchange to be under way');
       const downAt = Date.now();
       await own.restart(1_000);
-      const [l, r] = await Promise.all([left.exited, right.exited]);
+      const [l, r] = await bothExit(left, right, 90_000);
       // Bounded: the peer timeout (10 s) after the outage, plus the shutdown; far below the test's timeout.
       expect(Math.max(l.at, r.at) - downAt).toBeLessThan(60_000);
       for (const [p, e] of [
@@ -306,7 +307,7 @@ describe('psi party over NATS: the server restarts mid-run', { timeout: 180_000 
         const left2 = startParty(args('left', ['--resume']));
         const right2 = startParty(args('right', ['--resume']));
         started.push(left2, right2);
-        const [l2, r2] = await Promise.all([left2.exited, right2.exited]);
+        const [l2, r2] = await bothExit(left2, right2, 60_000);
         expect(l2.code, explain(left2)).toBe(0);
         expect(r2.code, explain(right2)).toBe(0);
       }

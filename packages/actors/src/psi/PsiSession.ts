@@ -29,7 +29,12 @@
  * 4. **Liveness.** It pings the peer every `heartbeatMs`, and a peer silent
  *    for `peerTimeoutMs` (or whose actor or node terminated) is lost:
  *    {@link PsiPeerLostError}. A stall of this process's own event loop is not
- *    blamed on the peer.
+ *    blamed on the peer. Pings alone cannot show a message lost on the way
+ *    while both stay up (a brief outage of the network between them): the
+ *    link records such a message as a `disconnected` dead letter, and a
+ *    session that sees one of its own protocol messages there ends the run as
+ *    `messages-lost` (resumable) at once, instead of both sides waiting, alive,
+ *    for what will never come.
  *
  * With a `checkpointDir` it records the exchange as it goes
  * ({@link Checkpoint}), and with `resume` it continues a run from there.
@@ -38,7 +43,15 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type ActorContext, type ActorRef, defineActor, type Replier, stop, type Terminated } from '@troupe/core';
+import {
+  type ActorContext,
+  type ActorRef,
+  type DeadLetter,
+  defineActor,
+  type Replier,
+  stop,
+  type Terminated,
+} from '@troupe/core';
 import { BatchSet } from './BatchSet.js';
 import { Checkpoint, type CheckpointParams, type LoadedCheckpoint } from './Checkpoint.js';
 import { CsvReader } from './csv.js';
@@ -181,7 +194,9 @@ export type SessionMsg =
   /** Ask: a {@link SessionProgress}. */
   | { type: 'progress-snapshot' }
   | { type: 'abort'; reason?: unknown }
-  | { type: 'tick' };
+  | { type: 'tick' }
+  /** @internal One of this session's messages to the peer was dead-lettered by the link (lost in transit). */
+  | { type: 'sent-lost'; what: string };
 
 type Phase = 'waiting' | 'handshaking' | 'exchanging' | 'done';
 
@@ -223,6 +238,10 @@ interface SessionState {
   /** The scratch folder this session made for its party (spill files, sort runs), removed at the end. */
   scratch: string | undefined;
   outcome: { ok: SideSummary } | { error: unknown } | undefined;
+  /** What this session told the peer (but pings): a dead letter of one of these is a protocol message lost. */
+  sentToPeer: WeakSet<object>;
+  /** Stops listening for dead letters (at stop). */
+  unlisten: () => void;
 }
 
 type Ctx = ActorContext<SessionMsg, SessionInput>;
@@ -280,6 +299,17 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
     const self = ctx.self as unknown as ActorRef<LinkMsg>;
     const port = ctx.spawn(PeerLink, { name: 'port', input: { session: self, batchSize: config.party.batchSize } });
     const now = ctx.system.clock.now();
+    // A link that cannot vouch for a tell (it went down, or the far side saw a gap) records it as a
+    // `disconnected` dead letter: the same message object this session handed it.
+    const sentToPeer = new WeakSet<object>();
+    let told = false;
+    const onDeadLetter = (letter: DeadLetter) => {
+      const m = letter.message;
+      if (told || letter.reason !== 'disconnected' || typeof m !== 'object' || m === null || !sentToPeer.has(m)) return;
+      told = true;
+      ctx.self.tell({ type: 'sent-lost', what: String((m as { type?: unknown }).type) });
+    };
+    ctx.system.events.on('deadLetter', onDeadLetter);
     return {
       phase: 'waiting',
       port,
@@ -316,6 +346,8 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
       pendingError: undefined,
       scratch: undefined,
       outcome: undefined,
+      sentToPeer,
+      unlisten: () => ctx.system.events.off('deadLetter', onDeadLetter),
     };
   },
   afterStart: async (s, ctx) => {
@@ -393,6 +425,19 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
         return;
       case 'link-fault':
         if (s.phase !== 'done') fail(s, ctx, new PsiPeerProtocolError(side, msg.detail));
+        return;
+      case 'sent-lost':
+        // Before the exchange the handshake's own timeout bounds a lost hello.
+        if (s.phase !== 'exchanging') return;
+        fail(
+          s,
+          ctx,
+          new PsiPeerLostError(
+            side,
+            'messages-lost',
+            `this side's ${msg.what} message to the peer was lost in transit (the link to its node dropped it); resume both parties to finish`,
+          ),
+        );
         return;
       case 'from-peer':
         s.bytesReceived += msg.bytes;
@@ -477,6 +522,7 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
     }
   },
   afterStop: (s, ctx) => {
+    s.unlisten();
     // Stopped before the end (shutdown, a parent's stop): the peer is told, whoever waits learns it.
     if (s.phase !== 'done') fail(s, ctx, new PsiInterruptedError('the session was stopped'), true);
     // Settled already but still confirming an abort: give the outcome now (the party has stopped).
@@ -565,6 +611,7 @@ function send(s: SessionState, ctx: Ctx, msg: PeerMsg): void {
   if (s.peer === undefined) return;
   s.bytesSent += peerMessageBytes(msg);
   s.messagesSent++;
+  if (msg.type !== 'ping') s.sentToPeer.add(msg);
   ctx.tell(s.peer, msg);
 }
 
@@ -776,8 +823,14 @@ async function fromPeer(s: SessionState, ctx: Ctx, msg: PeerMsg): Promise<void> 
       ctx.tell(exchanger, { type: 'peer-shuffled-end', items: msg.items });
       return;
     case 'prepared':
-      if (s.peerPrepared || s.peerEnd === undefined) {
-        protocolError(s.peerPrepared ? "'prepared' twice" : "'prepared' before the end of its batches");
+      if (s.peerPrepared) {
+        protocolError("'prepared' twice");
+        return;
+      }
+      if (s.peerEnd === undefined) {
+        // A peer prepares only after its end: that end was lost on the way (the link's loss may reach
+        // the sender after this arrives here), not a lie. The run cannot finish; a resume can.
+        lostBefore(s, ctx, 'prepared', 'end');
         return;
       }
       s.peerPrepared = true;
@@ -785,14 +838,31 @@ async function fromPeer(s: SessionState, ctx: Ctx, msg: PeerMsg): Promise<void> 
       maybeCommit(s);
       return;
     case 'committed':
-      if (!s.peerPrepared || !s.sentPrepared || s.peerCommitted) {
+      if (!s.sentPrepared || s.peerCommitted) {
         protocolError("'committed' out of turn (before both sides were prepared, or twice)");
+        return;
+      }
+      if (!s.peerPrepared) {
+        lostBefore(s, ctx, 'committed', 'prepared'); // it commits only once prepared: its 'prepared' was lost
         return;
       }
       s.peerCommitted = true;
       if (s.committed) await finish(s, ctx, true);
       return;
   }
+}
+
+/** The peer's `got` came, which it sends only after its `missing`: that was lost in transit. */
+function lostBefore(s: SessionState, ctx: Ctx, got: string, missing: string): void {
+  fail(
+    s,
+    ctx,
+    new PsiPeerLostError(
+      ctx.input.config.party.side,
+      'messages-lost',
+      `the peer's ${got} arrived but its ${missing} did not (lost in transit); resume both parties to finish`,
+    ),
+  );
 }
 
 /** The handshake is agreed: start the party, from the checkpoint when resuming. */

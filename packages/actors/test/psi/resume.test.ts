@@ -144,6 +144,76 @@ describe('resume', { timeout: 120_000 }, () => {
     expect(summary.left.reusedPeerBatches).toBeGreaterThan(0);
   });
 
+  // A network blink while both stay up: the link drops one message and records it as a `disconnected`
+  // dead letter (as a remote link does), and pings go on both ways, so no timeout would ever fire.
+  for (const lost of ['end', 'batch'] as const) {
+    it(`ends both at once, resumable, when the link dead-letters left's ${lost} while pings go on; a resume finishes`, async () => {
+      const f = setup();
+      const opts = { left: f.left, right: f.right, key: ['id'], outDir: f.out, threads: 2, batchSize: 64 };
+      let dropped = 0;
+      const blinking = defineActor<PeerMsg, undefined, PsiRelayInput>({
+        init: () => undefined,
+        receive: (_s, msg, ctx) => {
+          const hit = ctx.input.from === 'left' && msg.type === lost && (msg.type !== 'batch' || msg.index === 5);
+          if (!hit || dropped > 0) ctx.input.to.tell(msg);
+          else {
+            dropped++;
+            ctx.system.deadLetters.record(ctx.self.path, msg, 'disconnected');
+          }
+        },
+      });
+      const started = Date.now();
+      // peerTimeoutMs far above the bound below: only the dead letter can end this run in time.
+      const first = await runPsi(system, {
+        ...opts,
+        checkpointDir: f.ck,
+        peerTimeoutMs: 120_000,
+        relay: blinking,
+      }).catch((e: unknown) => e);
+      expect(dropped).toBe(1);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(first).toBeInstanceOf(PsiPeerLostError);
+      expect((first as PsiPeerLostError).reason).toBe('messages-lost');
+      expect((first as Error).message).toMatch(new RegExp(`${lost} message to the peer was lost in transit`));
+      expect(readdirSync(f.out)).toEqual([]);
+      expect(existsSync(join(f.ck, 'left', 'key'))).toBe(true);
+      expect(existsSync(join(f.ck, 'right', 'key'))).toBe(true);
+      await runPsi(system, { ...opts, checkpointDir: f.ck, resume: true });
+      expect(readFileSync(join(f.out, 'left.csv'), 'utf8')).toBe(expectedLeft());
+      expect(readFileSync(join(f.out, 'right.csv'), 'utf8')).toBe(expectedRight());
+    });
+  }
+
+  // The same loss as the receiver sees it first: the next message comes before the sender learns of
+  // the loss (over NATS the gap is found on the receiving side). A message that can only follow the
+  // lost one means a loss, not a lie: resumable, and no checkpoint is thrown away.
+  for (const [lost, next] of [
+    ['end', 'prepared'],
+    ['prepared', 'committed'],
+  ] as const) {
+    it(`ends resumable (not as a protocol error) when left's ${lost} is lost silently and its ${next} arrives; a resume finishes`, async () => {
+      const f = setup();
+      const opts = { left: f.left, right: f.right, key: ['id'], outDir: f.out, threads: 2, batchSize: 64 };
+      let dropped = 0;
+      const relay = corrupting('left', (m) => (m.type === lost && dropped++ === 0 ? [] : [m]));
+      const first = await runPsi(system, { ...opts, checkpointDir: f.ck, peerTimeoutMs: 120_000, relay }).catch(
+        (e: unknown) => e,
+      );
+      expect(dropped).toBe(1);
+      expect(first).toBeInstanceOf(PsiPeerLostError);
+      expect((first as PsiPeerLostError).reason).toBe('messages-lost');
+      expect((first as Error).message).toMatch(
+        new RegExp(`^psi right: peer lost \\(the peer's ${next} arrived but its ${lost} did not`),
+      );
+      expect(existsSync(join(f.ck, 'right', 'key'))).toBe(true);
+      // Left commits when its prepared was the loss (it had right's): its output stands, and the resume writes it again.
+      expect(readdirSync(f.out)).toEqual(lost === 'prepared' ? ['left.csv'] : []);
+      await runPsi(system, { ...opts, checkpointDir: f.ck, resume: true, overwrite: true });
+      expect(readFileSync(join(f.out, 'left.csv'), 'utf8')).toBe(expectedLeft());
+      expect(readFileSync(join(f.out, 'right.csv'), 'utf8')).toBe(expectedRight());
+    });
+  }
+
   it('refuses, on both sides and keeping the checkpoint, to resume against a party that starts afresh', async () => {
     const f = setup();
     const opts = { left: f.left, right: f.right, key: ['id'], outDir: f.out, threads: 2, batchSize: 64 };

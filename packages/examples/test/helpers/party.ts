@@ -131,6 +131,32 @@ export function checkpointBytes(out: string, session: string, side: string): num
 }
 
 /** Wait until `check()` is true (polling), or throw naming `what` after `ms`. */
+/**
+ * Both parties' exits, or, when either is still running after `ms`, a failure
+ * that shows what each printed (both are killed first): a hang is reported
+ * with its evidence, not as the test's bare timeout.
+ */
+export async function bothExit(
+  a: PartyProcess,
+  b: PartyProcess,
+  ms: number,
+): Promise<[{ code: number; at: number }, { code: number; at: number }]> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const running = [a, b].filter((p) => p.proc.exitCode === null && p.proc.signalCode === null);
+      const report = [a, b].map((p, i) => `party ${i + 1}:\nstdout:\n${p.stdout()}\nstderr:\n${p.stderr()}`);
+      for (const p of running) p.proc.kill('SIGKILL');
+      reject(new Error(`${running.length} of 2 parties still running after ${ms} ms\n${report.join('\n')}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([Promise.all([a.exited, b.exited]), hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
