@@ -429,14 +429,10 @@ export const PsiSession = defineActor<SessionMsg, SessionState, SessionInput>({
       case 'sent-lost':
         // Before the exchange the handshake's own timeout bounds a lost hello.
         if (s.phase !== 'exchanging') return;
-        fail(
+        failLost(
           s,
           ctx,
-          new PsiPeerLostError(
-            side,
-            'messages-lost',
-            `this side's ${msg.what} message to the peer was lost in transit (the link to its node dropped it); resume both parties to finish`,
-          ),
+          `this side's ${msg.what} message to the peer was lost in transit (the link to its node dropped it)`,
         );
         return;
       case 'from-peer':
@@ -762,15 +758,7 @@ async function fromPeer(s: SessionState, ctx: Ctx, msg: PeerMsg): Promise<void> 
       if (got < msg.batches && top < msg.batches) {
         // Fewer than announced, none out of range: lost on the way (a link that dropped them), not a lie.
         // The run cannot finish, but a resume can: the checkpoint is kept.
-        fail(
-          s,
-          ctx,
-          new PsiPeerLostError(
-            side,
-            'messages-lost',
-            `${msg.batches - got} of the peer's ${msg.batches} batches never arrived; resume both parties to finish`,
-          ),
-        );
+        failLost(s, ctx, `${msg.batches - got} of the peer's ${msg.batches} batches never arrived`);
         return;
       }
       if (got !== msg.batches || top >= msg.batches) {
@@ -854,14 +842,15 @@ async function fromPeer(s: SessionState, ctx: Ctx, msg: PeerMsg): Promise<void> 
 
 /** The peer's `got` came, which it sends only after its `missing`: that was lost in transit. */
 function lostBefore(s: SessionState, ctx: Ctx, got: string, missing: string): void {
+  failLost(s, ctx, `the peer's ${got} arrived but its ${missing} did not (lost in transit)`);
+}
+
+/** End the run because messages were lost between the sides: the checkpoint is kept, a resume finishes. */
+function failLost(s: SessionState, ctx: Ctx, detail: string): void {
   fail(
     s,
     ctx,
-    new PsiPeerLostError(
-      ctx.input.config.party.side,
-      'messages-lost',
-      `the peer's ${got} arrived but its ${missing} did not (lost in transit); resume both parties to finish`,
-    ),
+    new PsiPeerLostError(ctx.input.config.party.side, 'messages-lost', `${detail}; resume both parties to finish`),
   );
 }
 

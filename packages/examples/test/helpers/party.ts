@@ -130,7 +130,6 @@ export function checkpointBytes(out: string, session: string, side: string): num
   return existsSync(log) ? statSync(log).size : 0;
 }
 
-/** Wait until `check()` is true (polling), or throw naming `what` after `ms`. */
 /**
  * Both parties' exits, or, when either is still running after `ms`, a failure
  * that shows what each printed (both are killed first): a hang is reported
@@ -157,6 +156,7 @@ export async function bothExit(
   }
 }
 
+/** Wait until `check()` is true (polling), or throw naming `what` after `ms`. */
 export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
