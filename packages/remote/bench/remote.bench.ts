@@ -268,7 +268,7 @@ process.stdout.write(`remote bench: ${contenders.length} contenders × ${RUNS} r
 const suiteStart = performance.now();
 const server = await startNatsServer({ jetstream: false });
 const child = fork(responderTs, [server.url, CLUSTER], {
-  execArgv: ['--conditions=source', '--import', 'tsx'],
+  execArgv: ['--conditions=source', '--import', 'tsx', ...process.execArgv.filter((a) => a.startsWith('--cpu-prof'))],
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 let ctx: Ctx | undefined;

@@ -12,12 +12,20 @@ import { AskAbortedError, AskTimeoutError } from '../errors.js';
  * watches the head. Settled asks leave the FIFO from the head at once, and the
  * FIFO is compacted when settled entries pile up behind a slow one, so memory
  * stays proportional to the asks actually outstanding.
+ *
+ * Nor does an ask read the clock, when the clock can say when a turn ends
+ * (`Clock.endOfTurn`; the system clock can): the asks made in one event-loop
+ * turn are stamped together when it ends, with one clock read, so each one's
+ * timeout counts from the end of the turn it was made in. Never early; late by
+ * at most that turn's length (a timer cannot fire inside a turn anyway). An
+ * unstamped ask's deadline is `Infinity`, which no timer finds due.
  */
 export class AskRecord {
   settled = false;
   /** The asker's promise (set by the registry). */
   promise!: Promise<unknown>;
-  deadline = 0;
+  /** When it times out; `Infinity` until the end of the turn it was made in stamps it. */
+  deadline = Number.POSITIVE_INFINITY;
   /** The queue holding this record, for eager removal. */
   queue: TimeoutQueue | undefined = undefined;
   abortSignal: AbortSignal | undefined = undefined;
@@ -100,6 +108,9 @@ export class TimeoutQueue {
   private wakeups = 0;
   private wakeupsAtCheck = 0;
   private readonly unrefBound = () => this.unrefIfIdle();
+  /** Cancels the stamp of this turn's asks, while one is scheduled (`Clock.endOfTurn`). */
+  private stampPending: (() => void) | undefined = undefined;
+  private readonly stampBound = () => this.stamp();
 
   constructor(
     private readonly clock: Clock,
@@ -108,11 +119,15 @@ export class TimeoutQueue {
   ) {}
 
   push(record: AskRecord): void {
-    record.deadline = this.clock.now() + this.timeoutMs;
     record.queue = this;
     this.items.push(record);
-    if (this.timer === undefined) this.arm(record.deadline);
-    else if (this.idle) {
+    if (this.clock.endOfTurn !== undefined) {
+      this.stampPending ??= this.clock.endOfTurn(this.stampBound);
+    } else {
+      record.deadline = this.clock.now() + this.timeoutMs;
+      if (this.timer === undefined) this.arm(record.deadline);
+    }
+    if (this.timer !== undefined && this.idle) {
       this.idle = false;
       this.wakeups++;
       if (this.unrefd) {
@@ -145,7 +160,9 @@ export class TimeoutQueue {
       if (this.clock.unref !== undefined && this.timer !== undefined) {
         this.idle = true;
         if (this.unrefCheck === undefined && !this.unrefd) this.scheduleUnrefCheck();
-      } else {
+      } else if (this.stampPending === undefined) {
+        // (With a stamp pending the queue stays: the next ask of this turn
+        // reuses it, and the stamp disposes of it if it is still empty.)
         this.dispose();
       }
     } else if (this.settledCount > 256 && this.settledCount * 2 > items.length - this.head) {
@@ -156,6 +173,28 @@ export class TimeoutQueue {
       this.items = items.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /**
+   * The end of a turn in which asks were made: one clock read gives every ask
+   * still unstamped (the tail of the FIFO) its deadline, and arms the timer if
+   * none is.
+   */
+  private stamp(): void {
+    this.stampPending = undefined;
+    const items = this.items;
+    if (this.head === items.length) {
+      // Every ask of the turn settled within it (the common case): nothing to time.
+      if (this.timer === undefined) this.dispose();
+      return;
+    }
+    const deadline = this.clock.now() + this.timeoutMs;
+    for (let i = items.length - 1; i >= this.head; i--) {
+      const r = items[i] as AskRecord;
+      if (r.deadline !== Number.POSITIVE_INFINITY) break;
+      r.deadline = deadline;
+    }
+    if (this.timer === undefined) this.arm((items[this.head] as AskRecord).deadline);
   }
 
   private scheduleUnrefCheck(): void {
@@ -194,6 +233,10 @@ export class TimeoutQueue {
       clearTimeout(this.unrefCheck);
       this.unrefCheck = undefined;
     }
+    if (this.stampPending !== undefined) {
+      this.stampPending();
+      this.stampPending = undefined;
+    }
     if (this.head === this.items.length) this.onEmpty(this);
   }
 
@@ -220,8 +263,10 @@ export class TimeoutQueue {
       r.reject(new AskTimeoutError(r.target, r.timeoutMs, r.messageType));
     }
     if (this.head < this.items.length) {
-      if (this.timer === undefined) this.arm((this.items[this.head] as AskRecord).deadline);
-    } else {
+      const next = (this.items[this.head] as AskRecord).deadline;
+      // An unstamped head is timed by the stamp at the end of its turn.
+      if (this.timer === undefined && next !== Number.POSITIVE_INFINITY) this.arm(next);
+    } else if (this.stampPending === undefined) {
       this.dispose();
     }
   }
@@ -276,7 +321,7 @@ export class AskRegistry {
     let q = this.lastTimeout === timeoutMs ? this.lastQueue : this.queues.get(timeoutMs);
     if (q === undefined) {
       q = new TimeoutQueue(this.clock, timeoutMs, (empty) => {
-        this.queues.delete(timeoutMs);
+        if (this.queues.get(timeoutMs) === empty) this.queues.delete(timeoutMs);
         if (this.lastQueue === empty) {
           this.lastQueue = undefined;
           this.lastTimeout = -1;

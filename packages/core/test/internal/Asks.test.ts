@@ -87,4 +87,68 @@ describe('ask timeouts', () => {
     await expect(second.promise).rejects.toMatchObject({ name: 'AskTimeoutError' });
     registry.dispose();
   });
+
+  it('reads the clock once per turn, not once per ask, and times an ask from the end of the turn it was made in', async () => {
+    let reads = 0;
+    const clock: Clock = {
+      ...systemClock,
+      now: () => {
+        reads++;
+        return systemClock.now();
+      },
+    };
+    const registry = new AskRegistry(clock);
+    const t0 = performance.now();
+    const records = Array.from({ length: 1000 }, () => registry.create('/user/a', 'get', 40, undefined) as AskRecord);
+    // The rest of the turn takes 30 ms: the asks' 40 ms count from its end, so none fires before 70 ms.
+    while (performance.now() - t0 < 30);
+    const turnEnded = performance.now();
+    expect(reads).toBe(0);
+    const rejected = records.map((r) =>
+      r.promise.then(
+        () => Number.NaN,
+        () => performance.now(),
+      ),
+    );
+    const at = await Promise.all(rejected);
+    // One read stamps the turn's asks and one arms the timer; each firing reads once (and re-arms,
+    // reading again, when Node's timer fired before the deadline, its start being the loop's cached time).
+    expect(reads).toBeLessThan(10);
+    for (const t of at) expect(t).toBeGreaterThanOrEqual(turnEnded + 40);
+    registry.dispose();
+  });
+
+  it('never times an ask out early, whichever turn it was made in', async () => {
+    const registry = new AskRegistry(systemClock);
+    const made: number[] = [];
+    const fired: Promise<number>[] = [];
+    for (let i = 0; i < 5; i++) {
+      made.push(performance.now());
+      const r = registry.create('/user/a', 'get', 30, undefined) as AskRecord;
+      fired.push(
+        r.promise.then(
+          () => Number.NaN,
+          () => performance.now(),
+        ),
+      );
+      await sleep(7);
+    }
+    const at = await Promise.all(fired);
+    for (const [i, t] of at.entries()) expect(t - (made[i] as number)).toBeGreaterThanOrEqual(30);
+    // In the order made: each one its own turn's deadline, not one shared.
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    expect((at[4] as number) - (at[0] as number)).toBeGreaterThan(20);
+    registry.dispose();
+  });
+
+  it('leaves no immediate or timer behind once disposed with a stamp still pending', async () => {
+    const handles = () => process.getActiveResourcesInfo().filter((x) => x === 'Immediate' || x === 'Timeout');
+    const before = handles();
+    const registry = new AskRegistry(systemClock);
+    const r = registry.create('/user/a', 'get', 60_000, undefined) as AskRecord;
+    r.resolve(1);
+    expect(handles()).toEqual([...before, 'Immediate']);
+    registry.dispose();
+    expect(handles()).toEqual(before);
+  });
 });
