@@ -69,7 +69,7 @@ const lowOrder = (u: number) => {
 /** Who names the lie: the side it was told to, unless the case says otherwise. */
 const LEFT_NAMES_IT = /^psi left: the peer broke the protocol: it sent /;
 
-const lies: [what: string, edit: Edit, message: RegExp, reveal?: Reveal, namer?: RegExp][] = [
+const lies: [what: string, edit: Edit, message: RegExp, reveal?: Reveal | undefined, namer?: RegExp][] = [
   [
     'a batch whose length is not a whole number of points',
     (m) => (m.type === 'batch' && m.index === 0 ? [{ ...m, points: m.points.subarray(5) }] : same(m)),
