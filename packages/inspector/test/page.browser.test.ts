@@ -62,6 +62,8 @@ describe('the inspector page in Chromium', () => {
     expect(host, chip).toBeDefined();
     const slot = page.locator(`#workers-table tr[data-slot="${host}"]`);
     await slot.waitFor();
+    // The row may first show a frame sampled while the ask above was still in flight: wait for a later frame.
+    await waitFor(async () => (await cells(slot))[4] === '0', 'the slot to show no ask in flight once it was answered');
     expect(await cells(slot)).toEqual([
       `#${host}`,
       expect.stringMatching(/^\d+$/),
