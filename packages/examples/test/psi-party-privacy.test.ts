@@ -10,10 +10,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deserialize } from 'node:v8';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { hashToPoint, mask } from '@troupe/actors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unpack } from '../../remote/src/Packer.js';
 import { type NatsServer, startNatsServer } from '../../remote/test/helpers/NatsServer.js';
 import { outputs, type PartyProcess, partyArgs, startParty, writePair } from './helpers/party.js';
 
@@ -59,7 +59,7 @@ function record(): { messages: Captured[]; stop: () => Promise<void> } {
 /**
  * The batches of the Troupe data frames in a capture (see @troupe/remote's
  * README, "Envelope"): chunks put back together per sender and sequence, then
- * deserialised. Everything else (heartbeats, credits, the registry's KV) is
+ * decoded (packed or v8, by the payload's first byte). Everything else (heartbeats, credits, the registry's KV) is
  * searched as raw bytes only.
  */
 function batches(messages: Captured[]): { subject: string; value: unknown }[] {
@@ -81,7 +81,7 @@ function batches(messages: Captured[]): { subject: string; value: unknown }[] {
     if (entry.chunks.size === entry.count) {
       parts.delete(id);
       const whole = Buffer.concat([...entry.chunks.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c));
-      out.push({ subject: entry.subject, value: deserialize(whole) });
+      out.push({ subject: entry.subject, value: unpack(whole) });
     }
   }
   return out;

@@ -4,7 +4,7 @@
  * ```
  * offset size field
  *  0     2    magic 0x54 0x52 ("TR")
- *  2     1    version (1)
+ *  2     1    version (2: the payload of a batch is packed or v8, see Packer.ts)
  *  3     1    kind (see Kind)
  *  4     4    cluster tag: FNV-1a (32 bit) of the cluster name
  *  8     8    sender incarnation
@@ -17,7 +17,7 @@
  * 40     4    total  DATA: size of the whole serialised batch; HEARTBEAT: interval in ms
  * 44     1    n: length of the sender's node name (1..64)
  * 45     n    sender node name (ASCII)
- * 45+n   ...  payload: DATA a chunk of the v8-serialised batch; CLOSE / LEAVE / QUARANTINE / LOST: UTF-8 detail
+ * 45+n   ...  payload: DATA a chunk of the serialised batch (Packer.ts); CLOSE / LEAVE / QUARANTINE / LOST: UTF-8 detail
  * ```
  *
  * All integers are big-endian; `offset` is a float64 (exact to 2^53 bytes).
@@ -27,7 +27,7 @@
 
 /** `TR` */
 export const MAGIC = 0x5452;
-export const VERSION = 1;
+export const VERSION = 2;
 /** Bytes before the node name. */
 export const FIXED_HEADER = 45;
 const MAX_NODE_NAME = 64;

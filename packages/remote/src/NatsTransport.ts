@@ -24,13 +24,13 @@
  * a peer's graceful leave (reason `closed`), or the failure detector (`peer-dead`).
  * A later incarnation of the peer is a new pair and a new transport.
  */
-import { deserialize } from 'node:v8';
 import type { Clock } from '@troupe/core';
-import { BatchTooLargeError, type Chunk, chunk, serializeAfter } from './Chunker.js';
+import { BatchTooLargeError, type Chunk, chunk } from './Chunker.js';
 import { ReceiveCredit, SendWindow } from './Credits.js';
 import type { DropReason } from './DroppedFrame.js';
 import { controlFrame, detailOf, type Header, headerTemplate, Kind } from './Envelope.js';
 import { UnserializableBatchError } from './errors.js';
+import { packAfter, unpack } from './Packer.js';
 import type { Dropped } from './Reassembler.js';
 import { Reassembler } from './Reassembler.js';
 import type { Batch, Transport, TransportClosed } from './Transport.js';
@@ -180,7 +180,7 @@ export class NatsTransport implements Transport {
     }
     let buf: Buffer;
     try {
-      buf = serializeAfter(this.template, batch);
+      buf = packAfter(this.template, batch);
     } catch (e) {
       throw new UnserializableBatchError(this.label, e);
     }
@@ -297,7 +297,7 @@ export class NatsTransport implements Transport {
     if (got.complete !== undefined) {
       let batch: unknown;
       try {
-        batch = deserialize(got.complete);
+        batch = unpack(got.complete);
       } catch (e) {
         batch = e;
       }

@@ -9,11 +9,12 @@
  * its real peer `b` (another process).
  */
 import { randomBytes } from 'node:crypto';
-import { deserialize, serialize } from 'node:v8';
+import { serialize } from 'node:v8';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ActorSystem, type DeadLetter, type Logger } from '@troupe/core';
 import { type Cluster, type DroppedFrame, joinCluster } from '@troupe/remote';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unpack } from '../src/Packer.js';
 import { type EchoMsg, Recorder, type RecorderMsg, type SeqRecord } from './fixtures/actors.js';
 import { frame, readFrame } from './helpers/frames.js';
 import { type NatsServer, startNatsServer } from './helpers/NatsServer.js';
@@ -84,7 +85,7 @@ beforeAll(async () => {
   foreign.subscribe(`troupe.${CLUSTER}.node.${forger.node}`, {
     callback: (_e, m) => {
       const f = readFrame(m.data);
-      if (f.kind === 1) toForger.push(deserialize(f.payload) as unknown[]);
+      if (f.kind === 1) toForger.push(unpack(f.payload) as unknown[]); // packed or v8: the node picks
     },
   });
   await cluster.node.whenMember('b');

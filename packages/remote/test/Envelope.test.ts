@@ -33,7 +33,7 @@ describe('Envelope', () => {
     expect(decodeHeader(good.subarray(0, 20))).toBe('truncated');
     expect(decodeHeader(good.subarray(0, FIXED_HEADER))).toBe('truncated'); // name missing
     const v = Buffer.from(good);
-    v[2] = 2;
+    v[2] = 1; // the version before the packed payloads
     expect(decodeHeader(v)).toBe('unsupported-version');
     const k = Buffer.from(good);
     k[3] = 0;

@@ -93,6 +93,8 @@ describe('a node receiving bad input from the network', () => {
 
   it('drops an unknown version or kind', async () => {
     await expectDrop('unsupported-version', frame({ version: 9 }));
+    // Version 1 nodes sent only v8 payloads and could not read packed ones: the two never pair up.
+    await expectDrop('unsupported-version', frame({ version: 1 }));
     await expectDrop('bad-kind', frame({ kind: 99 }));
     await expectDrop('bad-node-name', frame({ node: 'no spaces' }));
   });
@@ -129,6 +131,13 @@ describe('a node receiving bad input from the network', () => {
     await expectDrop('undecodable', data({ seq: 3 }, serialize({ not: 'an array' })));
     // v8 bytes claiming a dense array of 2^32 - 1 elements: refused, not allocated.
     await expectDrop('undecodable', data({ seq: 4 }, Buffer.from([0xff, 0x0f, 0x41, 0xff, 0xff, 0xff, 0xff, 0x0f])));
+    // The same claim in the packed format (0x01, array tag 12, varint length), and a packed value that is no array.
+    const hugeArray = await expectDrop(
+      'undecodable',
+      data({ seq: 5 }, Buffer.from([0x01, 12, 0xff, 0xff, 0xff, 0xff, 0x0f])),
+    );
+    expect(hugeArray.detail).toMatch(/array of 4294967295 elements/);
+    await expectDrop('undecodable', data({ seq: 6 }, Buffer.from([0x01, 0x81])));
   });
 
   it('drops chunks that do not continue a batch, and a chunk that disagrees with its declared size', async () => {
