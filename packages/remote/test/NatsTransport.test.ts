@@ -63,6 +63,27 @@ describe('NatsTransport', () => {
     expect(ab.stats().postedBatches).toBe(0);
   });
 
+  it('carries packed and v8 batches alike, in order, a packed batch over max_payload in chunks', async () => {
+    const { ab, ba } = await pair({ maxMessageBytes: 4096 });
+    const plain = (i: number) => [1, 7, { type: 'inc', n: i, tag: `t${i % 5}`, nested: { list: [i, -0, 'é'] } }];
+    // 5000 plain frames: packed, about 100 kB, so many 4 kB chunks.
+    const big: unknown[] = [];
+    for (let i = 0; i < 5000; i++) big.push(...plain(i));
+    const sent: unknown[][] = [plain(0), [2, { bytes: new Uint8Array([1, 2, 3]), when: new Date(5) }], big, plain(1)];
+    ab.post(sent[0] as unknown[]);
+    const t = await ba();
+    const got: unknown[][] = [];
+    t.onBatch((batch) => got.push(batch));
+    for (const b of sent.slice(1)) ab.post(b);
+    await eventually(() => (got.length === sent.length ? true : undefined), 10_000, 'every batch');
+    expect(got).toEqual(sent);
+    expect(Object.is((got[2]?.[2] as { nested: { list: unknown[] } }).nested.list[1], -0)).toBe(true);
+    expect(ab.stats().chunksPublished).toBeGreaterThan(20);
+    // Packed, not v8: the plain batches are well under what v8 makes of them.
+    const v8Bytes = sent.reduce((t, b) => t + serialize(b).length, 0);
+    expect(ab.stats().postedBytes).toBeLessThan(0.8 * v8Bytes);
+  });
+
   it('keeps batches in a backlog while paused, and delivers them in order on resume', async () => {
     const { ab, ba } = await pair();
     ab.post([0]);
