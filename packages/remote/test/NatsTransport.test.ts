@@ -77,7 +77,8 @@ describe('NatsTransport', () => {
     for (const b of sent.slice(1)) ab.post(b);
     await eventually(() => (got.length === sent.length ? true : undefined), 10_000, 'every batch');
     expect(got).toEqual(sent);
-    expect(Object.is((got[2]?.[2] as { nested: { list: unknown[] } }).nested.list[1], -0)).toBe(true);
+    const first = (got[2] as unknown[])[2] as { nested: { list: unknown[] } };
+    expect(Object.is(first.nested.list[1], -0)).toBe(true);
     expect(ab.stats().chunksPublished).toBeGreaterThan(20);
     // Packed, not v8: the plain batches are well under what v8 makes of them.
     const v8Bytes = sent.reduce((t, b) => t + serialize(b).length, 0);
