@@ -17,7 +17,7 @@
  * between messages).
  *
  * Anything else anywhere in the batch (typed arrays, Buffers, Maps, Sets,
- * Dates, RegExps, BigInts, class instances, holes, arrays with named
+ * Dates, RegExps, BigInts, class instances, Proxies, holes, arrays with named
  * properties, arrays longer than {@link MAX_PACKED_ARRAY} inside a message,
  * nesting deeper than {@link MAX_DEPTH}) makes the whole batch go as
  * `node:v8` instead, which also throws for what cannot be cloned at all, and
@@ -29,6 +29,7 @@
  * the bytes it has, and throws a `RangeError` naming the offset where the
  * payload stops making sense.
  */
+import { types } from 'node:util';
 import { deserialize } from 'node:v8';
 import { serializeAfter } from './Chunker.js';
 
@@ -240,7 +241,8 @@ class Writer {
           this.byte(Tag.Null);
           return;
         }
-        if (depth > MAX_DEPTH) throw FALLBACK;
+        // A Proxy looks plain from outside, but structured clone refuses it: v8 throws the error it always threw.
+        if (depth > MAX_DEPTH || types.isProxy(v)) throw FALLBACK;
         if (!this.container(v, depth)) return;
         if (Array.isArray(v)) this.array(v, depth, false);
         else this.object(v as Record<string, unknown>, depth);

@@ -234,6 +234,9 @@ describe('Packer: anything else goes as node:v8, with v8 semantics', () => {
   it('what cannot be cloned at all throws as v8 does (a function, a symbol)', () => {
     expect(() => pack([1, { f: () => 1 }])).toThrow(/could not be cloned/);
     expect(() => pack([1, Symbol('s')])).toThrow(/could not be cloned/);
+    // A Proxy passes for a plain object or array, but structured clone (and so a worker's port) refuses it.
+    expect(() => pack([1, new Proxy({ a: 1 }, {})])).toThrow(/could not be cloned/);
+    expect(() => pack([1, { deep: [new Proxy([1], {})] }])).toThrow(/could not be cloned/);
   });
 
   it('a getter that sends a batch while one is being packed gets v8 for its own, and both are right', () => {
