@@ -201,13 +201,13 @@ class Writer {
   }
 
   byte(b: number): void {
-    this.room(1);
+    if (this.pos >= this.buf.length) this.room(1);
     this.buf[this.pos++] = b;
   }
 
   /** An unsigned varint (up to 2^32 - 1). */
   varint(n: number): void {
-    this.room(5);
+    if (this.pos + 5 > this.buf.length) this.room(5);
     const buf = this.buf;
     while (n >= 0x80) {
       buf[this.pos++] = (n & 0x7f) | 0x80;
