@@ -1,15 +1,13 @@
 /**
- * Serialising a batch and cutting it into chunks that fit the server's `max_payload`.
+ * Cutting a serialised batch into chunks that fit the server's `max_payload`.
  *
- * The batch is serialised with `node:v8` (structured-clone semantics, the same
- * rules as `postMessage`) straight after a copy of the pair's header template,
- * so the common case, a batch that fits one NATS message, costs no extra copy:
- * the header is stamped in place. A larger batch is cut into
+ * The batch is serialised (`packAfter` in Packer.ts) straight after a copy of the
+ * pair's header template, so the common case, a batch that fits one NATS
+ * message, costs no extra copy: the header is stamped in place. A larger batch is cut into
  * `ceil(size / (max_payload - header))` chunks, each with its own header
  * (same sequence number, index 0..count-1, the batch's total size), which the
  * peer's {@link Reassembler} puts back together.
  */
-import { DefaultSerializer } from 'node:v8';
 import { registerError } from '@troupe/core';
 import { Kind, stamp } from './Envelope.js';
 
@@ -46,15 +44,6 @@ export class BatchTooLargeError extends Error {
 }
 
 registerError(BatchTooLargeError);
-
-/** Serialise `value` after `template` (which is copied into the result's first bytes). Throws what v8 throws. */
-export function serializeAfter(template: Uint8Array, value: unknown): Buffer {
-  const ser = new DefaultSerializer();
-  ser.writeRawBytes(template);
-  ser.writeHeader();
-  ser.writeValue(value);
-  return ser.releaseBuffer();
-}
 
 /**
  * Cut a serialised batch (`buf`, which starts with `template.length` bytes of

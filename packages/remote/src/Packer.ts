@@ -30,8 +30,7 @@
  * payload stops making sense.
  */
 import { types } from 'node:util';
-import { deserialize } from 'node:v8';
-import { serializeAfter } from './Chunker.js';
+import { DefaultSerializer, deserialize } from 'node:v8';
 
 /**
  * Buffer's own string methods without the argument checks of `write` and
@@ -105,6 +104,15 @@ const Tag = {
 
 /** Thrown inside the packer: this batch goes as `node:v8`. */
 const FALLBACK: unique symbol = Symbol('fallback');
+
+/** `value` serialised with `node:v8` after `template` (copied into the result's first bytes). Throws what v8 throws. */
+function serializeAfter(template: Uint8Array, value: unknown): Buffer {
+  const ser = new DefaultSerializer();
+  ser.writeRawBytes(template);
+  ser.writeHeader();
+  ser.writeValue(value);
+  return ser.releaseBuffer();
+}
 
 /**
  * `batch` after a copy of `template`: packed when everything in it is plain
@@ -401,12 +409,8 @@ class Writer {
 
 const writer = new Writer();
 
-const wellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
-/** No lone surrogate (so UTF-8 round-trips it). */
-function isWellFormed(s: string): boolean {
-  if (wellFormed !== undefined) return wellFormed.call(s);
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
-}
+/** No lone surrogate, so UTF-8 round-trips it (`String.prototype.isWellFormed`: Node 20, not yet in TypeScript's ES2023 lib). */
+const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
 // ---------------------------------------------------------------- reading
 

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
+import { seededRandom as rng } from '../../examples/src/shared/random.js';
 import { MAX_DEPTH, MAX_PACKED_ARRAY, PACKED, packAfter, unpack } from '../src/Packer.js';
 
 const TEMPLATE = Buffer.from('header--');
@@ -14,18 +15,6 @@ function pack(batch: unknown[]): Buffer {
 
 /** What structured clone (the semantics the wire promises) makes of `value`. */
 const cloned = (value: unknown) => deserialize(serialize(value));
-
-/** A small deterministic PRNG, so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NUMBERS = [
   0,
