@@ -8,7 +8,8 @@
  * BENCHMARKS.md, mostly creating and internalising the same property names and
  * values again for every frame. The packed format writes a short string
  * repeated in a batch (a key, a message type) once and then as a one-byte
- * cache slot, small integers in one byte, and keeps structured clone's
+ * cache slot, small integers in one byte, a flat object's keys once per
+ * shape (then only its values), and keeps structured clone's
  * semantics for what it accepts: `undefined`, `null`, booleans, every number
  * (-0, NaN and the infinities exactly), strings (lone surrogates included),
  * dense arrays, plain objects (own enumerable string keys; a null-prototype
@@ -63,6 +64,16 @@ const SCRATCH = 64 * 1024;
 /** Arrays inside messages up to this length are checked for named properties and packed; longer ones go as `node:v8`. */
 export const MAX_PACKED_ARRAY = 64;
 
+/**
+ * Flat objects (every value a primitive) with 1 to {@link MAX_SHAPE_KEYS} keys
+ * are written by shape: the keys once per batch, then only the values, and
+ * read back by a constructor made once per shape (see {@link shapeOf}).
+ * {@link SHAPE_SLOTS} shapes are kept per batch, both sides in step (the
+ * writer names the slot).
+ */
+export const MAX_SHAPE_KEYS = 16;
+const SHAPE_SLOTS = 16;
+
 /** The cache slot of a short string (0 for the empty string): the same function on both sides. */
 function slotOf(s: string): number {
   const n = s.length;
@@ -98,6 +109,13 @@ const Tag = {
   End: 14,
   /** varint: id of an array or object met earlier in this batch (ids count up from 0 in order of appearance) */
   Ref: 15,
+  /**
+   * a flat object (every value a primitive) of a new shape: u8 shape slot, u8 key count, the keys as
+   * string values, then the values in key order
+   */
+  Shape: 16,
+  /** a flat object of a shape given earlier in this batch: u8 shape slot, then the values in key order */
+  Shaped: 17,
   /** 0x80 | n: the integer n, 0..127 */
   Small: 0x80,
 } as const;
@@ -156,6 +174,13 @@ class Writer {
   busy = false;
   /** The string in each cache slot ({@link slotOf}). */
   private readonly slots: (string | undefined)[] = new Array(SLOTS).fill(undefined);
+  /** The keys of the shape in each shape slot (see {@link Writer.shaped}). */
+  private readonly shapes: (string[] | undefined)[] = new Array(SHAPE_SLOTS).fill(undefined);
+  /** An object's keys and values, each read once (see {@link Writer.object}). */
+  private readonly keys: string[] = new Array(MAX_SHAPE_KEYS).fill('');
+  private readonly vals: unknown[] = new Array(MAX_SHAPE_KEYS).fill(undefined);
+  /** Object.prototype has no enumerable property (so for-in gives own keys only); set per batch. */
+  private inheritsNothing = true;
   /** Arrays and objects below the frame level, by id (see {@link Writer.container}). */
   private readonly objects = new Map<object, number>();
   private nextId = 0;
@@ -167,6 +192,8 @@ class Writer {
   private lastFrameId = -1;
 
   begin(template: Uint8Array): void {
+    this.inheritsNothing = true;
+    for (const _ in Object.prototype) this.inheritsNothing = false;
     this.pos = 0;
     this.room(template.length);
     this.buf.set(template, 0);
@@ -187,6 +214,14 @@ class Writer {
 
   reset(): void {
     this.slots.fill(undefined);
+    this.shapes.fill(undefined);
+    // Do not keep what the batch held alive (nor a huge scratch after one huge object).
+    if (this.keys.length > MAX_SHAPE_KEYS) {
+      this.keys.length = MAX_SHAPE_KEYS;
+      this.vals.length = MAX_SHAPE_KEYS;
+    }
+    this.keys.fill('');
+    this.vals.fill(undefined);
     this.objects.clear();
     this.nextId = 0;
     this.frameObj = undefined;
@@ -355,14 +390,63 @@ class Writer {
   object(o: Record<string, unknown>, depth: number): void {
     const proto = Object.getPrototypeOf(o);
     if (proto !== Object.prototype && proto !== null) throw FALLBACK;
+    // Own enumerable keys, each value read once (a getter runs once, as with structured clone).
+    // for-in reads V8's enum cache without making a key array; it also walks the prototype, so
+    // only while Object.prototype has no enumerable property (checked per batch).
+    const keys = this.keys;
+    const vals = this.vals;
+    let n = 0;
+    let flat = true;
+    if (this.inheritsNothing) {
+      for (const k in o) {
+        const v = o[k];
+        keys[n] = k;
+        vals[n++] = v;
+        if (typeof v === 'object' && v !== null) flat = false;
+      }
+    } else {
+      for (const k of Object.keys(o)) {
+        const v = o[k];
+        keys[n] = k;
+        vals[n++] = v;
+        if (typeof v === 'object' && v !== null) flat = false;
+      }
+    }
+    if (flat && n > 0 && n <= MAX_SHAPE_KEYS) {
+      this.shaped(keys, vals, n);
+      return;
+    }
+    // What is below may be an object, which uses the scratch too.
+    const ownKeys = keys.slice(0, n);
+    const ownVals = vals.slice(0, n);
     this.byte(Tag.Object);
-    const keys = Object.keys(o);
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i] as string;
-      this.string(k);
-      this.value(o[k], depth + 1);
+    for (let i = 0; i < n; i++) {
+      this.string(ownKeys[i] as string);
+      this.value(ownVals[i], depth + 1);
     }
     this.byte(Tag.End);
+  }
+
+  /** A flat object by its shape: the keys when the shape is new in this batch, then the values. */
+  private shaped(keys: string[], vals: unknown[], n: number): void {
+    const first = keys[0] as string;
+    const slot = (n * 5 + first.length * 3 + first.charCodeAt(0)) & (SHAPE_SLOTS - 1);
+    const known = this.shapes[slot];
+    let same = known !== undefined && known.length === n;
+    for (let i = 0; same && i < n; i++) same = (known as string[])[i] === keys[i];
+    if (same) {
+      this.room(2);
+      this.buf[this.pos++] = Tag.Shaped;
+      this.buf[this.pos++] = slot;
+    } else {
+      this.shapes[slot] = keys.slice(0, n);
+      this.room(3);
+      this.buf[this.pos++] = Tag.Shape;
+      this.buf[this.pos++] = slot;
+      this.buf[this.pos++] = n;
+      for (let i = 0; i < n; i++) this.string(keys[i] as string);
+    }
+    for (let i = 0; i < n; i++) this.value(vals[i], 2);
   }
 
   /**
@@ -409,6 +493,62 @@ class Writer {
 
 const writer = new Writer();
 
+/** How a flat object of one shape is read: its values in key order, then the object. */
+interface Shape {
+  readonly keys: readonly string[];
+  make(r: Reader): Record<string, unknown>;
+}
+
+/**
+ * Shapes met so far, by their keys (JSON, which no two key lists share), each
+ * with a constructor made once: an object literal of the shape's keys, the
+ * fastest way V8 has to make an object, and one that keeps every object of
+ * the shape on one hidden class. Bounded: after {@link MAX_SHAPES} (a peer
+ * sending ever new key sets), or where code cannot be generated
+ * (`--disallow-code-generation-from-strings`), objects are built key by key.
+ */
+const shapesMade = new Map<string, Shape>();
+/** The shape last read in each slot, by any batch. */
+const lastShapes: (Shape | undefined)[] = new Array(SHAPE_SLOTS).fill(undefined);
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+export const MAX_SHAPES = 1024;
+let generate = true;
+
+function shapeOf(keys: string[]): Shape {
+  const id = JSON.stringify(keys);
+  let shape = shapesMade.get(id);
+  if (shape !== undefined) return shape;
+  shape = { keys, make: (r) => byKey(keys, r) };
+  // A literal's "__proto__": sets the prototype: a shape with that key (an own __proto__ property) is built key by key.
+  if (generate && shapesMade.size < MAX_SHAPES && !keys.includes('__proto__')) {
+    try {
+      // Keys as JSON string literals: nothing in a key can end the literal or run.
+      const body = `"use strict"; return { ${keys.map((k) => `${JSON.stringify(k)}: r.primitive()`).join(', ')} };`;
+      shape = { keys, make: new Function('r', body) as (r: Reader) => Record<string, unknown> };
+    } catch {
+      generate = false;
+    }
+  }
+  if (shapesMade.size < MAX_SHAPES) shapesMade.set(id, shape);
+  return shape;
+}
+
+function byKey(keys: readonly string[], r: Reader): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = r.primitive();
+    if (k === '__proto__')
+      Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+    else o[k] = v;
+  }
+  return o;
+}
+
 /** No lone surrogate, so UTF-8 round-trips it (`String.prototype.isWellFormed`: Node 20, not yet in TypeScript's ES2023 lib). */
 const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
@@ -422,11 +562,21 @@ class Reader {
   private readonly objects: object[] = [];
   private frameObj: object | undefined = undefined;
   private frameRegistered = true;
+  /** The shape in each shape slot (the writer's: {@link Writer.shaped}). */
+  private readonly shapes: (Shape | undefined)[] = new Array(SHAPE_SLOTS).fill(undefined);
 
   constructor(payload: Uint8Array) {
     this.buf = (
       Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length)
     ) as RawBuffer;
+  }
+
+  /** @internal A flat object's value: anything but an array or object. */
+  primitive(): unknown {
+    const tag = this.buf[this.pos];
+    if (tag === Tag.Array || tag === Tag.Object || tag === Tag.Ref || tag === Tag.Shape || tag === Tag.Shaped)
+      this.fault(`tag ${tag} in a flat object`);
+    return this.value(2);
   }
 
   private fault(what: string): never {
@@ -539,6 +689,29 @@ class Reader {
             Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
           else o[k] = v;
         }
+      }
+      case Tag.Shape:
+      case Tag.Shaped: {
+        if (depth > MAX_DEPTH) this.fault('nesting too deep');
+        const slot = this.byte();
+        if (slot >= SHAPE_SLOTS) this.fault(`shape slot ${slot} (there are ${SHAPE_SLOTS})`);
+        let shape = this.shapes[slot];
+        if (tag === Tag.Shape) {
+          const n = this.byte();
+          if (n === 0 || n > MAX_SHAPE_KEYS) this.fault(`a shape of ${n} keys`);
+          const keys: string[] = [];
+          for (let i = 0; i < n; i++) keys.push(this.stringAfter(this.byte()));
+          // Most batches of a link repeat the last one's shapes in the same slots.
+          const last = lastShapes[slot];
+          shape = last !== undefined && sameKeys(last.keys, keys) ? last : shapeOf(keys);
+          lastShapes[slot] = shape;
+          this.shapes[slot] = shape;
+        } else if (shape === undefined) {
+          this.fault(`shape slot ${slot}, which holds none`);
+        }
+        const o = shape.make(this);
+        this.register(o, depth);
+        return o;
       }
       case Tag.Ref: {
         if (depth < 1) this.fault('reference at the top');

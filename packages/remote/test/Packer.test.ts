@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { seededRandom as rng } from '../../examples/src/shared/random.js';
-import { MAX_DEPTH, MAX_PACKED_ARRAY, PACKED, packAfter, unpack } from '../src/Packer.js';
+import { MAX_DEPTH, MAX_PACKED_ARRAY, MAX_SHAPE_KEYS, MAX_SHAPES, PACKED, packAfter, unpack } from '../src/Packer.js';
 
 const TEMPLATE = Buffer.from('header--');
 
@@ -136,6 +137,116 @@ describe('Packer: plain data goes packed and comes back as structured clone woul
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(back).toEqual(cloned([evil])[0]);
   });
+});
+
+describe('Packer: flat objects go by shape (keys once per batch, then values only)', () => {
+  it('round-trips many shapes, interleaved, colliding in their slots, with integer-like and odd keys', () => {
+    const r = rng(31);
+    const shapes = Array.from({ length: 40 }, (_, s) =>
+      Array.from({ length: 1 + (s % MAX_SHAPE_KEYS) }, (_, k) => (k % 5 === 4 ? String(k) : `k${s}_${k}`)),
+    );
+    shapes.push(['a"}; globalThis.pwned = 1; ({"', '\u2028\u2029', 'back`tick', '*/', '\uD800'], ['constructor']);
+    for (let b = 0; b < 50; b++) {
+      const batch: unknown[] = [];
+      for (let i = 0; i < 60; i++) {
+        const keys = shapes[Math.floor(r() * shapes.length)] as string[];
+        const o: Record<string, unknown> = r() < 0.1 ? Object.create(null) : {};
+        for (const k of keys) o[k] = plainValue(r, 0);
+        batch.push(i, o);
+      }
+      const back = unpack(pack(batch));
+      if (!isDeepStrictEqual(back, cloned(batch))) expect({ b, back }).toEqual({ b, back: cloned(batch) });
+    }
+    expect((globalThis as Record<string, unknown>).pwned).toBeUndefined();
+  });
+
+  it('a repeated shape costs its values only: 100 messages of one shape take a few bytes each', () => {
+    const batch: unknown[] = [];
+    for (let i = 0; i < 100; i++) batch.push(5, i, { type: 'inc', n: 1 });
+    // Per frame: the op, the id (1-2 bytes), the shape tag and slot, and the two values (2 and 1 bytes).
+    expect(pack(batch).length).toBeLessThan(100 * 9);
+  });
+
+  it(`an object of ${MAX_SHAPE_KEYS} keys goes by shape, one of ${MAX_SHAPE_KEYS + 1} key by key: both round-trip`, () => {
+    const of = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, i]));
+    const batch = [of(MAX_SHAPE_KEYS), of(MAX_SHAPE_KEYS), of(MAX_SHAPE_KEYS + 1), of(MAX_SHAPE_KEYS + 1), {}, {}];
+    expect(unpack(pack(batch))).toEqual(batch);
+  });
+
+  it('reads each property once (a getter runs once), flat or not', () => {
+    let flatReads = 0;
+    let deepReads = 0;
+    const flat = {
+      get x() {
+        flatReads++;
+        return 1;
+      },
+    };
+    const deep = {
+      get x() {
+        deepReads++;
+        return [1];
+      },
+    };
+    expect(unpack(pack([flat, deep]))).toEqual([{ x: 1 }, { x: [1] }]);
+    expect([flatReads, deepReads]).toEqual([1, 1]);
+  });
+
+  it('an enumerable property on Object.prototype is not taken for an own key', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.inherited = 'polluted';
+    try {
+      const batch = [{ type: 'inc', n: 1 }, { a: [1] }];
+      const payload = pack(batch);
+      delete proto.inherited;
+      const back = unpack(payload) as Record<string, unknown>[];
+      expect(back).toEqual(cloned(batch));
+      expect(back.map((o) => Object.keys(o))).toEqual([['type', 'n'], ['a']]);
+    } finally {
+      delete proto.inherited;
+    }
+  });
+
+  it('a flat own __proto__ key stays own, also in a forged shape', () => {
+    const flat = JSON.parse('{"__proto__": 1, "a": 2}') as Record<string, unknown>;
+    const back = (unpack(pack([flat, flat])) as Record<string, unknown>[])[1] as Record<string, unknown>;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(back, '__proto__')?.value).toBe(1);
+    // Forged by hand: [Shape slot 3, 1 key "__proto__", value 7].
+    const key = [...Buffer.from('__proto__')];
+    const forged = unpack(Buffer.from([PACKED, 12, 1, 16, 3, 1, 6, key.length, ...key, 0x87])) as object[];
+    expect(Object.getPrototypeOf(forged[0])).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(forged[0], '__proto__')?.value).toBe(7);
+    expect(({} as Record<string, unknown>)[7]).toBeUndefined();
+  });
+
+  // A process of its own: these change what the module caches for the rest of its life.
+  const child = (flags: string[], code: string): string =>
+    execFileSync(
+      process.execPath,
+      [...flags, '--conditions=source', '--import', 'tsx', '--input-type=module', '-e', code],
+      {
+        cwd: new URL('..', import.meta.url),
+        encoding: 'utf8',
+      },
+    );
+  const probe = (extra: string) => `
+    import { packAfter, unpack } from './src/Packer.ts';
+    import { isDeepStrictEqual } from 'node:util';
+    const batch = [];
+    for (let i = 0; i < 50; i++) batch.push(i, { type: 'inc', n: i, s: 'x' + i }, { ['k' + (i % 7)]: i });
+    ${extra}
+    const back = unpack(packAfter(new Uint8Array(0), batch));
+    console.log(isDeepStrictEqual(back, batch) ? 'same' : 'differs: ' + JSON.stringify(back));`;
+
+  it('reads right where code generation from strings is disallowed (objects are then built key by key)', () => {
+    expect(child(['--disallow-code-generation-from-strings'], probe('')).trim()).toBe('same');
+  });
+
+  it(`reads right past ${MAX_SHAPES} shapes (a peer sending ever new key sets): the cache stops growing`, () => {
+    const flood = `for (let i = 0; i < ${MAX_SHAPES + 100}; i++) unpack(packAfter(new Uint8Array(0), [{ ['f' + i]: 1 }]));`;
+    expect(child([], probe(flood)).trim()).toBe('same');
+  }, 20_000);
 });
 
 describe('Packer: identity', () => {
@@ -294,6 +405,12 @@ describe('Packer: bytes from the network are not trusted', () => {
     expect(() => unpack(Buffer.from([PACKED, 12, 1, 12, 1, 15, 9]))).toThrow(/reference to object 9/);
     expect(() => unpack(Buffer.from([PACKED, 12, 1, 13, 0x81, 0x82, 14]))).toThrow(
       /tag 129 where a string was expected/,
+    );
+    expect(() => unpack(Buffer.from([PACKED, 12, 1, 17, 2]))).toThrow(/shape slot 2, which holds none at byte 5/);
+    expect(() => unpack(Buffer.from([PACKED, 12, 1, 17, 99]))).toThrow(/shape slot 99 \(there are 16\)/);
+    expect(() => unpack(Buffer.from([PACKED, 12, 1, 16, 0, 0]))).toThrow(/a shape of 0 keys/);
+    expect(() => unpack(Buffer.from([PACKED, 12, 1, 16, 0, 1, 6, 1, 0x61, 12, 0]))).toThrow(
+      /tag 12 in a flat object at byte 9/,
     );
     const tooDeep = Buffer.from([PACKED, ...new Array(MAX_DEPTH + 2).fill([12, 1]).flat(), 0x80]);
     expect(() => unpack(tooDeep)).toThrow(/nesting too deep/);
