@@ -4,7 +4,7 @@
  * ```
  * offset size field
  *  0     2    magic 0x54 0x52 ("TR")
- *  2     1    version (2: the payload of a batch is packed or v8, see Packer.ts)
+ *  2     1    version (3: packed payloads with shapes, and the Recount frames of core's link)
  *  3     1    kind (see Kind)
  *  4     4    cluster tag: FNV-1a (32 bit) of the cluster name
  *  8     8    sender incarnation
@@ -27,7 +27,7 @@
 
 /** `TR` */
 export const MAGIC = 0x5452;
-export const VERSION = 2;
+export const VERSION = 3;
 /** Bytes before the node name. */
 export const FIXED_HEADER = 45;
 const MAX_NODE_NAME = 64;

@@ -95,6 +95,8 @@ describe('a node receiving bad input from the network', () => {
     await expectDrop('unsupported-version', frame({ version: 9 }));
     // Version 1 nodes sent only v8 payloads and could not read packed ones: the two never pair up.
     await expectDrop('unsupported-version', frame({ version: 1 }));
+    // Version 2 nodes could not read shaped objects in packed payloads, nor core's Recount frames.
+    await expectDrop('unsupported-version', frame({ version: 2 }));
     await expectDrop('bad-kind', frame({ kind: 99 }));
     await expectDrop('bad-node-name', frame({ node: 'no spaces' }));
   });

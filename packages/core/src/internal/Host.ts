@@ -80,6 +80,13 @@ export class Host implements LinkHost {
     return this.cells.get(handle)?.cell.path ?? `${this.link.label} handle ${handle}`;
   }
 
+  received(handle: number): number | undefined {
+    const hosted = this.cells.get(handle);
+    const early = this.early.get(handle);
+    if (hosted === undefined && early === undefined) return undefined;
+    return (hosted?.delivered ?? 0) + (early === undefined ? 0 : early.length / 2);
+  }
+
   deliver(handle: number, message: unknown, env: ReplyTarget | undefined): ActorCell | undefined {
     const hosted = this.cells.get(handle);
     if (hosted !== undefined) {

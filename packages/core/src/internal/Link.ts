@@ -98,6 +98,12 @@ export class Channel {
   waiter: (() => void) | undefined = undefined;
   /** The host's last word: the actor still had work (queued, or a message in flight). */
   busy = false;
+  /** Messages posted to the hosted actor in all (tells and asks; those never sent are taken off again). */
+  sent = 0;
+  /** The latest recount asked for after an outage (its id, and `sent` when it was asked), and the losses found so far. */
+  probeId = 0;
+  probeAt = 0;
+  lost = 0;
   constructor(
     readonly handle: number,
     readonly proxy: LinkProxy,
@@ -142,6 +148,8 @@ export interface LinkProxy {
 export interface LinkHost {
   /** Path of the hosted actor, for error messages. */
   pathOf(handle: number): string;
+  /** Messages for `handle` that have arrived in all (undefined: no such actor here). */
+  received(handle: number): number | undefined;
   /** Hand a message to a hosted actor; returns its cell, for backlog tracking. */
   deliver(handle: number, message: unknown, env: ReplyTarget | undefined): ActorCell | undefined;
   spawn(frame: SpawnFrame): void;
@@ -253,6 +261,7 @@ export class Link implements Route {
   private flushScheduled = false;
   private nextHandle = 1;
   private nextReply = 1;
+  private nextProbe = 1;
   private nextWatch = 1;
   /** Watches of actors on the far side, by watch id. */
   private readonly watchesOut = new Map<number, { target: WireRef; listener: (r: TerminationReason) => void }>();
@@ -356,6 +365,7 @@ export class Link implements Route {
   /** A tell to the hosted actor of `channel` (the message encoded, maybe wrapped in {@link Outbound}); spends a credit. */
   tell(channel: Channel, message: unknown): void {
     channel.credit--;
+    channel.sent++;
     if (message instanceof Outbound) {
       this.takeTransfer(message.transfer);
       channel.ledger.push(typeOf(message.message), undefined);
@@ -369,6 +379,7 @@ export class Link implements Route {
   /** An ask to the hosted actor of `channel`; `target` settles with its reply. Spends a credit. */
   ask(channel: Channel, message: unknown, target: ReplyTarget, path: string): void {
     channel.credit--;
+    channel.sent++;
     const replyId = this.nextReply++;
     if (message instanceof Outbound) {
       this.takeTransfer(message.transfer);
@@ -534,6 +545,7 @@ export class Link implements Route {
     if (newest) channel.ledger.pop();
     else if (!channel.ledger.remove(message, envelope)) return;
     channel.credit++;
+    channel.sent--;
   }
 
   /** A tell by address that was never sent: it is no longer waiting for an acknowledgement. */
@@ -742,6 +754,14 @@ export class Link implements Route {
             case Op.Seq:
               ackDue = batch[i + 1] as number;
               break;
+            case Op.Recount: {
+              const handle = batch[i + 1] as number;
+              this.control(Op.Recounted, handle, batch[i + 2] as number, this.host?.received(handle) ?? -1);
+              break;
+            }
+            case Op.Recounted:
+              this.recounted(batch[i + 1] as number, batch[i + 2] as number, batch[i + 3] as number);
+              break;
             case Op.Ack:
               this.acknowledged(batch[i + 1] as number);
               break;
@@ -880,6 +900,46 @@ export class Link implements Route {
   private wentUp(): void {
     // The far side may have lost our watches with the connection: register them again.
     for (const [watchId, w] of this.watchesOut) this.control(Op.Watch, w.target, watchId);
+    // Messages to hosted actors may have been lost in transit: ask each host how many arrived.
+    for (const channel of this.channels.values()) {
+      channel.probeId = this.nextProbe++;
+      channel.probeAt = channel.sent;
+      this.control(Op.Recount, channel.handle, channel.probeId);
+    }
+  }
+
+  /**
+   * A host's answer to the latest recount: of the `probeAt` messages sent
+   * before it, `received` arrived; the rest (less those found lost before)
+   * were lost in transit. They leave the ledger as dead letters and give their
+   * credit back, or the drain would wait for them and the window shrink for
+   * good. The count is exact; which entries go is not known (only how many),
+   * so the newest sent before the recount go, where an outage loses them.
+   */
+  private recounted(handle: number, probeId: number, received: number): void {
+    const channel = this.channels.get(handle);
+    if (channel === undefined || probeId !== channel.probeId || received < 0) return;
+    const lost = channel.probeAt - received - channel.lost;
+    if (lost <= 0) return;
+    channel.lost += lost;
+    const entries = channel.ledger.drain();
+    const end = Math.max(0, entries.length / 2 - (channel.sent - channel.probeAt));
+    const start = Math.max(0, end - lost);
+    const gone = entries.splice(2 * start, 2 * (end - start));
+    for (let i = 0; i < entries.length; i += 2) channel.ledger.push(entries[i], entries[i + 1]);
+    const sys = this.internals;
+    const path = channel.proxy.path;
+    for (let i = 0; i < gone.length; i += 2) {
+      // An ask's own failure was its rejection when the link went down.
+      if (gone[i + 1] !== ASK) sys.deadLetters.record(path, { type: gone[i] }, 'disconnected');
+    }
+    for (let i = gone.length / 2; i < lost; i++) sys.deadLetters.record(path, { type: 'unknown' }, 'disconnected');
+    channel.credit += lost;
+    const waiter = channel.waiter;
+    if (waiter !== undefined && channel.credit > 0) {
+      channel.waiter = undefined;
+      waiter();
+    }
   }
 
   /** The transport closed for good: settle everything that waited on it. */

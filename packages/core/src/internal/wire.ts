@@ -15,7 +15,10 @@
  * messages in flight, and the proxy side keeps every tell it sent until the
  * host reports it taken (a ledger), so a host that dies leaves a dead letter
  * for each tell it never took. Tells to actors named by address are kept
- * until the batch that carried them is acknowledged (`Seq` / `Ack`).
+ * until the batch that carried them is acknowledged (`Seq` / `Ack`). A
+ * transport that was down may have lost messages in transit: after it comes
+ * back, each proxy asks its host how many of its messages arrived in all
+ * (`Recount`), and the difference from what it sent are dead letters.
  *
  * Two ways to name the recipient of a message:
  * - a *handle*, a small integer the proxy side of a link gives each actor it
@@ -83,6 +86,13 @@ export const Op = {
   Ack: 23,
   /** host→proxy: level, message, fields as JSON or null (a host runtime logs through its peer's logger) */
   Log: 24,
+  /**
+   * proxy→host: handle, probeId (after the transport was down: how many
+   * messages for this actor have arrived in all?)
+   */
+  Recount: 25,
+  /** host→proxy: handle, probeId, received (messages for it that arrived before the Recount; -1: no such actor) */
+  Recounted: 26,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -112,6 +122,8 @@ export interface Frames {
   [Op.Seq]: [seq: number];
   [Op.Ack]: [seq: number];
   [Op.Log]: [level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: string | null];
+  [Op.Recount]: [handle: number, probeId: number];
+  [Op.Recounted]: [handle: number, probeId: number, received: number];
 }
 
 /** One frame: its opcode, then its fields. */
@@ -143,6 +155,8 @@ export const ARITY = Object.freeze({
   [Op.Seq]: 1,
   [Op.Ack]: 1,
   [Op.Log]: 3,
+  [Op.Recount]: 2,
+  [Op.Recounted]: 3,
 } as const satisfies { readonly [K in Op]: Frames[K]['length'] });
 
 /** The number of fields after `op`, or undefined for an opcode this side does not know. */

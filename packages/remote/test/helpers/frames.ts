@@ -36,7 +36,7 @@ export function frame(f: Fields, payload: Uint8Array = new Uint8Array(0)): Uint8
   const name = Buffer.from(f.node);
   const buf = Buffer.alloc(45 + name.length + payload.length);
   buf.writeUInt16BE(f.magic ?? 0x5452, 0);
-  buf[2] = f.version ?? 2;
+  buf[2] = f.version ?? 3;
   buf[3] = f.kind ?? 1;
   buf.writeUInt32BE(fnv1a(f.cluster), 4);
   buf.write(f.sender, 8, 'hex');
