@@ -496,6 +496,8 @@ const writer = new Writer();
 /** How a flat object of one shape is read: its values in key order, then the object. */
 interface Shape {
   readonly keys: readonly string[];
+  /** Kept across batches (in the cache and {@link lastShapes}). */
+  readonly kept: boolean;
   make(r: Reader): Record<string, unknown>;
 }
 
@@ -520,16 +522,18 @@ export const MAX_SHAPES = 1024;
 let generate = true;
 
 function shapeOf(keys: string[]): Shape {
+  // Keys longer than the string cache takes (a peer's, say) are worth no constructor and are not kept.
+  for (const k of keys) if (k.length > TABLED) return { keys, kept: false, make: (r) => byKey(keys, r) };
   const id = JSON.stringify(keys);
   let shape = shapesMade.get(id);
   if (shape !== undefined) return shape;
-  shape = { keys, make: (r) => byKey(keys, r) };
+  shape = { keys, kept: true, make: (r) => byKey(keys, r) };
   // A literal's "__proto__": sets the prototype: a shape with that key (an own __proto__ property) is built key by key.
   if (generate && shapesMade.size < MAX_SHAPES && !keys.includes('__proto__')) {
     try {
       // Keys as JSON string literals: nothing in a key can end the literal or run.
       const body = `"use strict"; return { ${keys.map((k) => `${JSON.stringify(k)}: r.primitive()`).join(', ')} };`;
-      shape = { keys, make: new Function('r', body) as (r: Reader) => Record<string, unknown> };
+      shape = { keys, kept: true, make: new Function('r', body) as (r: Reader) => Record<string, unknown> };
     } catch {
       generate = false;
     }
@@ -704,7 +708,7 @@ class Reader {
           // Most batches of a link repeat the last one's shapes in the same slots.
           const last = lastShapes[slot];
           shape = last !== undefined && sameKeys(last.keys, keys) ? last : shapeOf(keys);
-          lastShapes[slot] = shape;
+          if (shape.kept) lastShapes[slot] = shape;
           this.shapes[slot] = shape;
         } else if (shape === undefined) {
           this.fault(`shape slot ${slot}, which holds none`);

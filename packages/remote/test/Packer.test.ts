@@ -173,6 +173,13 @@ describe('Packer: flat objects go by shape (keys once per batch, then values onl
     expect(unpack(pack(batch))).toEqual(batch);
   });
 
+  it('a shape with a key longer than 64 characters round-trips too (built key by key, not kept)', () => {
+    const long = 'k'.repeat(65);
+    const batch = [{ [long]: 1, b: 'x' }, { [long]: 2, b: 'y' }, { short: 3 }];
+    expect(unpack(pack(batch))).toEqual(batch);
+    expect(unpack(pack(batch))).toEqual(batch);
+  });
+
   it('reads each property once (a getter runs once), flat or not', () => {
     let flatReads = 0;
     let deepReads = 0;
