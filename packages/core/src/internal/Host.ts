@@ -4,7 +4,7 @@ import { typeOf } from '../DeadLetters.js';
 import { ActorNotFoundError, describe, serializeError, WorkerActorLoadError } from '../errors.js';
 import { resolveMailboxOptions } from '../Mailbox.js';
 import { ActorCell } from './ActorCell.js';
-import type { Link, LinkHost } from './Link.js';
+import type { HostedCount, Link, LinkHost } from './Link.js';
 import type { ReplyTarget, SystemInternals } from './SystemInternals.js';
 import { Op, type SpawnFrame } from './wire.js';
 
@@ -31,6 +31,8 @@ interface Hosted {
   delivered: number;
   /** Messages reported taken so far (granted back as credit). */
   reported: number;
+  /** Credit granted so far (the window, then what was taken). */
+  granted: number;
   /** Report at least every this many taken messages while it is busy. */
   readonly threshold: number;
   /** What the last report said about its having work. */
@@ -80,11 +82,16 @@ export class Host implements LinkHost {
     return this.cells.get(handle)?.cell.path ?? `${this.link.label} handle ${handle}`;
   }
 
-  received(handle: number): number | undefined {
+  recount(handle: number): HostedCount | undefined {
     const hosted = this.cells.get(handle);
     const early = this.early.get(handle);
     if (hosted === undefined && early === undefined) return undefined;
-    return (hosted?.delivered ?? 0) + (early === undefined ? 0 : early.length / 2);
+    return {
+      received: (hosted?.delivered ?? 0) + (early === undefined ? 0 : early.length / 2),
+      reported: hosted?.reported ?? 0,
+      granted: hosted?.granted ?? 0,
+      busy: hosted !== undefined && hosted.busyReported,
+    };
   }
 
   deliver(handle: number, message: unknown, env: ReplyTarget | undefined): ActorCell | undefined {
@@ -160,6 +167,7 @@ export class Host implements LinkHost {
     if (delta >= hosted.threshold || busy !== hosted.busyReported || (delta > 0 && !busy)) {
       const taken = Math.max(delta, 0);
       hosted.reported += taken;
+      hosted.granted += taken;
       hosted.busyReported = busy;
       this.link.credit(hosted.handle, taken, taken, busy ? 1 : 0);
     }
@@ -197,6 +205,7 @@ export class Host implements LinkHost {
       handle,
       delivered: 0,
       reported: 0,
+      granted: window,
       threshold: Math.max(1, window >> 2),
       busyReported: false,
     };

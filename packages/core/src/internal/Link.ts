@@ -104,6 +104,9 @@ export class Channel {
   probeId = 0;
   probeAt = 0;
   lost = 0;
+  /** What the host's Credit frames said in all: taken, and credit granted (see the recount). */
+  takenSeen = 0;
+  grantedSeen = 0;
   constructor(
     readonly handle: number,
     readonly proxy: LinkProxy,
@@ -145,11 +148,20 @@ export interface LinkProxy {
 }
 
 /** What a link calls on the host it serves (the side that runs actors for proxies). @internal */
+/** A hosted actor's counts since it started, in all: what arrived for it, what it reported taken, what credit it granted. @internal */
+export interface HostedCount {
+  received: number;
+  reported: number;
+  granted: number;
+  /** Its last report said it still had work. */
+  busy: boolean;
+}
+
 export interface LinkHost {
   /** Path of the hosted actor, for error messages. */
   pathOf(handle: number): string;
-  /** Messages for `handle` that have arrived in all (undefined: no such actor here). */
-  received(handle: number): number | undefined;
+  /** What the host counted for `handle` (undefined: no such actor here), for a recount after an outage. */
+  recount(handle: number): HostedCount | undefined;
   /** Hand a message to a hosted actor; returns its cell, for backlog tracking. */
   deliver(handle: number, message: unknown, env: ReplyTarget | undefined): ActorCell | undefined;
   spawn(frame: SpawnFrame): void;
@@ -741,6 +753,8 @@ export class Link implements Route {
               const channel = this.channels.get(batch[i + 1] as number);
               if (channel !== undefined) {
                 channel.credit += batch[i + 2] as number;
+                channel.grantedSeen += batch[i + 2] as number;
+                channel.takenSeen += batch[i + 3] as number;
                 for (let k = batch[i + 3] as number; k > 0 && channel.ledger.size > 0; k--) channel.ledger.shift();
                 channel.busy = batch[i + 4] === 1;
                 const waiter = channel.waiter;
@@ -756,11 +770,29 @@ export class Link implements Route {
               break;
             case Op.Recount: {
               const handle = batch[i + 1] as number;
-              this.control(Op.Recounted, handle, batch[i + 2] as number, this.host?.received(handle) ?? -1);
+              const c = this.host?.recount(handle);
+              if (c === undefined) this.control(Op.Recounted, handle, batch[i + 2] as number, -1, 0, 0, 0);
+              else
+                this.control(
+                  Op.Recounted,
+                  handle,
+                  batch[i + 2] as number,
+                  c.received,
+                  c.reported,
+                  c.granted,
+                  c.busy ? 1 : 0,
+                );
               break;
             }
             case Op.Recounted:
-              this.recounted(batch[i + 1] as number, batch[i + 2] as number, batch[i + 3] as number);
+              this.recounted(
+                batch[i + 1] as number,
+                batch[i + 2] as number,
+                batch[i + 3] as number,
+                batch[i + 4] as number,
+                batch[i + 5] as number,
+                batch[i + 6] === 1,
+              );
               break;
             case Op.Ack:
               this.acknowledged(batch[i + 1] as number);
@@ -916,11 +948,29 @@ export class Link implements Route {
    * good. The count is exact; which entries go is not known (only how many),
    * so the newest sent before the recount go, where an outage loses them.
    */
-  private recounted(handle: number, probeId: number, received: number): void {
+  private recounted(
+    handle: number,
+    probeId: number,
+    received: number,
+    reported: number,
+    granted: number,
+    busy: boolean,
+  ): void {
     const channel = this.channels.get(handle);
     if (channel === undefined || probeId !== channel.probeId || received < 0) return;
+    // Credit frames the host sent before its answer either arrived (counted) or were lost: catch up.
+    for (let k = reported - channel.takenSeen; k > 0 && channel.ledger.size > 0; k--) channel.ledger.shift();
+    if (reported > channel.takenSeen) channel.takenSeen = reported;
+    if (granted > channel.grantedSeen) {
+      channel.credit += granted - channel.grantedSeen;
+      channel.grantedSeen = granted;
+    }
+    channel.busy = busy;
     const lost = channel.probeAt - received - channel.lost;
-    if (lost <= 0) return;
+    if (lost <= 0) {
+      this.wake(channel);
+      return;
+    }
     channel.lost += lost;
     const entries = channel.ledger.drain();
     const end = Math.max(0, entries.length / 2 - (channel.sent - channel.probeAt));
@@ -935,6 +985,10 @@ export class Link implements Route {
     }
     for (let i = gone.length / 2; i < lost; i++) sys.deadLetters.record(path, { type: 'unknown' }, 'disconnected');
     channel.credit += lost;
+    this.wake(channel);
+  }
+
+  private wake(channel: Channel): void {
     const waiter = channel.waiter;
     if (waiter !== undefined && channel.credit > 0) {
       channel.waiter = undefined;

@@ -91,7 +91,12 @@ export const Op = {
    * messages for this actor have arrived in all?)
    */
   Recount: 25,
-  /** host→proxy: handle, probeId, received (messages for it that arrived before the Recount; -1: no such actor) */
+  /**
+   * host→proxy: handle, probeId, received (messages for it that arrived before
+   * the Recount; -1: no such actor), reported (messages reported taken in all),
+   * granted (credit granted in all), busy: Credit frames can be lost in
+   * transit too, and these let the proxy catch up with them
+   */
   Recounted: 26,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
@@ -123,7 +128,7 @@ export interface Frames {
   [Op.Ack]: [seq: number];
   [Op.Log]: [level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: string | null];
   [Op.Recount]: [handle: number, probeId: number];
-  [Op.Recounted]: [handle: number, probeId: number, received: number];
+  [Op.Recounted]: [handle: number, probeId: number, received: number, reported: number, granted: number, busy: 0 | 1];
 }
 
 /** One frame: its opcode, then its fields. */
@@ -156,7 +161,7 @@ export const ARITY = Object.freeze({
   [Op.Ack]: 1,
   [Op.Log]: 3,
   [Op.Recount]: 2,
-  [Op.Recounted]: 3,
+  [Op.Recounted]: 6,
 } as const satisfies { readonly [K in Op]: Frames[K]['length'] });
 
 /** The number of fields after `op`, or undefined for an opcode this side does not know. */
