@@ -90,7 +90,7 @@ export class Host implements LinkHost {
       received: (hosted?.delivered ?? 0) + (early === undefined ? 0 : early.length / 2),
       reported: hosted?.reported ?? 0,
       granted: hosted?.granted ?? 0,
-      busy: hosted !== undefined && hosted.busyReported,
+      busy: hosted?.busyReported === true,
     };
   }
 
