@@ -147,7 +147,6 @@ export interface LinkProxy {
   linkClosed(error: Error): void;
 }
 
-/** What a link calls on the host it serves (the side that runs actors for proxies). @internal */
 /** A hosted actor's counts since it started, in all: what arrived for it, what it reported taken, what credit it granted. @internal */
 export interface HostedCount {
   received: number;
@@ -157,6 +156,7 @@ export interface HostedCount {
   busy: boolean;
 }
 
+/** What a link calls on the host it serves (the side that runs actors for proxies). @internal */
 export interface LinkHost {
   /** Path of the hosted actor, for error messages. */
   pathOf(handle: number): string;
@@ -757,11 +757,7 @@ export class Link implements Route {
                 channel.takenSeen += batch[i + 3] as number;
                 for (let k = batch[i + 3] as number; k > 0 && channel.ledger.size > 0; k--) channel.ledger.shift();
                 channel.busy = batch[i + 4] === 1;
-                const waiter = channel.waiter;
-                if (waiter !== undefined && channel.credit > 0) {
-                  channel.waiter = undefined;
-                  waiter();
-                }
+                this.wake(channel);
               }
               break;
             }
@@ -771,17 +767,16 @@ export class Link implements Route {
             case Op.Recount: {
               const handle = batch[i + 1] as number;
               const c = this.host?.recount(handle);
-              if (c === undefined) this.control(Op.Recounted, handle, batch[i + 2] as number, -1, 0, 0, 0);
-              else
-                this.control(
-                  Op.Recounted,
-                  handle,
-                  batch[i + 2] as number,
-                  c.received,
-                  c.reported,
-                  c.granted,
-                  c.busy ? 1 : 0,
-                );
+              const busy = c?.busy === true ? 1 : 0;
+              this.control(
+                Op.Recounted,
+                handle,
+                batch[i + 2] as number,
+                c?.received ?? -1,
+                c?.reported ?? 0,
+                c?.granted ?? 0,
+                busy,
+              );
               break;
             }
             case Op.Recounted:
@@ -988,6 +983,7 @@ export class Link implements Route {
     this.wake(channel);
   }
 
+  /** Let a proxy waiting for credit go on, if there is credit now. */
   private wake(channel: Channel): void {
     const waiter = channel.waiter;
     if (waiter !== undefined && channel.credit > 0) {
