@@ -1,18 +1,25 @@
 import type { Batch, Transport, TransportClosed } from '@troupe/core';
+import { arityOf } from '../../src/internal/wire.js';
 
 /**
  * One end of an in-memory transport pair: batches are structured-cloned at
  * the post (so an unclonable batch throws there, as a real transport's
  * serialiser would) and delivered to the other end in order, one macrotask
- * later. Tests drive it up, down and closed.
+ * later. Tests drive it up, down and closed, lose chosen batches in transit
+ * (`lose`), and hold what arrives (`hold` / `release`).
  */
 export class MemoryTransport implements Transport {
   peer!: MemoryTransport;
   up = true;
   closed: TransportClosed | undefined;
   posted = 0;
+  /** While set, a posted batch it returns true for is accepted (post returns true) and never arrives, as a network loses one. */
+  lose: ((batch: Batch) => boolean) | undefined;
+  /** The batches lost so far, in the order they were posted. */
+  readonly lost: Batch[] = [];
   private receiver: ((batch: Batch) => void) | undefined;
   private paused = false;
+  private held = false;
   private readonly backlog: Batch[] = [];
   private readonly statusListeners: ((up: boolean, detail: string) => void)[] = [];
   private readonly closeListeners: ((closed: TransportClosed) => void)[] = [];
@@ -23,6 +30,10 @@ export class MemoryTransport implements Transport {
     if (!this.up || this.closed !== undefined) return false;
     const copy = structuredClone(batch, transfer === undefined ? undefined : { transfer: [...transfer] });
     this.posted++;
+    if (this.lose?.(copy) === true) {
+      this.lost.push(copy);
+      return true;
+    }
     const peer = this.peer;
     setImmediate(() => peer.arrive(copy));
     return true;
@@ -30,7 +41,7 @@ export class MemoryTransport implements Transport {
 
   private arrive(batch: Batch): void {
     if (this.closed !== undefined) return;
-    if (this.paused || this.backlog.length > 0) this.backlog.push(batch);
+    if (this.paused || this.held || this.backlog.length > 0) this.backlog.push(batch);
     else this.receiver?.(batch);
   }
 
@@ -44,7 +55,26 @@ export class MemoryTransport implements Transport {
 
   resume(): void {
     this.paused = false;
-    while (!this.paused && this.backlog.length > 0) this.receiver?.(this.backlog.shift() as Batch);
+    this.deliverBacklog();
+  }
+
+  /** Keep what arrives at this end until release() (apart from the link's own pause). */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Batches that arrived and wait (held or paused). */
+  get waiting(): number {
+    return this.backlog.length;
+  }
+
+  release(): void {
+    this.held = false;
+    this.deliverBacklog();
+  }
+
+  private deliverBacklog(): void {
+    while (!this.paused && !this.held && this.backlog.length > 0) this.receiver?.(this.backlog.shift() as Batch);
   }
 
   onStatus(listener: (up: boolean, detail: string) => void): void {
@@ -88,4 +118,16 @@ export function memoryPair(a = 'node a', b = 'node b'): [MemoryTransport, Memory
   left.peer = right;
   right.peer = left;
   return [left, right];
+}
+
+/** The frames of a batch, each `[op, ...fields]` (by the wire's arity table). */
+export function framesOf(batch: Batch): unknown[][] {
+  const frames: unknown[][] = [];
+  for (let i = 0; i < batch.length; ) {
+    const arity = arityOf(batch[i]);
+    if (arity === undefined) throw new Error(`not a frame at ${i}: ${String(batch[i])}`);
+    frames.push(batch.slice(i, i + 1 + arity));
+    i += 1 + arity;
+  }
+  return frames;
 }

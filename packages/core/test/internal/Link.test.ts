@@ -13,8 +13,9 @@ import {
 import { TestProbe } from '@troupe/core/testing';
 import { describe, expect, it } from 'vitest';
 import { startHostRuntime } from '../../src/internal/HostRuntime.js';
+import { Op } from '../../src/internal/wire.js';
 import type { EchoMsg, RelayMsg } from '../fixtures/workers/actors.js';
-import { memoryPair } from '../helpers/memoryTransport.js';
+import { framesOf, memoryPair } from '../helpers/memoryTransport.js';
 import { collectDeadLetters, useSystem, waitFor } from '../helpers/system.js';
 import { failure } from '../worker/helpers.js';
 
@@ -176,5 +177,136 @@ describe('a link over a non-thread transport', () => {
     await waitFor(() => link.malformed >= 3, 'the garbage to be counted');
     expect(await echo.ask({ type: 'count' })).toBe(0);
     expect(link.isOpen).toBe(true);
+  });
+});
+
+/**
+ * What a proxy sent and the transport lost in transit (the link never hears
+ * of it) stays in the proxy's ledger and holds its credit until the recount
+ * after the next outage settles it. Here the in-memory transport loses
+ * exactly the batches a test names, in either direction, every run.
+ */
+describe('the recount after an outage, with batches lost in transit', () => {
+  /** An Echo hosted on the far side with a window of `window` messages. */
+  async function deployed(window: number) {
+    const linkedTo = await linked();
+    const { system, site } = linkedTo;
+    const echo = system.remoting.spawnAt(site, EchoSpec, {
+      name: 'echo',
+      mailbox: { capacity: window, overflow: 'backpressure' },
+    }) as ActorRef<EchoMsg>;
+    expect(await echo.ask({ type: 'count' })).toBe(0);
+    await idle(system, echo);
+    const collected = collectDeadLetters(system);
+    // Echo answers a tell too, which has nobody to answer: those letters are not the link's.
+    const letters = {
+      of: collected.of,
+      get all() {
+        return collected.letters.filter((l) => l.reason !== 'no-reply-address');
+      },
+    };
+    return { ...linkedTo, echo, letters };
+  }
+  /** The host has reported everything taken. */
+  const idle = (system: ActorSystem, echo: ActorRef<EchoMsg>) =>
+    waitFor(() => system.loadOf(echo) === 0, 'the ledger to empty');
+  const outage = (ends: ReturnType<typeof memoryPair>) => {
+    ends[0].setUp(false);
+    ends[0].setUp(true);
+  };
+  const tells = (echo: ActorRef<EchoMsg>, from: number, to: number) => {
+    for (let i = from; i < to; i++) echo.tell({ type: 'echo', value: i });
+  };
+  const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+  /** Credit frames in `batches`: what they granted and reported taken, in all. */
+  const credits = (batches: unknown[][]) => {
+    let granted = 0;
+    let taken = 0;
+    for (const f of batches.flatMap(framesOf)) {
+      if (f[0] !== Op.Credit) continue;
+      granted += f[2] as number;
+      taken += f[3] as number;
+    }
+    return { granted, taken };
+  };
+
+  it('dead-letters each tell lost on the way to the host (asks reject), gives their credit back, and the drain does not wait for them', async () => {
+    const { system, link, ends, echo, letters } = await deployed(41);
+    tells(echo, 0, 20);
+    expect(await echo.ask({ type: 'count' })).toBe(20);
+    await idle(system, echo);
+    // Forty tells and an ask, a whole window, are lost on the way; nothing says so yet.
+    ends[0].lose = () => true;
+    tells(echo, 20, 60);
+    const lostAsk = echo.ask({ type: 'count' }, { timeoutMs: 30_000 });
+    link.flush();
+    ends[0].lose = undefined;
+    expect(ends[0].lost.length).toBeGreaterThan(0);
+    expect(system.loadOf(echo)).toBe(41);
+    outage(ends);
+    expect(await failure(lostAsk)).toBeInstanceOf(DisconnectedError);
+    await idle(system, echo);
+    expect(letters.of('disconnected').map((l) => [l.recipient, l.message])).toEqual(
+      range(20, 60).map(() => ['/user/echo', { type: 'echo' }]),
+    );
+    expect(letters.all).toHaveLength(40);
+    // The window is whole again: a full window of tells goes, then an ask behind it.
+    tells(echo, 60, 120);
+    expect(await echo.ask({ type: 'count' }, { timeoutMs: 5_000 })).toBe(80);
+    expect(await echo.ask<number[]>({ type: 'seen' })).toEqual([...range(0, 20), ...range(60, 120)]);
+    const started = Date.now();
+    const report = await system.shutdown();
+    expect(report.phases.filter((p) => p.timedOut)).toEqual([]);
+    expect(report.exitCode).toBe(0);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('catches up on Credit frames lost on the way back (the host took the tells): nothing is dead-lettered and the window is whole', async () => {
+    const { system, ends, echo, letters } = await deployed(20);
+    // Everything the host sends is lost while it takes a full window of tells: the proxy has no credit left.
+    ends[1].lose = () => true;
+    tells(echo, 0, 20);
+    await waitFor(() => credits(ends[1].lost).taken === 20, 'the host to report all twenty taken');
+    ends[1].lose = undefined;
+    expect(credits(ends[1].lost).granted).toBe(20);
+    expect(system.loadOf(echo)).toBe(20);
+    const blocked = echo.ask({ type: 'count' }, { timeoutMs: 30_000 });
+    outage(ends);
+    // The ask waited for credit on this side (never sent): the catch-up lets it go.
+    expect(await blocked).toBe(20);
+    await idle(system, echo);
+    tells(echo, 20, 60);
+    expect(await echo.ask({ type: 'count' }, { timeoutMs: 5_000 })).toBe(60);
+    expect(await echo.ask<number[]>({ type: 'seen' })).toEqual(range(0, 60));
+    expect(letters.all).toEqual([]);
+  });
+
+  it('counts each loss once over repeated outages, and ignores the answer to a recount a later one replaced', async () => {
+    const { system, link, ends, echo, letters } = await deployed(100);
+    ends[0].lose = () => true;
+    tells(echo, 0, 5);
+    link.flush();
+    ends[0].lose = undefined;
+    // First outage: its answer is held back here until after the second outage has asked again.
+    ends[0].hold();
+    outage(ends);
+    tells(echo, 5, 10);
+    link.flush();
+    await waitFor(() => ends[0].waiting > 0, 'the first answer to be held here');
+    ends[0].lose = () => true;
+    tells(echo, 10, 13);
+    link.flush();
+    ends[0].lose = undefined;
+    outage(ends);
+    tells(echo, 13, 20);
+    ends[0].release();
+    await idle(system, echo);
+    expect(letters.of('disconnected')).toHaveLength(8);
+    expect(letters.all).toHaveLength(8);
+    expect(await echo.ask<number[]>({ type: 'seen' })).toEqual([...range(5, 10), ...range(13, 20)]);
+    // A third outage with nothing lost finds nothing.
+    outage(ends);
+    expect(await echo.ask({ type: 'count' })).toBe(12);
+    expect(letters.all).toHaveLength(8);
   });
 });
