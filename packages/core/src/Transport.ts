@@ -32,7 +32,13 @@ export interface Transport {
   readonly label: string;
   /** False while the channel is down (e.g. NATS disconnected); posts then return false and send nothing. */
   readonly up: boolean;
-  /** Send one batch, in order. Returns false (nothing sent) when down or closed. Throws synchronously (nothing sent) when the batch cannot be serialised. */
+  /**
+   * Send one batch, in order. Returns false (nothing sent) when down, closed,
+   * or too full to take it: the link then loses the user messages in the batch
+   * (dead letters, asks rejected) and posts its bookkeeping frames again, after
+   * the next up (or shortly, when still up). Throws synchronously (nothing
+   * sent) when the batch cannot be serialised.
+   */
   post(batch: Batch, transfer?: readonly ArrayBuffer[]): boolean;
   /** The one receiver of inbound batches, delivered in the order the peer posted them. */
   onBatch(receive: (batch: Batch) => void): void;
@@ -41,6 +47,13 @@ export interface Transport {
   resume(): void;
   /** Up/down changes (down: in-flight asks over this link must settle as "disconnected"). */
   onStatus(listener: (up: boolean, detail: string) => void): void;
+  /**
+   * Optional, for a transport that can lose batches in transit and find out
+   * (a gap in the peer's batch numbers): called when it does. The link then
+   * asks again what it may have missed (its hosted actors' counts, its
+   * watches), since the lost batches may have carried credit or Terminated.
+   */
+  onLoss?(listener: (detail: string) => void): void;
   /** Called once when the channel is closed for good (peer incarnation dead, closed by either side). */
   onClose(listener: (closed: TransportClosed) => void): void;
   close(detail?: string): void;

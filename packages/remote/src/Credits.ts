@@ -10,8 +10,9 @@
  * published to this peer so far. Each DATA chunk carries the offset at its end,
  * each CREDIT the offset the receiver is done with. Offsets (not increments)
  * make lost frames harmless: a later chunk or credit supersedes a lost one.
- * When the sender waits for credit longer than `stallMs`, or its connection
- * comes back, it sends a SYNC with its offset; the receiver, which sees NATS
+ * When the sender waits for credit longer than `stallMs`, its bytes in flight
+ * get no credit for that long, or its connection comes back, it sends a SYNC
+ * with its offset; the receiver, which sees NATS
  * deliver in publish order, knows anything before that offset it has not seen
  * is lost, and answers with a credit at once.
  */

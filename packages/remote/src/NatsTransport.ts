@@ -20,7 +20,10 @@
  * (batch numbers, or a SYNC past what arrived) and sends LOST, and the sender
  * then reports a brief outage to its link (down, then up), which records its
  * unacknowledged tells as `disconnected` dead letters, settles its asks in
- * flight and registers its watches again, as after any disconnect. A pair closes once, for good: by either side's `close()`,
+ * flight and registers its watches again, as after any disconnect; the
+ * receiver's own link hears of it through `onLoss` (its proxies recount).
+ * While this side alone is down, its link keeps the bookkeeping frames it
+ * was refused and posts them after the reconnect. A pair closes once, for good: by either side's `close()`,
  * a peer's graceful leave (reason `closed`), or the failure detector (`peer-dead`).
  * A later incarnation of the peer is a new pair and a new transport.
  */
@@ -117,6 +120,8 @@ export class NatsTransport implements Transport {
   private queueHead = 0;
   private queuedBytes = 0;
   private waitingSince: number | undefined;
+  /** When the bytes in flight last made progress (a credit came, or the first went out after none). */
+  private progressAt = 0;
   private lastSyncAt = 0;
 
   private expectedSeq = 0;
@@ -131,6 +136,7 @@ export class NatsTransport implements Transport {
   private delivering = false;
 
   private readonly statusListeners: ((up: boolean, detail: string) => void)[] = [];
+  private readonly lossListeners: ((detail: string) => void)[] = [];
   private readonly closeListeners: ((closed: TransportClosed) => void)[] = [];
   private readonly counters = {
     postedBatches: 0,
@@ -230,6 +236,10 @@ export class NatsTransport implements Transport {
     this.statusListeners.push(listener);
   }
 
+  onLoss(listener: (detail: string) => void): void {
+    this.lossListeners.push(listener);
+  }
+
   onClose(listener: (closed: TransportClosed) => void): void {
     const closed = this.closedWith;
     if (closed !== undefined) queueMicrotask(() => listener(closed));
@@ -322,7 +332,10 @@ export class NatsTransport implements Transport {
 
   /** @internal A CREDIT from the peer. */
   receiveCredit(h: Header): void {
-    if (this.window.credit(h.offset)) this.waitingSince = undefined;
+    if (this.window.credit(h.offset)) {
+      this.waitingSince = undefined;
+      this.progressAt = this.deps.clock.now();
+    }
     this.pump();
   }
 
@@ -376,9 +389,11 @@ export class NatsTransport implements Transport {
     return gap - counted;
   }
 
+  /** Tell the sender (its link recounts what it sent) and this side's link (it asks for what it missed). */
   private reportLost(seq: number, detail: string): void {
     this.counters.lostReported++;
     this.tryPublish(controlFrame(this.template, Kind.Lost, { seq }, detail));
+    for (const l of this.lossListeners) l(`${this.label}: ${detail}`);
   }
 
   /**
@@ -419,12 +434,12 @@ export class NatsTransport implements Transport {
     }
     this.dropped(this.reassembler.expire(now));
     if (!this._up) return;
-    if (
-      this.waitingSince !== undefined &&
-      now - this.waitingSince >= this.opts.stallMs &&
-      now - this.lastSyncAt >= this.opts.stallMs
-    )
-      this.sendSync();
+    // Waiting for credit, or bytes in flight with no credit for a while (the last batch may be lost, and
+    // nothing after it would show the gap): a SYNC lets the receiver find out.
+    const stalled =
+      (this.waitingSince !== undefined && now - this.waitingSince >= this.opts.stallMs) ||
+      (this.window.inFlight > 0 && now - this.progressAt >= this.opts.stallMs);
+    if (stalled && now - this.lastSyncAt >= this.opts.stallMs) this.sendSync();
     this.settleCredit(false);
     if (this.credit.unreported) this.settleCredit(true);
   }
@@ -472,6 +487,7 @@ export class NatsTransport implements Transport {
   }
 
   private publishChunk(c: Chunk): void {
+    if (this.window.inFlight === 0) this.progressAt = this.deps.clock.now();
     // Counted as sent either way: a chunk the client refused is lost, and the SYNC recovers its credit.
     this.window.published(c.end);
     this.publishedSeq = (c.seq + 1) >>> 0;

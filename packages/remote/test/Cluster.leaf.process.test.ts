@@ -5,10 +5,18 @@
  * `fixtures/node.ts` process on the leaf server. The registry lives in the
  * hub's JetStream domain; every node joins with `jetstreamDomain`.
  */
-import { type ActorRef, ActorSystem, silentLogger } from '@troupe/core';
+import { type ActorRef, ActorSystem, type DeadLetter, silentLogger, stop } from '@troupe/core';
 import { type Cluster, ClusterJoinError, joinCluster, Node, type RemoteAddress } from '@troupe/remote';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EchoMsg, Recorder, recorded, terminations, Watcher, type WatcherMsg } from './fixtures/actors.js';
+import {
+  type EchoMsg,
+  type NapperMsg,
+  Recorder,
+  recorded,
+  terminations,
+  Watcher,
+  type WatcherMsg,
+} from './fixtures/actors.js';
 import { type LeafPair, startLeafPair } from './helpers/LeafPair.js';
 import { freePort } from './helpers/NatsServer.js';
 import { eventually, type PeerEvent, PeerProcess } from './helpers/PeerProcess.js';
@@ -106,4 +114,66 @@ describe('a cluster across two leaf-joined nats-servers', () => {
       await node.leave();
     }
   }, 30_000);
+});
+
+/**
+ * One side's outage: the leaf server restarts, so `b` (on it) is cut off and
+ * reconnects while `a` (on the hub) never notices a thing. `b` hosts an actor
+ * `a` deployed there, a slow one with a small window: during the outage it
+ * keeps working through its mailbox, and the credit it grants cannot be sent.
+ */
+describe('the leaf server restarting under an actor deployed beyond it (one side down)', () => {
+  it("the host's credit is not lost with its connection: the sender goes on after the reconnect, every tell is accounted for, and the drain does not wait", async () => {
+    // One system per process: the earlier tests' node a leaves first.
+    await system?.shutdown();
+    system = undefined;
+    await b?.stop();
+    b = undefined;
+    const cluster = `${CLUSTER}o`;
+    const slow = { heartbeatIntervalMs: 250, deadAfterMs: 30_000, checkIntervalMs: 125 };
+    const peer = await PeerProcess.start({ ...pair.leafJoin(), ...slow, cluster, node: 'b' }, { fixture: 'node' });
+    const sys = await ActorSystem.start({ name: 'a', signals: false, logger: silentLogger });
+    try {
+      const letters: DeadLetter[] = [];
+      sys.events.on('deadLetter', (l) => letters.push(l));
+      const a = await joinCluster(sys, { ...pair.hubJoin(), ...slow, cluster, node: 'a' });
+      await a.node.whenMember('b');
+      const napper = a.spawnAt<NapperMsg>('b', 'Napper', {
+        name: 'napper',
+        mailbox: { capacity: 10, overflow: 'backpressure' },
+        supervision: stop(),
+      });
+      expect(await napper.ask({ type: 'count' }, { timeoutMs: 10_000 })).toBe(0);
+      const total = 120;
+      let sent = 0;
+      const sending = (async () => {
+        for (; sent < total; sent++) await napper.send({ type: 'nap', ms: 20 });
+      })();
+      await eventually(() => (sent >= 30 ? true : undefined), 20_000, 'thirty naps sent');
+      const ups: boolean[] = [];
+      a.node.on('status', (up: boolean) => ups.push(up));
+      await pair.leaf.restart(300);
+      await pair.waitLinked();
+      // Only b was cut off.
+      expect(ups).toEqual([]);
+      await Promise.race([
+        sending,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`the sender is stuck at ${sent} of ${total}`)), 30_000),
+        ),
+      ]);
+      const count = await napper.ask<number>({ type: 'count' }, { timeoutMs: 30_000 });
+      const dead = letters.filter((l) => l.recipient === napper.path);
+      expect(dead.every((l) => l.reason === 'disconnected')).toBe(true);
+      expect(count + dead.length).toBe(total);
+      const started = Date.now();
+      const report = await sys.shutdown();
+      expect(report.phases.filter((p) => p.timedOut).map((p) => [p.phase, p.hung])).toEqual([]);
+      expect(report.exitCode).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await sys.shutdown();
+      await peer.stop();
+    }
+  }, 120_000);
 });

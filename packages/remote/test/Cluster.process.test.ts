@@ -222,7 +222,7 @@ describe('ActorRefs across three node processes', () => {
     const error = (ended as { error: Error }).error;
     expect(error.name).toBe('UnknownDefinitionError');
     expect(error.message).toMatch(
-      /Node b has no actor definition named \[NoSuchActor\] \(it offers: Crashy, Echo, Recorder\)/,
+      /Node b has no actor definition named \[NoSuchActor\] \(it offers: Crashy, Echo, Napper, Recorder\)/,
     );
     expect(() => cluster.spawnAt('nobody', 'Crashy')).toThrow(UnknownNodeError);
   });

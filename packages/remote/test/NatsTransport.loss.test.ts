@@ -14,6 +14,8 @@ interface Side {
   t: NatsTransport;
   got: unknown[];
   status: string[];
+  /** What this side's link heard of inbound loss (onLoss). */
+  losses: string[];
 }
 
 /** a -> b and b -> a, with a switch that loses what a publishes while it is on. */
@@ -28,7 +30,7 @@ function pair(options: Parameters<typeof resolveTransportOptions>[0]) {
     sides[to].t.receive(h, data);
   };
   const make = (me: 'a' | 'b', peer: 'a' | 'b'): Side => {
-    const side: Side = { t: undefined as never, got: [], status: [] };
+    const side: Side = { t: undefined as never, got: [], status: [], losses: [] };
     side.t = new NatsTransport({
       cluster: 'loss',
       localNode: me,
@@ -55,6 +57,7 @@ function pair(options: Parameters<typeof resolveTransportOptions>[0]) {
     });
     side.t.onBatch((batch) => side.got.push(batch[0]));
     side.t.onStatus((up, detail) => side.status.push(`${up ? 'up' : 'down'}: ${detail}`));
+    side.t.onLoss((detail) => side.losses.push(detail));
     return side;
   };
   sides.a = make('a', 'b');
@@ -101,6 +104,44 @@ describe('NatsTransport loss accounting (in memory)', () => {
     expect(b.t.stats()).toMatchObject({ lostBatches: lost.length, lostReported: 1 });
     expect(a.t.stats().lostToldByPeer).toBe(1);
     expect(a.status).toHaveLength(2);
+    // The receiver's own link hears of it too (once), so it can ask for what it missed.
+    expect(b.losses).toHaveLength(1);
+    expect(a.losses).toEqual([]);
+  });
+
+  it('finds a lost last batch: bytes in flight with no credit for stallMs make a SYNC though nothing waits in the queue', async () => {
+    const { a, b, clock, lose, lost } = pair({ stallMs: 100 });
+    a.t.post(batch(0, 100));
+    await settle();
+    // The last batch is lost and nothing follows it: no gap would ever show it.
+    lose(true);
+    expect(a.t.post(batch(1, 100))).toBe(true);
+    lose(false);
+    await settle();
+    expect(lost).toEqual([1]);
+    expect(a.t.stats().queuedBytes).toBe(0);
+    expect(a.t.stats().inFlightBytes).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) {
+      clock.advance(60);
+      a.t.tick(clock.now());
+      b.t.tick(clock.now());
+      await settle();
+    }
+    expect(a.t.stats().syncsSent).toBeGreaterThan(0);
+    expect(b.t.stats()).toMatchObject({ lostBatches: 1, lostReported: 1 });
+    expect(b.losses).toHaveLength(1);
+    expect(a.t.stats().lostToldByPeer).toBe(1);
+    expect(a.t.stats().inFlightBytes).toBe(0);
+    // Nothing lost after: no more SYNCs than the one, and nothing more reported.
+    const syncs = a.t.stats().syncsSent;
+    for (let i = 0; i < 5; i++) {
+      clock.advance(150);
+      a.t.tick(clock.now());
+      b.t.tick(clock.now());
+      await settle();
+    }
+    expect(a.t.stats().syncsSent).toBe(syncs);
+    expect(b.t.stats().lostReported).toBe(1);
   });
 
   it('a partial batch dropped at the reassembly timeout and the gap it leaves count as one lost batch', async () => {

@@ -245,6 +245,30 @@ export function outbound(encoded: unknown, swapped: boolean, transfer: readonly 
   return swapped || hasTransfer ? new Outbound(encoded, swapped, hasTransfer ? transfer : undefined) : encoded;
 }
 
+/** What a refused post keeps for the next one (see `Link.kept`), by opcode. */
+const KEPT_OPS: ReadonlySet<Op> = new Set<Op>([
+  Op.Reply,
+  Op.ReplyError,
+  Op.Resume,
+  Op.Hold,
+  Op.Stop,
+  Op.Started,
+  Op.Failed,
+  Op.Stopped,
+  Op.DeadLetter,
+  Op.Unwatch,
+  Op.Terminated,
+  Op.StopActor,
+  Op.Credit,
+  Op.Ack,
+  Op.Log,
+  Op.Recounted,
+]);
+/** At most this many fields are kept; past it, frames are dropped as before (replies become dead letters). */
+const MAX_KEPT_FIELDS = 1 << 20;
+/** How soon frames a full transport refused are posted again. */
+const RETRY_KEPT_MS = 50;
+
 const RESOLVED: Promise<void> = Promise.resolve();
 let nextLinkId = 1;
 const noop = () => {};
@@ -270,6 +294,18 @@ export class Link implements Route {
   private retained: unknown[] = [];
   private retainedHead = 0;
   private transfer: unknown[] | undefined = undefined;
+  /**
+   * Frames a down transport refused that the far side needs to stay in step
+   * (credit and taken reports, replies, lifecycle, Terminated, stop requests,
+   * acknowledgements): they go first once it is up again. Only user messages
+   * are lost with an outage (dead letters, asks rejected), never this
+   * bookkeeping, or the far side would wait for it for good.
+   */
+  private kept: unknown[] = [];
+  /** Between the transport's down and its up again. */
+  private down = false;
+  /** The timer that posts kept frames again after a full transport refused them. */
+  private retry: unknown = undefined;
   private flushScheduled = false;
   private nextHandle = 1;
   private nextReply = 1;
@@ -296,6 +332,7 @@ export class Link implements Route {
     this.label = transport.label;
     transport.onBatch((batch) => this.receive(batch));
     transport.onStatus((up, detail) => (up ? this.wentUp() : this.wentDown(detail)));
+    transport.onLoss?.(() => this.lostInbound());
     transport.onClose((closed) => this.closedForGood(closed));
   }
 
@@ -446,8 +483,8 @@ export class Link implements Route {
   /** Post what is queued now. */
   flush(): void {
     this.flushScheduled = false;
-    if (this.out.length === 0) return;
-    const batch = this.out;
+    if (this.out.length === 0 && (this.kept.length === 0 || this.down)) return;
+    let batch = this.out;
     const transfer = this.transfer as ArrayBuffer[] | undefined;
     this.out = [];
     this.transfer = undefined;
@@ -455,6 +492,10 @@ export class Link implements Route {
     if (this.closed !== undefined) {
       this.drop(batch);
       return;
+    }
+    if (this.kept.length > 0 && !this.down) {
+      batch = this.kept.concat(batch);
+      this.kept = [];
     }
     let sent: boolean;
     try {
@@ -571,14 +612,27 @@ export class Link implements Route {
     }
   }
 
-  /** Frames that were not sent (the link is closed or down): each is accounted for. */
+  /**
+   * Frames that were not sent (the link is closed, or its transport down or
+   * full): each is accounted for. User messages are lost (tells become dead
+   * letters, asks reject, starts fail); while the link is not closed, the
+   * bookkeeping the far side needs is kept for the next post instead (see
+   * {@link kept}). A watch and a recount are not: going up sends them anew.
+   */
   private drop(batch: Batch): void {
     const closed = this.closed;
     const sys = this.internals;
     const reason: DeadLetterReason = closed === undefined ? 'disconnected' : this.policy.lostReason;
+    let kept = 0;
     for (let i = 0; i < batch.length; ) {
       const op = batch[i];
       const n = (arityOf(op) ?? 0) + 1;
+      if (closed === undefined && KEPT_OPS.has(op as Op) && this.kept.length < MAX_KEPT_FIELDS) {
+        for (let k = 0; k < n; k++) this.kept.push(batch[i + k]);
+        kept++;
+        i += n;
+        continue;
+      }
       switch (op) {
         case Op.Tell:
         case Op.TellRefs:
@@ -608,6 +662,14 @@ export class Link implements Route {
         }
       }
       i += n;
+    }
+    // Refused while up (the transport is full): try again shortly, whether or not anything else is sent.
+    if (kept > 0 && !this.down && this.retry === undefined) {
+      this.retry = this.internals.clock.setTimeout(() => {
+        this.retry = undefined;
+        this.flush();
+      }, RETRY_KEPT_MS);
+      this.internals.clock.unref?.(this.retry);
     }
   }
 
@@ -916,6 +978,7 @@ export class Link implements Route {
   // ------------------------------------------------------------ status
 
   private wentDown(detail: string): void {
+    this.down = true;
     // Asks in flight have an unknown outcome now; they settle at once rather than wait out their timeouts.
     for (const p of this.pending.drain()) {
       p.replyTo.reject(this.policy.disconnectedError(p.path, p.type, detail));
@@ -925,6 +988,24 @@ export class Link implements Route {
   }
 
   private wentUp(): void {
+    this.down = false;
+    // What the far side missed of this side's bookkeeping goes first (flush puts it ahead of the rest).
+    if (this.kept.length > 0) this.pushed(this.out);
+    this.resync();
+  }
+
+  /**
+   * Batches from the far side were lost in transit (the transport saw a gap):
+   * they may have carried credit and taken reports for proxies here, or a
+   * Terminated. Ask again; what the far side sends now supersedes them. (A
+   * lost reply is not asked for again: its ask times out, outcome unknown.)
+   */
+  private lostInbound(): void {
+    if (this.closed === undefined && !this.down) this.resync();
+  }
+
+  /** Ask the far side for what it may have lost or we may have missed: watches, and each hosted actor's counts. */
+  private resync(): void {
     // The far side may have lost our watches with the connection: register them again.
     for (const [watchId, w] of this.watchesOut) this.control(Op.Watch, w.target, watchId);
     // Messages to hosted actors may have been lost in transit: ask each host how many arrived.
@@ -999,8 +1080,11 @@ export class Link implements Route {
     for (const p of this.pending.drain()) {
       p.replyTo.reject(this.policy.closedError(p.path, p.type, closed));
     }
-    const out = this.out;
+    if (this.retry !== undefined) this.internals.clock.clearTimeout(this.retry);
+    this.retry = undefined;
+    const out = this.kept.length > 0 ? this.kept.concat(this.out) : this.out;
     this.out = [];
+    this.kept = [];
     this.transfer = undefined;
     this.outSeq = 0;
     this.drop(out);

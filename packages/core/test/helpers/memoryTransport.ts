@@ -7,6 +7,12 @@ import { arityOf } from '../../src/internal/wire.js';
  * serialiser would) and delivered to the other end in order, one macrotask
  * later. Tests drive it up, down and closed, lose chosen batches in transit
  * (`lose`), and hold what arrives (`hold` / `release`).
+ *
+ * One end can also go down alone (`setUpHere`), as one client's connection
+ * to a NATS server does: it refuses posts, and what arrives at it meanwhile is
+ * lost. When it comes back it reports the gap, as the NATS transport's
+ * receiver does: the other end's link sees a brief outage (down, then up: the
+ * LOST frame), and this end's link hears of the loss (`onLoss`).
  */
 export class MemoryTransport implements Transport {
   peer!: MemoryTransport;
@@ -15,6 +21,8 @@ export class MemoryTransport implements Transport {
   posted = 0;
   /** While set, a posted batch it returns true for is accepted (post returns true) and never arrives, as a network loses one. */
   lose: ((batch: Batch) => boolean) | undefined;
+  /** While set, post refuses every batch with this end up, as a transport whose send queue is full does. */
+  full = false;
   /** The batches lost so far, in the order they were posted. */
   readonly lost: Batch[] = [];
   private receiver: ((batch: Batch) => void) | undefined;
@@ -22,12 +30,13 @@ export class MemoryTransport implements Transport {
   private held = false;
   private readonly backlog: Batch[] = [];
   private readonly statusListeners: ((up: boolean, detail: string) => void)[] = [];
+  private readonly lossListeners: ((detail: string) => void)[] = [];
   private readonly closeListeners: ((closed: TransportClosed) => void)[] = [];
 
   constructor(readonly label: string) {}
 
   post(batch: Batch, transfer?: readonly ArrayBuffer[]): boolean {
-    if (!this.up || this.closed !== undefined) return false;
+    if (!this.up || this.full || this.closed !== undefined) return false;
     const copy = structuredClone(batch, transfer === undefined ? undefined : { transfer: [...transfer] });
     this.posted++;
     if (this.lose?.(copy) === true) {
@@ -39,8 +48,15 @@ export class MemoryTransport implements Transport {
     return true;
   }
 
+  /** Batches that arrived while this end was down (lost), not yet told to the other end. */
+  missed = 0;
+
   private arrive(batch: Batch): void {
     if (this.closed !== undefined) return;
+    if (!this.up) {
+      this.missed++;
+      return;
+    }
     if (this.paused || this.held || this.backlog.length > 0) this.backlog.push(batch);
     else this.receiver?.(batch);
   }
@@ -81,6 +97,15 @@ export class MemoryTransport implements Transport {
     this.statusListeners.push(listener);
   }
 
+  onLoss(listener: (detail: string) => void): void {
+    this.lossListeners.push(listener);
+  }
+
+  /** This end finds out that batches from the other end were lost (as a gap shows it): its link asks again. */
+  reportLoss(detail = 'a gap'): void {
+    for (const l of this.lossListeners) l(detail);
+  }
+
   onClose(listener: (closed: TransportClosed) => void): void {
     this.closeListeners.push(listener);
   }
@@ -91,6 +116,18 @@ export class MemoryTransport implements Transport {
       end.up = up;
       for (const l of end.statusListeners) l(up, detail);
     }
+  }
+
+  /** This end alone goes down (or comes back); coming back, it reports what it missed to the other end. */
+  setUpHere(up: boolean, detail = up ? 'reconnected' : 'connection lost'): void {
+    this.up = up;
+    for (const l of this.statusListeners) l(up, detail);
+    if (!up || this.missed === 0 || !this.peer.up) return;
+    // The gap is seen: the sender hears LOST (a brief outage for its link), and this end's link asks again.
+    this.missed = 0;
+    for (const l of this.peer.statusListeners) l(false, 'lost in transit');
+    for (const l of this.peer.statusListeners) l(true, 'lost in transit');
+    this.reportLoss('lost while down');
   }
 
   close(detail = 'closed by this side'): void {

@@ -12,7 +12,7 @@ import {
 } from '@troupe/core';
 import { TestProbe } from '@troupe/core/testing';
 import { describe, expect, it } from 'vitest';
-import { startHostRuntime } from '../../src/internal/HostRuntime.js';
+import { type HostRuntime, startHostRuntime } from '../../src/internal/HostRuntime.js';
 import { Op } from '../../src/internal/wire.js';
 import type { EchoMsg, RelayMsg } from '../fixtures/workers/actors.js';
 import { framesOf, memoryPair } from '../helpers/memoryTransport.js';
@@ -36,12 +36,13 @@ async function linked(): Promise<{
   link: Link;
   site: HostSite;
   ends: ReturnType<typeof memoryPair>;
+  far: HostRuntime;
 }> {
   const system = await start({ name: 'a' });
   const ends = memoryPair();
   system.remoting.setAddress({ cluster: 'test', node: 'a', incarnation: 'a1' });
   const link = system.remoting.connect(ends[0], { address: nodeB, host: false });
-  startHostRuntime(ends[1], { address: nodeB, logger: silentLogger });
+  const far = startHostRuntime(ends[1], { address: nodeB, logger: silentLogger });
   const site: HostSite = {
     label: 'node b',
     acquire: () => {
@@ -49,7 +50,16 @@ async function linked(): Promise<{
       return link;
     },
   };
-  return { system, link, site, ends };
+  return { system, link, site, ends, far };
+}
+
+/** The drain waits for nothing: shutdown is quick, nothing timed out, exit 0. */
+async function expectPromptShutdown(system: ActorSystem): Promise<void> {
+  const started = Date.now();
+  const report = await system.shutdown();
+  expect(report.phases.filter((p) => p.timedOut)).toEqual([]);
+  expect(report.exitCode).toBe(0);
+  expect(Date.now() - started).toBeLessThan(3_000);
 }
 
 describe('a link over a non-thread transport', () => {
@@ -254,11 +264,7 @@ describe('the recount after an outage, with batches lost in transit', () => {
     tells(echo, 60, 120);
     expect(await echo.ask({ type: 'count' }, { timeoutMs: 5_000 })).toBe(80);
     expect(await echo.ask<number[]>({ type: 'seen' })).toEqual([...range(0, 20), ...range(60, 120)]);
-    const started = Date.now();
-    const report = await system.shutdown();
-    expect(report.phases.filter((p) => p.timedOut)).toEqual([]);
-    expect(report.exitCode).toBe(0);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    await expectPromptShutdown(system);
   });
 
   it('catches up on Credit frames lost on the way back (the host took the tells): nothing is dead-lettered and the window is whole', async () => {
@@ -308,5 +314,189 @@ describe('the recount after an outage, with batches lost in transit', () => {
     outage(ends);
     expect(await echo.ask({ type: 'count' })).toBe(12);
     expect(letters.all).toHaveLength(8);
+  });
+});
+
+/**
+ * One side's connection alone drops (one client's, as when a NATS server it
+ * was on restarts and the other side's server stays up). What that side could
+ * not send meanwhile is what the other side needs to stay in step: credit and
+ * taken reports, replies, Terminated, stop requests. None of it may be lost
+ * silently, or the other side's drain waits for work that was done, its
+ * window shrinks for good, and its asks and watches never settle.
+ */
+describe('a one-sided outage', () => {
+  async function deployed(window: number) {
+    const linkedTo = await linked();
+    const { system, site, far } = linkedTo;
+    const echo = system.remoting.spawnAt(site, EchoSpec, {
+      name: 'echo',
+      mailbox: { capacity: window, overflow: 'backpressure' },
+    }) as ActorRef<EchoMsg>;
+    expect(await echo.ask({ type: 'count' })).toBe(0);
+    await waitFor(() => system.loadOf(echo) === 0, 'the ledger to empty');
+    const [handle] = [...linkedTo.link.channels.keys()];
+    /** What the host counted for the echo: arrived, reported taken. */
+    const hosted = () => far.host.recount(handle as number);
+    const collected = collectDeadLetters(system);
+    const letters = () => collected.letters.filter((l) => l.reason !== 'no-reply-address');
+    return { ...linkedTo, echo, hosted, letters };
+  }
+  const tells = (echo: ActorRef<EchoMsg>, from: number, to: number) => {
+    for (let i = from; i < to; i++) echo.tell({ type: 'echo', value: i });
+  };
+  const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+  /**
+   * A full window of 20 (19 tells and an ask, or 20 tells) arrives at the host
+   * and waits there until `cut` has run; then the host takes it all. Returns the ask.
+   */
+  async function windowTakenAfter(
+    d: Awaited<ReturnType<typeof deployed>>,
+    cut: () => void,
+    withAsk: boolean,
+  ): Promise<{ asked: Promise<unknown> | undefined }> {
+    d.ends[1].hold();
+    tells(d.echo, 0, withAsk ? 19 : 20);
+    const asked = withAsk ? d.echo.ask({ type: 'count' }, { timeoutMs: 30_000 }) : undefined;
+    d.link.flush();
+    await waitFor(() => d.ends[1].waiting > 0, 'the window to arrive at the host');
+    cut();
+    d.ends[1].release();
+    await waitFor(() => d.hosted()?.reported === 21, 'the host to take all twenty (and the first ask)');
+    // Wrapped: an async function returning the ask itself would wait for it.
+    return { asked };
+  }
+
+  /** A child the far side's Relay spawned, watched by a probe here. */
+  async function watchedOnTheFarSide() {
+    const linkedTo = await linked();
+    const { system, site } = linkedTo;
+    const relay = system.remoting.spawnAt(site, RelaySpec, { name: 'relay' }) as ActorRef<RelayMsg>;
+    const child = await relay.ask<ActorRef<{ type: 'double'; value: number }>>({ type: 'spawn-local' });
+    const probe = new TestProbe(system);
+    probe.watch(child);
+    await new Promise((r) => setTimeout(r, 20));
+    return { ...linkedTo, child, probe };
+  }
+
+  it("of the host's side: its credit, taken reports and replies go once it is back; nothing is dead-lettered and the window is whole", async () => {
+    const d = await deployed(20);
+    const { system, ends, echo, letters } = d;
+    // A full window arrives at the host, whose side goes down before it takes it.
+    const { asked } = await windowTakenAfter(d, () => ends[1].setUpHere(false), true);
+    // The host's Credit frames and its reply were refused: this side knows nothing yet.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(system.loadOf(echo)).toBe(20);
+    ends[1].setUpHere(true);
+    expect(await asked).toBe(19);
+    await waitFor(() => system.loadOf(echo) === 0, 'the ledger to empty');
+    expect(letters()).toEqual([]);
+    // The window is whole again: a full window of tells goes, then an ask behind it.
+    tells(echo, 19, 59);
+    expect(await echo.ask({ type: 'count' }, { timeoutMs: 5_000 })).toBe(59);
+    expect(await echo.ask<number[]>({ type: 'seen' })).toEqual(range(0, 59));
+    await expectPromptShutdown(system);
+  });
+
+  it("of the host's side: a watched actor that stops meanwhile is reported Terminated once it is back, exactly once", async () => {
+    const { system, ends, child, probe } = await watchedOnTheFarSide();
+    // The stop request arrives; the host's side goes down before it acts on it.
+    ends[1].hold();
+    const stopped = system.stop(child);
+    await waitFor(() => ends[1].waiting > 0, 'the stop request to arrive');
+    ends[1].setUpHere(false);
+    ends[1].release();
+    await new Promise((r) => setTimeout(r, 20));
+    ends[1].setUpHere(true);
+    await stopped;
+    const t = await probe.expectTerminated(child, 5_000);
+    expect(t.reason).toEqual({ kind: 'stopped' });
+    await probe.expectNoMessage(100);
+  });
+
+  it("of the proxy's side: tells sent meanwhile are dead letters, what the host sent meanwhile is recounted, and the window is whole", async () => {
+    const d = await deployed(20);
+    const { system, link, ends, echo, letters } = d;
+    await windowTakenAfter(d, () => ends[0].setUpHere(false), false);
+    // Its Credit frames arrive here while this side is down: lost.
+    await waitFor(() => ends[0].missed > 0, 'the Credit frames to be lost here');
+    expect(system.loadOf(echo)).toBe(20);
+    const refused = echo.ask({ type: 'count' }, { timeoutMs: 30_000 });
+    ends[0].setUpHere(true);
+    // The ask waited for credit (none was left): the recount gives it back, and it goes.
+    expect(await refused).toBe(20);
+    await waitFor(() => system.loadOf(echo) === 0, 'the ledger to empty');
+    ends[0].setUpHere(false);
+    tells(echo, 20, 25);
+    link.flush();
+    ends[0].setUpHere(true);
+    expect(letters().map((l) => [l.reason, l.message])).toEqual(
+      range(20, 25).map((i) => ['disconnected', { type: 'echo', value: i }]),
+    );
+    tells(echo, 25, 65);
+    expect(await echo.ask({ type: 'count' }, { timeoutMs: 5_000 })).toBe(60);
+    expect(await echo.ask<number[]>({ type: 'seen' })).toEqual([...range(0, 20), ...range(25, 65)]);
+  });
+
+  it('batches from the host lost in transit with both sides up: once the transport sees the gap, the proxy recounts and catches up', async () => {
+    const { system, ends, echo, hosted, letters } = await deployed(20);
+    ends[1].lose = () => true;
+    tells(echo, 0, 20);
+    await waitFor(() => hosted()?.reported === 21, 'the host to take all twenty (and the first ask)');
+    ends[1].lose = undefined;
+    expect(system.loadOf(echo)).toBe(20);
+    const blocked = echo.ask({ type: 'count' }, { timeoutMs: 30_000 });
+    // No outage on either side: only the gap, as the receiver of a NATS transport sees it.
+    ends[0].reportLoss();
+    expect(await blocked).toBe(20);
+    await waitFor(() => system.loadOf(echo) === 0, 'the ledger to empty');
+    expect(letters()).toEqual([]);
+  });
+
+  it('a Terminated lost in transit with both sides up: once the gap is seen the watch is registered again, and it comes, once', async () => {
+    const { system, ends, child, probe } = await watchedOnTheFarSide();
+    ends[1].lose = (batch) => framesOf(batch).some((f) => f[0] === Op.Terminated);
+    void system.stop(child);
+    await waitFor(() => ends[1].lost.length > 0, 'the Terminated to be lost');
+    ends[1].lose = undefined;
+    await probe.expectNoMessage(50);
+    ends[0].reportLoss();
+    const t = await probe.expectTerminated(child, 5_000);
+    expect(t.reason).toEqual({ kind: 'stopped' });
+    ends[0].reportLoss();
+    await probe.expectNoMessage(100);
+  });
+
+  it('a host whose transport is full for a while: its credit and reply go once there is room, with nothing else to send', async () => {
+    const d = await deployed(20);
+    const { system, ends, echo, letters } = d;
+    const { asked } = await windowTakenAfter(
+      d,
+      () => {
+        ends[1].full = true;
+      },
+      true,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(system.loadOf(echo)).toBe(20);
+    // Room again, and no status change: the link tries again by itself.
+    ends[1].full = false;
+    expect(await asked).toBe(19);
+    await waitFor(() => system.loadOf(echo) === 0, 'the ledger to empty');
+    expect(letters()).toEqual([]);
+    tells(echo, 19, 59);
+    expect(await echo.ask({ type: 'count' }, { timeoutMs: 5_000 })).toBe(59);
+  });
+
+  it("of the proxy's side: a stop asked for meanwhile is sent once it is back, and the drain does not wait for it", async () => {
+    const { system, ends, echo } = await deployed(20);
+    ends[0].setUpHere(false);
+    const stopped = system.stop(echo);
+    const ended = system.whenTerminated(echo);
+    await new Promise((r) => setTimeout(r, 20));
+    ends[0].setUpHere(true);
+    await stopped;
+    expect((await ended).kind).toBe('stopped');
+    await expectPromptShutdown(system);
   });
 });
