@@ -295,9 +295,10 @@ export class Link implements Route {
   private retainedHead = 0;
   private transfer: unknown[] | undefined = undefined;
   /**
-   * Frames a down transport refused that the far side needs to stay in step
-   * (credit and taken reports, replies, lifecycle, Terminated, stop requests,
-   * acknowledgements): they go first once it is up again. Only user messages
+   * Frames a down (or full) transport refused that the far side needs to stay
+   * in step (credit and taken reports, replies, lifecycle, Terminated, stop
+   * requests, acknowledgements): they go first in the next post it can take,
+   * once it is up again (or after `RETRY_KEPT_MS`, when it was full). Only user messages
    * are lost with an outage (dead letters, asks rejected), never this
    * bookkeeping, or the far side would wait for it for good.
    */
