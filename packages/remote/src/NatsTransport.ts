@@ -184,6 +184,11 @@ export class NatsTransport implements Transport {
       this.counters.refusedDown++;
       return false;
     }
+    // Already full: refuse before serialising (the link posts what it kept again every 50 ms meanwhile).
+    if (this.queuedBytes >= this.opts.maxQueuedBytes) {
+      this.counters.refusedQueueFull++;
+      return false;
+    }
     let buf: Buffer;
     try {
       buf = packAfter(this.template, batch);

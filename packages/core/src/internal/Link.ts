@@ -193,7 +193,9 @@ export const nodeLinkPolicy: LinkPolicy = Object.freeze({
     new NotDeliveredError(
       target,
       type,
-      closed === undefined ? 'the link is down' : `the link is closed (${closed.reason}: ${closed.detail})`,
+      closed === undefined
+        ? 'the link is down or its send queue is full'
+        : `the link is closed (${closed.reason}: ${closed.detail})`,
     ),
   disconnectedError: (target: string, type: string, detail: string) => new DisconnectedError(target, type, detail),
   lostReason: 'link-closed',
@@ -307,6 +309,10 @@ export class Link implements Route {
   private down = false;
   /** The timer that posts kept frames again after a full transport refused them. */
   private retry: unknown = undefined;
+  /** A full transport refused a watch or a recount: send them anew when the retry fires (an up does anyway). */
+  private resyncDue = false;
+  /** Frames dropped because {@link kept} was at its cap, since the last time it emptied. */
+  private keptOverflow = 0;
   private flushScheduled = false;
   private nextHandle = 1;
   private nextReply = 1;
@@ -497,6 +503,7 @@ export class Link implements Route {
     if (this.kept.length > 0 && !this.down) {
       batch = this.kept.concat(batch);
       this.kept = [];
+      this.keptOverflow = 0;
     }
     let sent: boolean;
     try {
@@ -529,7 +536,12 @@ export class Link implements Route {
         this.refuse(frame, e ?? error);
         continue;
       }
-      if (!sent) this.drop(frame);
+      if (!sent) {
+        // Refused (down or full): this frame and the rest go the way of a refused batch, in order, so
+        // nothing posted later overtakes a frame kept for later.
+        this.drop(batch.slice(i - n));
+        return;
+      }
     }
   }
 
@@ -628,12 +640,21 @@ export class Link implements Route {
     for (let i = 0; i < batch.length; ) {
       const op = batch[i];
       const n = (arityOf(op) ?? 0) + 1;
-      if (closed === undefined && KEPT_OPS.has(op as Op) && this.kept.length < MAX_KEPT_FIELDS) {
-        for (let k = 0; k < n; k++) this.kept.push(batch[i + k]);
-        kept++;
-        i += n;
-        continue;
+      if (closed === undefined && KEPT_OPS.has(op as Op)) {
+        if (this.kept.length < MAX_KEPT_FIELDS) {
+          for (let k = 0; k < n; k++) this.kept.push(batch[i + k]);
+          kept++;
+          i += n;
+          continue;
+        }
+        if (this.keptOverflow++ === 0) {
+          sys.logger.error(
+            `link to ${this.label}: more than ${MAX_KEPT_FIELDS} fields of bookkeeping wait for the transport; ` +
+              'frames past that are dropped, and the far side may wait for their credit or Terminated until the link closes',
+          );
+        }
       }
+      if (closed === undefined && (op === Op.Watch || op === Op.Recount)) this.resyncDue = true;
       switch (op) {
         case Op.Tell:
         case Op.TellRefs:
@@ -665,9 +686,10 @@ export class Link implements Route {
       i += n;
     }
     // Refused while up (the transport is full): try again shortly, whether or not anything else is sent.
-    if (kept > 0 && !this.down && this.retry === undefined) {
+    if ((kept > 0 || this.resyncDue) && !this.down && this.retry === undefined) {
       this.retry = this.internals.clock.setTimeout(() => {
         this.retry = undefined;
+        if (this.resyncDue && !this.down && this.closed === undefined) this.resync();
         this.flush();
       }, RETRY_KEPT_MS);
       this.internals.clock.unref?.(this.retry);
@@ -769,10 +791,11 @@ export class Link implements Route {
             case Op.Reply: {
               const replyId = batch[i + 1] as number;
               const p = this.pending.take(replyId);
-              if (p !== undefined) {
-                if (!p.replyTo.resolve(provider.decode(batch[i + 2]))) {
-                  sys.deadLetters.record(p.path, batch[i + 2], 'late-reply');
-                }
+              if (p === undefined) {
+                // Its ask was settled already (rejected when the link went down; the reply was kept for after).
+                sys.deadLetters.record(this.label, batch[i + 2], 'late-reply');
+              } else if (!p.replyTo.resolve(provider.decode(batch[i + 2]))) {
+                sys.deadLetters.record(p.path, batch[i + 2], 'late-reply');
               }
               break;
             }
@@ -1007,6 +1030,7 @@ export class Link implements Route {
 
   /** Ask the far side for what it may have lost or we may have missed: watches, and each hosted actor's counts. */
   private resync(): void {
+    this.resyncDue = false;
     // The far side may have lost our watches with the connection: register them again.
     for (const [watchId, w] of this.watchesOut) this.control(Op.Watch, w.target, watchId);
     // Messages to hosted actors may have been lost in transit: ask each host how many arrived.

@@ -488,6 +488,87 @@ describe('a one-sided outage', () => {
     expect(await echo.ask({ type: 'count' }, { timeoutMs: 5_000 })).toBe(59);
   });
 
+  it('a full transport: a watch it refused is sent anew by the retry', async () => {
+    const linkedTo = await linked();
+    const { system, site, ends } = linkedTo;
+    const relay = system.remoting.spawnAt(site, RelaySpec, { name: 'relay' }) as ActorRef<RelayMsg>;
+    const child = await relay.ask<ActorRef<{ type: 'double'; value: number }>>({ type: 'spawn-local' });
+    const probe = new TestProbe(system);
+    ends[0].full = true;
+    probe.watch(child);
+    await new Promise((r) => setTimeout(r, 20));
+    ends[0].full = false;
+    await new Promise((r) => setTimeout(r, 150));
+    void system.stop(child);
+    expect((await probe.expectTerminated(child, 5_000)).reason).toEqual({ kind: 'stopped' });
+  });
+
+  it('a full transport: a recount it refused is sent anew by the retry', async () => {
+    const d = await deployed(20);
+    d.ends[1].lose = () => true;
+    tells(d.echo, 0, 20);
+    await waitFor(() => d.hosted()?.reported === 21, 'the host to take all twenty (and the first ask)');
+    d.ends[1].lose = undefined;
+    const blocked = d.echo.ask({ type: 'count' }, { timeoutMs: 30_000 });
+    // The gap is seen while this side's transport is full: its recount is refused.
+    d.ends[0].full = true;
+    d.ends[0].reportLoss();
+    await new Promise((r) => setTimeout(r, 20));
+    d.ends[0].full = false;
+    expect(await blocked).toBe(20);
+  });
+
+  it('a salvage refused part-way keeps the rest in order: a recount answer never overtakes the credit it counts', async () => {
+    const d = await deployed(20);
+    const { system, link, ends, echo, letters } = d;
+    const channel = [...link.channels.values()][0] as typeof link.channels extends Map<number, infer C> ? C : never;
+    const post = ends[1].post.bind(ends[1]);
+    let mode: 'refuse' | 'salvage' | 'normal' = 'refuse';
+    ends[1].post = (batch, transfer) => {
+      if (mode === 'normal') return post(batch, transfer);
+      if (mode === 'refuse') return false;
+      // A batch that cannot be serialised whole (salvaged frame by frame), then room for a recount answer only.
+      const frames = framesOf(batch);
+      if (frames.length > 1) throw new Error('cannot serialise this batch');
+      return frames[0]?.[0] === Op.Recounted ? post(batch, transfer) : false;
+    };
+    tells(echo, 0, 20);
+    await waitFor(() => d.hosted()?.reported === 21, 'the host to take all twenty (and the first ask)');
+    mode = 'salvage';
+    ends[0].reportLoss();
+    await new Promise((r) => setTimeout(r, 30));
+    mode = 'normal';
+    await waitFor(() => system.loadOf(echo) === 0, 'the ledger to empty');
+    await new Promise((r) => setTimeout(r, 120));
+    expect(channel.credit).toBe(20);
+    tells(echo, 20, 60);
+    expect(await echo.ask({ type: 'count' }, { timeoutMs: 5_000 })).toBe(60);
+    expect(letters()).toEqual([]);
+  });
+
+  it("of the host's side, with tells lost meanwhile: the ask is rejected as disconnected and its late reply is a dead letter", async () => {
+    const d = await deployed(20);
+    const { system, link, ends, echo } = d;
+    const collected = collectDeadLetters(system);
+    ends[1].hold();
+    const asked = echo.ask({ type: 'count' }, { timeoutMs: 30_000 });
+    link.flush();
+    await waitFor(() => ends[1].waiting > 0, 'the ask to arrive at the host');
+    ends[1].setUpHere(false);
+    ends[1].release();
+    await waitFor(() => d.hosted()?.reported === 2, 'the host to take the ask');
+    // A tell sent now is lost at the host's end; coming back, it reports the gap (LOST), so this side's link
+    // has an outage: the ask's outcome is unknown here, and the reply that was kept for after is late.
+    echo.tell({ type: 'echo', value: 'lost' });
+    link.flush();
+    await waitFor(() => ends[1].missed > 0, 'the tell to be lost at the host');
+    ends[1].setUpHere(true);
+    expect(await failure(asked)).toBeInstanceOf(DisconnectedError);
+    await waitFor(() => collected.of('late-reply').length === 1, 'the late reply');
+    await waitFor(() => collected.of('disconnected').length === 1, 'the lost tell, recounted');
+    expect(collected.of('disconnected')[0]?.message).toEqual({ type: 'echo' });
+  });
+
   it("of the proxy's side: a stop asked for meanwhile is sent once it is back, and the drain does not wait for it", async () => {
     const { system, ends, echo } = await deployed(20);
     ends[0].setUpHere(false);
