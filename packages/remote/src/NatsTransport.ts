@@ -119,6 +119,8 @@ export class NatsTransport implements Transport {
   private readonly queue: Chunk[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
+  /** A post was refused for want of room: refuse the rest until the queue is down to half. */
+  private queueFull = false;
   private waitingSince: number | undefined;
   /** When the bytes in flight last made progress (a credit came, or the first went out after none). */
   private progressAt = 0;
@@ -184,10 +186,14 @@ export class NatsTransport implements Transport {
       this.counters.refusedDown++;
       return false;
     }
-    // Already full: refuse before serialising (the link posts what it kept again every 50 ms meanwhile).
-    if (this.queuedBytes >= this.opts.maxQueuedBytes) {
-      this.counters.refusedQueueFull++;
-      return false;
+    // Full until the queue is down to half: refused before serialising (the link posts what it kept
+    // again every 50 ms meanwhile, and would otherwise pay for packing it each time).
+    if (this.queueFull) {
+      if (this.queuedBytes > this.opts.maxQueuedBytes / 2) {
+        this.counters.refusedQueueFull++;
+        return false;
+      }
+      this.queueFull = false;
     }
     let buf: Buffer;
     try {
@@ -199,6 +205,7 @@ export class NatsTransport implements Transport {
     if (bytes > this.opts.maxBatchBytes) throw new BatchTooLargeError(this.label, bytes, this.opts.maxBatchBytes);
     if (this.queuedBytes + bytes > this.opts.maxQueuedBytes) {
       this.counters.refusedQueueFull++;
+      this.queueFull = true;
       return false;
     }
     const chunks = chunk(buf, this.template, this.nextSeq, this.streamOffset, this.maxMessage());

@@ -15,7 +15,7 @@ export interface TransportOptions {
   maxBatchBytes?: number;
   /** Largest NATS message (header + chunk); the server's `max_payload` caps it. Default: `max_payload`. */
   maxMessageBytes?: number;
-  /** Bytes a sender may queue per peer while waiting for credit; past it `post` returns false. Default 256 MiB. */
+  /** Bytes a sender may queue per peer while waiting for credit; past it `post` returns false until the queue is down to half. Default 256 MiB. */
   maxQueuedBytes?: number;
   /** A partial batch older than this is dropped (`reassembly-timeout`). Default 10 000 ms. */
   reassemblyTimeoutMs?: number;

@@ -63,6 +63,26 @@ describe('NatsTransport', () => {
     expect(ab.stats().postedBatches).toBe(0);
   });
 
+  it('refuses posts once its queue is full (the peer gives no credit), without serialising them, until it is down to half', async () => {
+    const { ab, ba } = await pair({ windowBytes: 64 * 1024, maxQueuedBytes: 256 * 1024 });
+    expect(ab.post([0])).toBe(true);
+    const far = await ba();
+    const got: unknown[] = [];
+    far.onBatch((batch) => got.push(batch[0]));
+    far.pause();
+    let accepted = 1;
+    while (ab.post([accepted, new Uint8Array(32 * 1024)])) accepted++;
+    expect(ab.stats().refusedQueueFull).toBe(1);
+    // Full until the queue is down to half: refused at once, before the serialiser would throw on the function.
+    expect(ab.post([1, () => 1])).toBe(false);
+    expect(ab.post([accepted, new Uint8Array(10)])).toBe(false);
+    expect(ab.stats().refusedQueueFull).toBe(3);
+    far.resume();
+    await eventually(() => (got.length === accepted ? true : undefined), 10_000, 'every accepted batch');
+    expect(got).toEqual(Array.from({ length: accepted }, (_, i) => i));
+    expect(ab.post([accepted])).toBe(true);
+  });
+
   it('carries packed and v8 batches alike, in order, a packed batch over max_payload in chunks', async () => {
     const { ab, ba } = await pair({ maxMessageBytes: 4096 });
     const plain = (i: number) => [1, 7, { type: 'inc', n: i, tag: `t${i % 5}`, nested: { list: [i, -0, 'é'] } }];
