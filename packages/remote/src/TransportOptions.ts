@@ -38,7 +38,7 @@ function positiveInt(name: string, value: unknown, min = 1): number {
 
 /** Apply defaults and validate; throws a `TypeError` naming the option. */
 export function resolveTransportOptions(o: TransportOptions = {}): ResolvedTransportOptions {
-  return {
+  const resolved = {
     windowBytes: positiveInt('windowBytes', o.windowBytes ?? 8 * MiB, 1024),
     maxBatchBytes: positiveInt('maxBatchBytes', o.maxBatchBytes ?? 64 * MiB),
     maxMessageBytes:
@@ -47,4 +47,12 @@ export function resolveTransportOptions(o: TransportOptions = {}): ResolvedTrans
     reassemblyTimeoutMs: positiveInt('reassemblyTimeoutMs', o.reassemblyTimeoutMs ?? 10_000),
     stallMs: positiveInt('stallMs', o.stallMs ?? 1_000),
   };
+  // A batch the queue can never hold would be refused for good (and the link retry it for good).
+  if (resolved.maxQueuedBytes < resolved.maxBatchBytes) {
+    throw new TypeError(
+      `transport.maxQueuedBytes (${resolved.maxQueuedBytes}) must be at least transport.maxBatchBytes ` +
+        `(${resolved.maxBatchBytes}): a batch up to maxBatchBytes must fit in the send queue. Raise maxQueuedBytes or lower maxBatchBytes.`,
+    );
+  }
+  return resolved;
 }

@@ -25,6 +25,15 @@ describe('resolveJoinOptions', () => {
     expect(() => resolveJoinOptions({ ...base, transport: { windowBytes: -1 } })).toThrow(/transport.windowBytes/);
   });
 
+  it('refuses a send queue smaller than the largest batch (such a batch would be refused for good)', () => {
+    expect(() => resolveJoinOptions({ ...base, transport: { maxQueuedBytes: 1024 * 1024 } })).toThrow(
+      /transport.maxQueuedBytes \(1048576\) must be at least transport.maxBatchBytes \(67108864\)/,
+    );
+    expect(
+      resolveJoinOptions({ ...base, transport: { maxQueuedBytes: 1 << 20, maxBatchBytes: 1 << 20 } }).transport,
+    ).toMatchObject({ maxQueuedBytes: 1 << 20, maxBatchBytes: 1 << 20 });
+  });
+
   it('takes a list of servers and a JetStream domain, and refuses a domain nats-server would not accept', () => {
     const o = resolveJoinOptions({ ...base, servers: ['nats://a:4222', 'nats://b:4222'], jetstreamDomain: 'hub' });
     expect(o).toMatchObject({ servers: ['nats://a:4222', 'nats://b:4222'], jetstreamDomain: 'hub' });

@@ -64,7 +64,7 @@ describe('NatsTransport', () => {
   });
 
   it('refuses posts once its queue is full (the peer gives no credit), without serialising them, until it is down to half', async () => {
-    const { ab, ba } = await pair({ windowBytes: 64 * 1024, maxQueuedBytes: 256 * 1024 });
+    const { ab, ba } = await pair({ windowBytes: 64 * 1024, maxQueuedBytes: 256 * 1024, maxBatchBytes: 128 * 1024 });
     expect(ab.post([0])).toBe(true);
     const far = await ba();
     const got: unknown[] = [];

@@ -686,7 +686,7 @@ export class Link implements Route {
       i += n;
     }
     // Refused while up (the transport is full): try again shortly, whether or not anything else is sent.
-    if ((kept > 0 || this.resyncDue) && !this.down && this.retry === undefined) {
+    if ((kept > 0 || this.resyncDue) && !this.down && closed === undefined && this.retry === undefined) {
       this.retry = this.internals.clock.setTimeout(() => {
         this.retry = undefined;
         if (this.resyncDue && !this.down && this.closed === undefined) this.resync();
@@ -799,9 +799,12 @@ export class Link implements Route {
               }
               break;
             }
-            case Op.ReplyError:
-              this.settlePending(batch[i + 1] as number, deserializeError(batch[i + 2] as SerializedError));
+            case Op.ReplyError: {
+              const p = this.pending.take(batch[i + 1] as number);
+              if (p === undefined) sys.deadLetters.record(this.label, batch[i + 2], 'late-reply');
+              else p.replyTo.reject(deserializeError(batch[i + 2] as SerializedError));
               break;
+            }
             case Op.Spawn:
               this.hostOrRefuse(batch[i + 1] as SpawnFrame)?.spawn(batch[i + 1] as SpawnFrame);
               break;
@@ -1107,6 +1110,7 @@ export class Link implements Route {
     }
     if (this.retry !== undefined) this.internals.clock.clearTimeout(this.retry);
     this.retry = undefined;
+    this.resyncDue = false;
     const out = this.kept.length > 0 ? this.kept.concat(this.out) : this.out;
     this.out = [];
     this.kept = [];

@@ -546,28 +546,34 @@ describe('a one-sided outage', () => {
     expect(letters()).toEqual([]);
   });
 
-  it("of the host's side, with tells lost meanwhile: the ask is rejected as disconnected and its late reply is a dead letter", async () => {
-    const d = await deployed(20);
-    const { system, link, ends, echo } = d;
-    const collected = collectDeadLetters(system);
-    ends[1].hold();
-    const asked = echo.ask({ type: 'count' }, { timeoutMs: 30_000 });
-    link.flush();
-    await waitFor(() => ends[1].waiting > 0, 'the ask to arrive at the host');
-    ends[1].setUpHere(false);
-    ends[1].release();
-    await waitFor(() => d.hosted()?.reported === 2, 'the host to take the ask');
-    // A tell sent now is lost at the host's end; coming back, it reports the gap (LOST), so this side's link
-    // has an outage: the ask's outcome is unknown here, and the reply that was kept for after is late.
-    echo.tell({ type: 'echo', value: 'lost' });
-    link.flush();
-    await waitFor(() => ends[1].missed > 0, 'the tell to be lost at the host');
-    ends[1].setUpHere(true);
-    expect(await failure(asked)).toBeInstanceOf(DisconnectedError);
-    await waitFor(() => collected.of('late-reply').length === 1, 'the late reply');
-    await waitFor(() => collected.of('disconnected').length === 1, 'the lost tell, recounted');
-    expect(collected.of('disconnected')[0]?.message).toEqual({ type: 'echo' });
-  });
+  it.each([
+    ['reply', { type: 'count' }],
+    ['reply error', { type: 'error-with-code' }],
+  ] as const)(
+    "of the host's side, with tells lost meanwhile: the ask is rejected as disconnected and its late %s is a dead letter",
+    async (_kind, question) => {
+      const d = await deployed(20);
+      const { system, link, ends, echo } = d;
+      const collected = collectDeadLetters(system);
+      ends[1].hold();
+      const asked = echo.ask(question as EchoMsg, { timeoutMs: 30_000 });
+      link.flush();
+      await waitFor(() => ends[1].waiting > 0, 'the ask to arrive at the host');
+      ends[1].setUpHere(false);
+      ends[1].release();
+      await waitFor(() => d.hosted()?.reported === 2, 'the host to take the ask');
+      // A tell sent now is lost at the host's end; coming back, it reports the gap (LOST), so this side's link
+      // has an outage: the ask's outcome is unknown here, and the reply that was kept for after is late.
+      echo.tell({ type: 'echo', value: 'lost' });
+      link.flush();
+      await waitFor(() => ends[1].missed > 0, 'the tell to be lost at the host');
+      ends[1].setUpHere(true);
+      expect(await failure(asked)).toBeInstanceOf(DisconnectedError);
+      await waitFor(() => collected.of('late-reply').length === 1, 'the late reply');
+      await waitFor(() => collected.of('disconnected').length === 1, 'the lost tell, recounted');
+      expect(collected.of('disconnected')[0]?.message).toEqual({ type: 'echo' });
+    },
+  );
 
   it("of the proxy's side: a stop asked for meanwhile is sent once it is back, and the drain does not wait for it", async () => {
     const { system, ends, echo } = await deployed(20);
