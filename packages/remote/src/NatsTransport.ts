@@ -121,7 +121,8 @@ export class NatsTransport implements Transport {
   private queuedBytes = 0;
   /** A post was refused for want of room: refuse the rest until the queue is down to half. */
   private queueFull = false;
-  private waitingSince: number | undefined;
+  /** Waiting for credit (one wait counted in `creditWaits` until credit comes). */
+  private waiting = false;
   /** When the bytes in flight last made progress (a credit came, or the first went out after none). */
   private progressAt = 0;
   private lastSyncAt = 0;
@@ -345,7 +346,7 @@ export class NatsTransport implements Transport {
   /** @internal A CREDIT from the peer. */
   receiveCredit(h: Header): void {
     if (this.window.credit(h.offset)) {
-      this.waitingSince = undefined;
+      this.waiting = false;
       this.progressAt = this.deps.clock.now();
     }
     this.pump();
@@ -429,7 +430,7 @@ export class NatsTransport implements Transport {
     if (this.closedWith !== undefined || up === this._up) return;
     this._up = up;
     if (up) {
-      this.waitingSince = undefined;
+      this.waiting = false;
       if (this.window.inFlight > 0) this.sendSync();
       this.settleCredit(true);
       this.pump();
@@ -446,11 +447,9 @@ export class NatsTransport implements Transport {
     }
     this.dropped(this.reassembler.expire(now));
     if (!this._up) return;
-    // Waiting for credit, or bytes in flight with no credit for a while (the last batch may be lost, and
-    // nothing after it would show the gap): a SYNC lets the receiver find out.
-    const stalled =
-      (this.waitingSince !== undefined && now - this.waitingSince >= this.opts.stallMs) ||
-      (this.window.inFlight > 0 && now - this.progressAt >= this.opts.stallMs);
+    // Bytes in flight with no credit for a while (waiting for it, or the last batch lost with nothing
+    // after it to show the gap): a SYNC lets the receiver find out. (Waiting implies no credit since.)
+    const stalled = this.window.inFlight > 0 && now - this.progressAt >= this.opts.stallMs;
     if (stalled && now - this.lastSyncAt >= this.opts.stallMs) this.sendSync();
     this.settleCredit(false);
     if (this.credit.unreported) this.settleCredit(true);
@@ -479,8 +478,8 @@ export class NatsTransport implements Transport {
     while (this._up && this.closedWith === undefined && this.queueHead < this.queue.length) {
       const c = this.queue[this.queueHead] as Chunk;
       if (!this.window.allows(c.payloadBytes)) {
-        if (this.waitingSince === undefined) {
-          this.waitingSince = this.deps.clock.now();
+        if (!this.waiting) {
+          this.waiting = true;
           this.counters.creditWaits++;
         }
         return;

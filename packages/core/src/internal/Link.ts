@@ -305,14 +305,12 @@ export class Link implements Route {
    * bookkeeping, or the far side would wait for it for good.
    */
   private kept: unknown[] = [];
-  /** Between the transport's down and its up again. */
-  private down = false;
-  /** The timer that posts kept frames again after a full transport refused them. */
+  /** The timer that posts kept frames again after a full transport (up, but refusing) refused them. */
   private retry: unknown = undefined;
   /** A full transport refused a watch or a recount: send them anew when the retry fires (an up does anyway). */
   private resyncDue = false;
-  /** Frames dropped because {@link kept} was at its cap, since the last time it emptied. */
-  private keptOverflow = 0;
+  /** Frames were dropped because {@link kept} was at its cap (logged once until it empties). */
+  private keptOverflowed = false;
   private flushScheduled = false;
   private nextHandle = 1;
   private nextReply = 1;
@@ -490,7 +488,7 @@ export class Link implements Route {
   /** Post what is queued now. */
   flush(): void {
     this.flushScheduled = false;
-    if (this.out.length === 0 && (this.kept.length === 0 || this.down)) return;
+    if (this.out.length === 0 && (this.kept.length === 0 || !this.transport.up)) return;
     let batch = this.out;
     const transfer = this.transfer as ArrayBuffer[] | undefined;
     this.out = [];
@@ -500,10 +498,10 @@ export class Link implements Route {
       this.drop(batch);
       return;
     }
-    if (this.kept.length > 0 && !this.down) {
+    if (this.kept.length > 0 && this.transport.up) {
       batch = this.kept.concat(batch);
       this.kept = [];
-      this.keptOverflow = 0;
+      this.keptOverflowed = false;
     }
     let sent: boolean;
     try {
@@ -548,6 +546,17 @@ export class Link implements Route {
   /** What a hosted actor's handle names in messages about it. */
   private pathOf(handle: number): string {
     return this.channels.get(handle)?.proxy.path ?? this.host?.pathOf(handle) ?? `${this.label} handle ${handle}`;
+  }
+
+  /**
+   * The ask a Reply or ReplyError frame answers. None: it was settled already
+   * (rejected when the link went down, the answer kept by the far side for
+   * after), and the answer is a late reply.
+   */
+  private answered(replyId: number, payload: unknown): Pending | undefined {
+    const p = this.pending.take(replyId);
+    if (p === undefined) this.internals.deadLetters.record(this.label, payload, 'late-reply');
+    return p;
   }
 
   private settlePending(replyId: number, error: Error | ((p: Pending) => Error)): void {
@@ -647,7 +656,8 @@ export class Link implements Route {
           i += n;
           continue;
         }
-        if (this.keptOverflow++ === 0) {
+        if (!this.keptOverflowed) {
+          this.keptOverflowed = true;
           sys.logger.error(
             `link to ${this.label}: more than ${MAX_KEPT_FIELDS} fields of bookkeeping wait for the transport; ` +
               'frames past that are dropped, and the far side may wait for their credit or Terminated until the link closes',
@@ -686,10 +696,10 @@ export class Link implements Route {
       i += n;
     }
     // Refused while up (the transport is full): try again shortly, whether or not anything else is sent.
-    if ((kept > 0 || this.resyncDue) && !this.down && closed === undefined && this.retry === undefined) {
+    if ((kept > 0 || this.resyncDue) && this.transport.up && closed === undefined && this.retry === undefined) {
       this.retry = this.internals.clock.setTimeout(() => {
         this.retry = undefined;
-        if (this.resyncDue && !this.down && this.closed === undefined) this.resync();
+        if (this.resyncDue && this.transport.up && this.closed === undefined) this.resync();
         this.flush();
       }, RETRY_KEPT_MS);
       this.internals.clock.unref?.(this.retry);
@@ -789,20 +799,16 @@ export class Link implements Route {
               break;
             }
             case Op.Reply: {
-              const replyId = batch[i + 1] as number;
-              const p = this.pending.take(replyId);
-              if (p === undefined) {
-                // Its ask was settled already (rejected when the link went down; the reply was kept for after).
-                sys.deadLetters.record(this.label, batch[i + 2], 'late-reply');
-              } else if (!p.replyTo.resolve(provider.decode(batch[i + 2]))) {
+              const p = this.answered(batch[i + 1] as number, batch[i + 2]);
+              if (p !== undefined && !p.replyTo.resolve(provider.decode(batch[i + 2]))) {
                 sys.deadLetters.record(p.path, batch[i + 2], 'late-reply');
               }
               break;
             }
             case Op.ReplyError: {
-              const p = this.pending.take(batch[i + 1] as number);
-              if (p === undefined) sys.deadLetters.record(this.label, batch[i + 2], 'late-reply');
-              else p.replyTo.reject(deserializeError(batch[i + 2] as SerializedError));
+              this.answered(batch[i + 1] as number, batch[i + 2])?.replyTo.reject(
+                deserializeError(batch[i + 2] as SerializedError),
+              );
               break;
             }
             case Op.Spawn:
@@ -1005,7 +1011,6 @@ export class Link implements Route {
   // ------------------------------------------------------------ status
 
   private wentDown(detail: string): void {
-    this.down = true;
     // Asks in flight have an unknown outcome now; they settle at once rather than wait out their timeouts.
     for (const p of this.pending.drain()) {
       p.replyTo.reject(this.policy.disconnectedError(p.path, p.type, detail));
@@ -1015,7 +1020,6 @@ export class Link implements Route {
   }
 
   private wentUp(): void {
-    this.down = false;
     // What the far side missed of this side's bookkeeping goes first (flush puts it ahead of the rest).
     if (this.kept.length > 0) this.pushed(this.out);
     this.resync();
@@ -1028,7 +1032,7 @@ export class Link implements Route {
    * lost reply is not asked for again: its ask times out, outcome unknown.)
    */
   private lostInbound(): void {
-    if (this.closed === undefined && !this.down) this.resync();
+    if (this.closed === undefined && this.transport.up) this.resync();
   }
 
   /** Ask the far side for what it may have lost or we may have missed: watches, and each hosted actor's counts. */
