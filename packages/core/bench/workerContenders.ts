@@ -144,6 +144,23 @@ export async function rawPingPong(rpc: RawRpc, n: number): Promise<RunResult> {
   return check({ values: latencies(rtt) }, ok, n);
 }
 
+/**
+ * The same sequential round trip, posting the frames a Troupe ask posts and
+ * getting back the frames its host posts (`threads/rawFrames.mjs`): what
+ * structured clone alone costs a round trip of Troupe's, without its code.
+ */
+export async function rawFramesPingPong(rpc: RawRpc, ask: number, n: number): Promise<RunResult> {
+  const rtt = new Float64Array(n);
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const f = await rpc.call<unknown[]>([ask, 1, { type: 'add', x: i }, i]);
+    rtt[i] = performance.now() - t;
+    if (f[1] === i && f[2] === i + 1) ok++;
+  }
+  return check({ values: latencies(rtt) }, ok, n);
+}
+
 /** `tasks` hashing tasks of `blocks` KiB over the workers, `inflight` per worker; [hashes/s, cores busy]. */
 export async function rawHash(
   rpcs: readonly RawRpc[],

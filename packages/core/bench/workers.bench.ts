@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { ActorSystem, silentLogger, workerActor } from '@troupe/core';
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
+import { Op } from '../src/internal/wire.js';
 import {
   human,
   machine,
@@ -110,6 +111,9 @@ const tinypool = new Tinypool({
 const echoes = hosts.map(() => new Worker(here('./threads/rawEcho.mjs')));
 // Its own worker: a RawRpc listens to every reply of its worker.
 const echoRpc = new w.RawRpc(new Worker(here('./threads/rawEcho.mjs')));
+// The floor of a round trip that clones what a Troupe ask clones (an object frame out, a frame array back).
+const frameOps = { ask: Op.Ask, reply: Op.Reply, credit: Op.Credit };
+const framesRpc = new w.RawRpc(new Worker(here('./threads/rawFrames.mjs'), { workerData: frameOps }));
 const rawHashers = hosts.map(() => new w.RawRpc(new Worker(here('./threads/rawHash.mjs'))));
 
 // Every thread up and every module loaded before the clock starts.
@@ -120,6 +124,7 @@ await Promise.all([
   ...hosts.map((x) => piscina.run(x)),
   ...hosts.map((x) => tinypool.run(x)),
   echoRpc.call(0),
+  framesRpc.call([Op.Ask, 1, { type: 'add', x: 0 }, 0]),
   ...rawHashers.map((r) => r.call({ seed: 0, blocks: 1 })),
 ]);
 
@@ -169,6 +174,7 @@ const cases: Case[] = [
     ],
     contenders: [
       contender('raw postMessage', (n) => w.rawPingPong(echoRpc, n), PING_N),
+      contender("raw postMessage of Troupe's frames", (n) => w.rawFramesPingPong(framesRpc, Op.Ask, n), PING_N),
       contender('Troupe worker actor ask', (n) => w.troupePingPong(counter, n), PING_N),
     ],
   },
@@ -254,6 +260,7 @@ await Promise.all([
   tinypool.destroy(),
   ...echoes.map((x) => x.terminate()),
   echoRpc.worker.terminate(),
+  framesRpc.worker.terminate(),
   ...rawHashers.map((r) => r.worker.terminate()),
 ]);
 
@@ -312,6 +319,16 @@ addRatio(
   () => undefined,
 );
 addRatio(
+  "(not a target) ping-pong median: Troupe's frames posted raw vs raw postMessage (the floor of any object frame)",
+  ratio(median('ping-pong', "raw postMessage of Troupe's frames"), median('ping-pong', 'raw postMessage')),
+  () => undefined,
+);
+addRatio(
+  "(not a target) ping-pong median: Troupe vs its own frames posted raw (Troupe's code on both threads)",
+  ratio(median('ping-pong', 'Troupe worker actor ask'), median('ping-pong', "raw postMessage of Troupe's frames")),
+  () => undefined,
+);
+addRatio(
   'CPU-bound scaling 1 → 2 threads ≥ 1.7× (Troupe worker actors)',
   ratio(median('hash-2', 'Troupe worker actors'), median('hash-1', 'Troupe worker actor')),
   (r) => r >= 1.7,
@@ -363,7 +380,10 @@ const lines = [
   '  actor a mailbox (and so a window) as large as the burst, which overlaps them fully.',
   "- **ask, 1 outstanding**: `await ref.ask({ type: 'add', x })` in a loop.",
   '- **ping-pong**: the same sequential round trip, each one timed with `performance.now()`; the raw contender',
-  '  posts a number to one bare worker and awaits its reply through a promise, as an ask does.',
+  '  posts a number to one bare worker and awaits its reply through a promise, as an ask does. A second raw',
+  '  contender (`threads/rawFrames.mjs`) posts the frame a Troupe ask posts (`[Ask, handle, { type, x }, id]`) and',
+  '  answers with the frames a host posts back (`[Reply, id, value, Credit, handle, 1, 1, 0]`), running none of',
+  "  Troupe's code: the floor for any transport that posts object frames, and the reference for Troupe's own cost.",
   `- **SHA-256**: ${HASH_TASKS} tasks, each hashing ${HASH_BLOCKS} distinct 1 KiB blocks (\`threads/hashBlocks.mjs\`, the same`,
   `  code in both contenders), ${HASH_INFLIGHT} in flight per thread. 1 thread: one actor (one host) or one worker;`,
   `  ${THREADS} threads: one actor per host or ${THREADS} workers. Scaling is the ratio of the medians. On a ${m.cores}-core`,
