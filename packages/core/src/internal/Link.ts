@@ -307,8 +307,12 @@ export class Link implements Route {
   private kept: unknown[] = [];
   /** The timer that posts kept frames again after a full transport (up, but refusing) refused them. */
   private retry: unknown = undefined;
-  /** A full transport refused a watch or a recount: send them anew when the retry fires (an up does anyway). */
-  private resyncDue = false;
+  /**
+   * Watches (by id) and recounts (by handle) a full transport refused: the
+   * retry sends those anew, and only those (an up or a loss sends every one).
+   */
+  private readonly refusedWatches = new Set<number>();
+  private readonly refusedRecounts = new Set<number>();
   /** Frames were dropped because {@link kept} was at its cap (logged once until it empties). */
   private keptOverflowed = false;
   private flushScheduled = false;
@@ -664,7 +668,10 @@ export class Link implements Route {
           );
         }
       }
-      if (closed === undefined && (op === Op.Watch || op === Op.Recount)) this.resyncDue = true;
+      if (closed === undefined) {
+        if (op === Op.Watch) this.refusedWatches.add(batch[i + 2] as number);
+        else if (op === Op.Recount) this.refusedRecounts.add(batch[i + 1] as number);
+      }
       switch (op) {
         case Op.Tell:
         case Op.TellRefs:
@@ -696,10 +703,11 @@ export class Link implements Route {
       i += n;
     }
     // Refused while up (the transport is full): try again shortly, whether or not anything else is sent.
-    if ((kept > 0 || this.resyncDue) && this.transport.up && closed === undefined && this.retry === undefined) {
+    const refused = this.refusedWatches.size + this.refusedRecounts.size;
+    if ((kept > 0 || refused > 0) && this.transport.up && closed === undefined && this.retry === undefined) {
       this.retry = this.internals.clock.setTimeout(() => {
         this.retry = undefined;
-        if (this.resyncDue && this.transport.up && this.closed === undefined) this.resync();
+        if (this.transport.up && this.closed === undefined) this.resendRefused();
         this.flush();
       }, RETRY_KEPT_MS);
       this.internals.clock.unref?.(this.retry);
@@ -1037,15 +1045,33 @@ export class Link implements Route {
 
   /** Ask the far side for what it may have lost or we may have missed: watches, and each hosted actor's counts. */
   private resync(): void {
-    this.resyncDue = false;
+    this.refusedWatches.clear();
+    this.refusedRecounts.clear();
     // The far side may have lost our watches with the connection: register them again.
     for (const [watchId, w] of this.watchesOut) this.control(Op.Watch, w.target, watchId);
     // Messages to hosted actors may have been lost in transit: ask each host how many arrived.
-    for (const channel of this.channels.values()) {
-      channel.probeId = this.nextProbe++;
-      channel.probeAt = channel.sent;
-      this.control(Op.Recount, channel.handle, channel.probeId);
+    for (const channel of this.channels.values()) this.recount(channel);
+  }
+
+  /** A full transport refused these watches and recounts: send them again (those still wanted). */
+  private resendRefused(): void {
+    for (const watchId of this.refusedWatches) {
+      const w = this.watchesOut.get(watchId);
+      if (w !== undefined) this.control(Op.Watch, w.target, watchId);
     }
+    this.refusedWatches.clear();
+    for (const handle of this.refusedRecounts) {
+      const channel = this.channels.get(handle);
+      if (channel !== undefined) this.recount(channel);
+    }
+    this.refusedRecounts.clear();
+  }
+
+  /** Ask the host of `channel` how many of the messages sent so far arrived (a newer probe supersedes an older). */
+  private recount(channel: Channel): void {
+    channel.probeId = this.nextProbe++;
+    channel.probeAt = channel.sent;
+    this.control(Op.Recount, channel.handle, channel.probeId);
   }
 
   /**
@@ -1114,7 +1140,8 @@ export class Link implements Route {
     }
     if (this.retry !== undefined) this.internals.clock.clearTimeout(this.retry);
     this.retry = undefined;
-    this.resyncDue = false;
+    this.refusedWatches.clear();
+    this.refusedRecounts.clear();
     const out = this.kept.length > 0 ? this.kept.concat(this.out) : this.out;
     this.out = [];
     this.kept = [];

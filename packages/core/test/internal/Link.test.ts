@@ -503,6 +503,36 @@ describe('a one-sided outage', () => {
     expect((await probe.expectTerminated(child, 5_000)).reason).toEqual({ kind: 'stopped' });
   });
 
+  it('a full transport: the retry sends again only the watch it refused, not every watch of the link', async () => {
+    const { system, site, ends } = await linked();
+    const children: ActorRef<{ type: 'double'; value: number }>[] = [];
+    for (let i = 0; i < 6; i++) {
+      const relay = system.remoting.spawnAt(site, RelaySpec, { name: `relay-${i}` }) as ActorRef<RelayMsg>;
+      children.push(await relay.ask({ type: 'spawn-local' }));
+    }
+    const probe = new TestProbe(system);
+    // Five watches go through; the sixth is refused by a full transport.
+    for (const c of children.slice(0, 5)) probe.watch(c);
+    await new Promise((r) => setTimeout(r, 20));
+    const post = ends[0].post.bind(ends[0]);
+    const watchesPosted: unknown[] = [];
+    ends[0].post = (batch, transfer) => {
+      const sent = post(batch, transfer);
+      if (sent) for (const f of framesOf(batch)) if (f[0] === Op.Watch) watchesPosted.push(f[1]);
+      return sent;
+    };
+    ends[0].full = true;
+    probe.watch(children[5] as (typeof children)[number]);
+    await new Promise((r) => setTimeout(r, 20));
+    ends[0].full = false;
+    await waitFor(() => watchesPosted.length > 0, 'the refused watch to be sent again');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(watchesPosted).toHaveLength(1);
+    for (const c of children) void system.stop(c);
+    for (const c of children) expect((await probe.expectTerminated(c, 5_000)).reason).toEqual({ kind: 'stopped' });
+    await probe.expectNoMessage(100);
+  });
+
   it('a full transport: a recount it refused is sent anew by the retry', async () => {
     const d = await deployed(20);
     d.ends[1].lose = () => true;
