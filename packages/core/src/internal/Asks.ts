@@ -20,6 +20,12 @@ import { AskAbortedError, AskTimeoutError } from '../errors.js';
  * at most that turn's length (a timer cannot fire inside a turn anyway). An
  * unstamped ask's deadline is `Infinity`, which no timer finds due.
  */
+/** The link whose table of asks awaiting a reply holds a record (see {@link AskRecord.linkedTo}). @internal */
+export interface AskLink {
+  /** The ask settled otherwise (timed out, aborted, rejected at shutdown): drop its entry. */
+  forget(replyId: number): void;
+}
+
 export class AskRecord {
   settled = false;
   /** The asker's promise (set by the registry). */
@@ -30,6 +36,9 @@ export class AskRecord {
   queue: TimeoutQueue | undefined = undefined;
   abortSignal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
+  /** The link the ask went over, while its entry there waits for a reply; and the ask's reply id on it. */
+  private link: AskLink | undefined = undefined;
+  replyId = 0;
 
   constructor(
     readonly registry: AskRegistry,
@@ -57,6 +66,21 @@ export class AskRecord {
     return this.messageType;
   }
 
+  /**
+   * The ask went over `link` as `replyId`: when it settles by anything but
+   * that link's answer, the link drops its entry (or an ask that is never
+   * answered, after its timeout, would be held there for good).
+   */
+  linkedTo(link: AskLink, replyId: number): void {
+    this.link = link;
+    this.replyId = replyId;
+  }
+
+  /** The link settles it (an answer, or the link's own failure): it has dropped the entry already. */
+  unlink(): void {
+    this.link = undefined;
+  }
+
   /** Resolve; false if already settled (a late reply). */
   resolve(value: unknown): boolean {
     if (this.settled) return false;
@@ -76,6 +100,11 @@ export class AskRecord {
 
   private cleanup(): void {
     this.registry.outstanding--;
+    const link = this.link;
+    if (link !== undefined) {
+      this.link = undefined;
+      link.forget(this.replyId);
+    }
     if (this.onAbort !== undefined) this.abortSignal?.removeEventListener('abort', this.onAbort);
     this.queue?.settledOne();
   }

@@ -210,6 +210,7 @@ interface Pending {
   readonly replyTo: ReplyTarget;
   readonly path: string;
   readonly type: string;
+  readonly replyId: number;
 }
 
 class PendingReply implements Pending {
@@ -217,15 +218,19 @@ class PendingReply implements Pending {
     readonly replyTo: ReplyTarget,
     readonly path: string,
     readonly type: string,
+    readonly replyId: number,
   ) {}
 }
 
 /** The pending entry of an ask to `path`: the ask's own record when it names the same target. */
-function pendingEntry(replyTo: ReplyTarget, path: string, message: unknown): Pending {
+function pendingEntry(replyTo: ReplyTarget, path: string, message: unknown, replyId: number): Pending {
   return replyTo instanceof AskRecord && replyTo.target === path
     ? replyTo
-    : new PendingReply(replyTo, path, typeOf(message));
+    : new PendingReply(replyTo, path, typeOf(message), replyId);
 }
+
+/** How many settled asks a link remembers by reply id, to name the asker of a late reply. */
+const MAX_FORGOTTEN = 4096;
 
 /**
  * An encoded message that needs more than a plain frame: it holds markers
@@ -288,6 +293,8 @@ export class Link implements Route {
   /** Channels of the proxies whose actors the far side hosts, by handle. */
   readonly channels = new Map<number, Channel>();
   private readonly pending = new PendingAsks<Pending>(64);
+  /** Reply id → asker of asks settled here before their answer came (at most {@link MAX_FORGOTTEN}, oldest first out). */
+  private readonly forgotten = new Map<number, string>();
   private out: unknown[] = [];
   /** The seq of the batch being filled, once it carries a tell by address (0: none yet). */
   private outSeq = 0;
@@ -444,7 +451,8 @@ export class Link implements Route {
       message = message.message;
     }
     channel.ledger.push(replyId, ASK);
-    this.pending.set(replyId, pendingEntry(target, path, message));
+    this.pending.set(replyId, pendingEntry(target, path, message, replyId));
+    if (target instanceof AskRecord) target.linkedTo(this, replyId);
     this.push3(Op.Ask, channel.handle, message, replyId);
   }
 
@@ -464,7 +472,8 @@ export class Link implements Route {
   /** An ask to an actor named by address; `reply` settles with its answer. */
   askTo(target: WireRef, message: unknown, reply: ReplyTarget, transfer?: readonly unknown[]): void {
     const replyId = this.nextReply++;
-    this.pending.set(replyId, pendingEntry(reply, target.$troupeRef.path, message));
+    this.pending.set(replyId, pendingEntry(reply, target.$troupeRef.path, message, replyId));
+    if (reply instanceof AskRecord) reply.linkedTo(this, replyId);
     this.takeTransfer(transfer);
     this.push3(Op.AskTo, target, message, replyId);
   }
@@ -558,13 +567,40 @@ export class Link implements Route {
    * after), and the answer is a late reply.
    */
   private answered(replyId: number, payload: unknown): Pending | undefined {
-    const p = this.pending.take(replyId);
-    if (p === undefined) this.internals.deadLetters.record(this.label, payload, 'late-reply');
+    const p = this.takePending(replyId);
+    if (p === undefined) {
+      const asker = this.forgotten.get(replyId);
+      if (asker !== undefined) this.forgotten.delete(replyId);
+      this.internals.deadLetters.record(asker ?? this.label, payload, 'late-reply');
+    }
     return p;
   }
 
-  private settlePending(replyId: number, error: Error | ((p: Pending) => Error)): void {
+  /** Take the entry of `replyId`; the link settles it now, so its record needs no word back. */
+  private takePending(replyId: number): Pending | undefined {
     const p = this.pending.take(replyId);
+    if (p !== undefined && p.replyTo instanceof AskRecord) p.replyTo.unlink();
+    return p;
+  }
+
+  /**
+   * An ask that went over this link settled here (timed out, aborted, rejected
+   * at shutdown): its entry goes, and only its asker's path is kept for a while,
+   * so a reply that comes after is a `late-reply` dead letter that names it.
+   */
+  forget(replyId: number): void {
+    const p = this.pending.take(replyId);
+    if (p !== undefined) this.remember(replyId, p.path);
+  }
+
+  private remember(replyId: number, path: string): void {
+    const forgotten = this.forgotten;
+    forgotten.set(replyId, path);
+    if (forgotten.size > MAX_FORGOTTEN) forgotten.delete(forgotten.keys().next().value as number);
+  }
+
+  private settlePending(replyId: number, error: Error | ((p: Pending) => Error)): void {
+    const p = this.takePending(replyId);
     if (p === undefined) return;
     p.replyTo.reject(typeof error === 'function' ? error(p) : error);
   }
@@ -1020,7 +1056,10 @@ export class Link implements Route {
 
   private wentDown(detail: string): void {
     // Asks in flight have an unknown outcome now; they settle at once rather than wait out their timeouts.
+    // Their replies may still come (the far side keeps them through an outage): late replies, named by asker.
     for (const p of this.pending.drain()) {
+      if (p.replyTo instanceof AskRecord) p.replyTo.unlink();
+      this.remember(p.replyId, p.path);
       p.replyTo.reject(this.policy.disconnectedError(p.path, p.type, detail));
     }
     // Tells by address not yet acknowledged may or may not have arrived (at-most-once): record them now.
@@ -1136,8 +1175,10 @@ export class Link implements Route {
     if (this.closed !== undefined) return;
     this.closed = closed;
     for (const p of this.pending.drain()) {
+      if (p.replyTo instanceof AskRecord) p.replyTo.unlink();
       p.replyTo.reject(this.policy.closedError(p.path, p.type, closed));
     }
+    this.forgotten.clear();
     if (this.retry !== undefined) this.internals.clock.clearTimeout(this.retry);
     this.retry = undefined;
     this.refusedWatches.clear();

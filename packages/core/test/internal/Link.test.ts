@@ -600,6 +600,8 @@ describe('a one-sided outage', () => {
       ends[1].setUpHere(true);
       expect(await failure(asked)).toBeInstanceOf(DisconnectedError);
       await waitFor(() => collected.of('late-reply').length === 1, 'the late reply');
+      // Named by the actor asked, not by the link: the link remembers whose ask it rejected.
+      expect(collected.of('late-reply')[0]?.recipient).toBe(echo.path);
       await waitFor(() => collected.of('disconnected').length === 1, 'the lost tell, recounted');
       expect(collected.of('disconnected')[0]?.message).toEqual({ type: 'echo' });
     },

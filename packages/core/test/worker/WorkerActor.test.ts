@@ -2,6 +2,7 @@ import { threadId as mainThreadId } from 'node:worker_threads';
 import {
   type ActorRef,
   type ActorSystemOptions,
+  AskTimeoutError,
   defineActor,
   stop,
   UnserializableMessageError,
@@ -10,7 +11,7 @@ import {
 import { TestProbe } from '@troupe/core/testing';
 import { describe, expect, it } from 'vitest';
 import { reportOf, runFixture } from '../helpers/child.js';
-import { useSystem } from '../helpers/system.js';
+import { collectDeadLetters, useSystem, waitFor } from '../helpers/system.js';
 import { CounterSpec, EchoSpec, failure, MissingSpec, RelaySpec } from './helpers.js';
 
 const useStart = useSystem();
@@ -28,6 +29,27 @@ describe('actors on worker threads', () => {
     expect(where.threadId).not.toBe(mainThreadId);
     expect(where.tag).toBe('hello');
     expect(s.workerThreads).toBe(1);
+  });
+
+  it('an ask that times out gives up its place on the link: unanswered asks do not pile up there, and a reply after the timeout is a late-reply dead letter naming the actor', async () => {
+    const s = await start();
+    const echo = s.spawnWorker(EchoSpec, { name: 'silent', host: 0 });
+    expect(await echo.ask({ type: 'count' })).toBe(0);
+    const dead = collectDeadLetters(s);
+    const introspection = s.introspect();
+    const pendingOnLink = () => introspection.snapshot().workers.slots[0]?.pendingAsks;
+    const unanswered = Array.from({ length: 500 }, () => echo.ask({ type: 'ignore' }, { timeoutMs: 100 }));
+    await waitFor(() => pendingOnLink() === 500, 'the asks to be on the link');
+    for (const error of await Promise.all(unanswered.map(failure))) expect(error).toBeInstanceOf(AskTimeoutError);
+    expect(pendingOnLink()).toBe(0);
+    // Answered after its timeout: the reply finds no ask, and is recorded under the actor asked.
+    expect(await failure(echo.ask({ type: 'slow', ms: 300 }, { timeoutMs: 50 }))).toBeInstanceOf(AskTimeoutError);
+    expect(pendingOnLink()).toBe(0);
+    await waitFor(() => dead.of('late-reply').length === 1, 'the late reply');
+    expect(dead.of('late-reply')[0]).toMatchObject({ recipient: '/user/silent', message: 'slow done' });
+    // The link still answers.
+    expect(await echo.ask({ type: 'count' })).toBe(0);
+    introspection.dispose();
   });
 
   it('keeps per-sender FIFO order across the thread boundary', async () => {
