@@ -202,10 +202,13 @@ export class UnserializableMessageError extends TroupeError {
     readonly messageType: string,
     cause: unknown,
   ) {
+    // The clone hint only where cloning was what failed (not, say, a transport's size limit).
+    const clone = cause instanceof Error && cause.name === 'DataCloneError';
     super(
       'ERR_UNSERIALIZABLE_MESSAGE',
-      `Message of type [${messageType}] to [${target}] cannot be structured-cloned ` +
-        `(functions and class instances do not cross threads): ${describe(cause)}`,
+      `Message of type [${messageType}] to [${target}] ${
+        clone ? 'cannot be structured-cloned (functions and class instances do not cross threads)' : 'cannot be sent'
+      }: ${describe(cause)}`,
       { cause },
     );
   }

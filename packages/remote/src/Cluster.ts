@@ -46,7 +46,9 @@ import {
   type SpawnOptions,
 } from '@troupe/core';
 import { type ClusterOptions, checkLeaveTimeout } from './ClusterOptions.js';
+import { checkKeys } from './checks.js';
 import { Definitions } from './Definitions.js';
+import { joinKeys } from './JoinOptions.js';
 import { type LeaveReport, type MemberHealth, Node, type NodeStats } from './Node.js';
 import { NodeLinks } from './NodeLinks.js';
 import type { Registry, RemoteAddress } from './Registry.js';
@@ -123,6 +125,7 @@ export class Cluster {
   static async join(system: ActorSystem, options: ClusterOptions): Promise<Cluster> {
     if (!(system instanceof ActorSystem)) throw new TypeError('joinCluster: the first argument must be an ActorSystem');
     if (options === null || typeof options !== 'object') throw new TypeError('joinCluster: options must be an object');
+    checkKeys(options, [...joinKeys, 'definitions', 'leaveTimeoutMs'], 'joinCluster');
     const held = joined.get(system);
     if (held !== undefined)
       throw new TypeError(
@@ -233,20 +236,29 @@ export class Cluster {
   }
 
   /**
-   * The ref registered under `name`, or undefined (also when its owner is dead).
-   * An owner this node has not heard from yet (it joined a moment ago) is
-   * waited for, at most `timeoutMs` (default 2 000).
+   * The ref registered under `name`, or undefined (also when its owner is dead,
+   * including an earlier run of this very node). An owner this node has not
+   * heard from yet (this node joined a moment ago) is waited for until it is
+   * heard, or until this node has been joined for `deadAfterMs + discoveryMs`
+   * (then an owner never heard of is dead: undefined); `timeoutMs` caps the
+   * wait, and an owner still unknown when it ends is returned as is.
    */
   // biome-ignore lint/suspicious/noExplicitAny: any protocol
   async lookup<M extends Message = any>(
     name: string,
     options: { timeoutMs?: number } = {},
   ): Promise<ActorRef<M> | undefined> {
-    const address = await this.registry('lookup').lookup(name);
+    const registry = this.registry('lookup');
+    let address = await registry.lookup(name);
     if (address === undefined) return undefined;
-    if (this.node.liveness(address.incarnation) === 'unknown')
-      await this.node.whenMember(address.node, { timeoutMs: options.timeoutMs ?? 2_000 }).catch(() => undefined);
-    return this.refOf<M>(address);
+    if (this.node.liveness(address.incarnation, address.node) === 'unknown') {
+      // Joined too recently to know its owner: wait for that incarnation's heartbeat, at most until this node
+      // has been joined long enough that an owner never heard of is dead (then the registry removes the entry).
+      const wait = Math.min(options.timeoutMs ?? Number.POSITIVE_INFINITY, this.node.settlesInMs());
+      const heard = await this.node.whenIncarnation(address.incarnation, wait);
+      if (!heard) address = await registry.lookup(name);
+    }
+    return address === undefined ? undefined : this.refOf<M>(address);
   }
 
   /**

@@ -4,6 +4,7 @@
  * plus what the actor layer adds.
  */
 import type { ActorDefinition } from '@troupe/core';
+import { ms } from './checks.js';
 import type { JoinOptions } from './JoinOptions.js';
 
 export interface ClusterOptions extends JoinOptions {
@@ -25,8 +26,5 @@ export interface ClusterOptions extends JoinOptions {
 
 /** @internal */
 export function checkLeaveTimeout(value: unknown): number {
-  const v = value ?? 3_000;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1)
-    throw new TypeError(`leaveTimeoutMs must be a number of milliseconds >= 1, got ${String(value)}`);
-  return v;
+  return ms('leaveTimeoutMs', value, 3_000);
 }

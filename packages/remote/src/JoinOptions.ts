@@ -3,6 +3,7 @@
  * authenticate, what this node is called, and the failure detector's timing.
  */
 import { type Clock, type Logger, systemClock } from '@troupe/core';
+import { checkKeys, ms } from './checks.js';
 import { checkName } from './Subjects.js';
 import { type ResolvedTransportOptions, resolveTransportOptions, type TransportOptions } from './TransportOptions.js';
 
@@ -88,11 +89,44 @@ export interface ResolvedJoinOptions {
   logger: Logger | undefined;
 }
 
-function ms(name: string, value: unknown, fallback: number, min = 1): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
-    throw new TypeError(`${name} must be a number of milliseconds >= ${min}, got ${String(value)}`);
-  return v;
+/** The keys of {@link JoinOptions}. @internal */
+export const joinKeys = [
+  'servers',
+  'cluster',
+  'node',
+  'tls',
+  'user',
+  'pass',
+  'token',
+  'nkeySeed',
+  'credentials',
+  'heartbeatIntervalMs',
+  'deadAfterMs',
+  'checkIntervalMs',
+  'discoveryMs',
+  'reconnectTimeWaitMs',
+  'connectTimeoutMs',
+  'registry',
+  'jetstreamDomain',
+  'transport',
+  'clock',
+  'logger',
+];
+
+/** An object with each of `methods` a function, or undefined. */
+function withMethods<T>(name: string, value: unknown, methods: readonly string[]): T | undefined {
+  if (value === undefined) return undefined;
+  const missing =
+    value === null || typeof value !== 'object'
+      ? methods
+      : methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+  if (missing.length > 0)
+    throw new TypeError(
+      `${name} must be an object with the methods ${methods.join(', ')}; ${
+        value === null || typeof value !== 'object' ? `got ${String(value)}` : `missing ${missing.join(', ')}`
+      }`,
+    );
+  return value as T;
 }
 
 function optionalString(name: string, value: unknown): string | undefined {
@@ -112,6 +146,7 @@ function checkDomain(value: unknown): string | undefined {
 /** Apply defaults and validate at the door; throws a `TypeError` naming the option. */
 export function resolveJoinOptions(o: JoinOptions): ResolvedJoinOptions {
   if (o === null || typeof o !== 'object') throw new TypeError('join options must be an object');
+  checkKeys(o, joinKeys, 'join');
   const servers = typeof o.servers === 'string' ? [o.servers] : Array.isArray(o.servers) ? [...o.servers] : [];
   if (servers.length === 0 || servers.some((s) => typeof s !== 'string' || s === ''))
     throw new TypeError(`servers must be a URL or a non-empty list of URLs, got ${JSON.stringify(o.servers)}`);
@@ -121,9 +156,26 @@ export function resolveJoinOptions(o: JoinOptions): ResolvedJoinOptions {
     throw new TypeError(
       `deadAfterMs (${deadAfterMs}) must be at least twice heartbeatIntervalMs (${heartbeatIntervalMs}), or one late heartbeat kills a peer`,
     );
+  const checkIntervalMs = ms('checkIntervalMs', o.checkIntervalMs, Math.min(250, heartbeatIntervalMs));
+  if (checkIntervalMs > deadAfterMs)
+    throw new TypeError(
+      `checkIntervalMs (${checkIntervalMs}) must be at most deadAfterMs (${deadAfterMs}): the detection bound is their sum, and a check rarer than the silence it looks for only widens it`,
+    );
   const user = optionalString('user', o.user);
   const pass = optionalString('pass', o.pass);
   if ((user === undefined) !== (pass === undefined)) throw new TypeError('user and pass must be given together');
+  const token = optionalString('token', o.token);
+  const nkeySeed = optionalString('nkeySeed', o.nkeySeed);
+  const credentials = optionalString('credentials', o.credentials);
+  const auths = [user && 'user/pass', token && 'token', nkeySeed && 'nkeySeed', credentials && 'credentials'].filter(
+    (a): a is string => typeof a === 'string',
+  );
+  if (auths.length > 1)
+    throw new TypeError(
+      `give one way to authenticate, not ${auths.join(' and ')}: the server accepts one per connection`,
+    );
+  if (o.registry !== undefined && typeof o.registry !== 'boolean')
+    throw new TypeError(`registry must be true or false, got ${JSON.stringify(o.registry)}`);
   if (o.tls !== undefined && o.tls !== true && (o.tls === null || typeof o.tls !== 'object'))
     throw new TypeError('tls must be true or an object with caFile/ca, certFile/cert, keyFile/key');
   return {
@@ -133,19 +185,19 @@ export function resolveJoinOptions(o: JoinOptions): ResolvedJoinOptions {
     tls: o.tls,
     user,
     pass,
-    token: optionalString('token', o.token),
-    nkeySeed: optionalString('nkeySeed', o.nkeySeed),
-    credentials: optionalString('credentials', o.credentials),
+    token,
+    nkeySeed,
+    credentials,
     heartbeatIntervalMs,
     deadAfterMs,
-    checkIntervalMs: ms('checkIntervalMs', o.checkIntervalMs, Math.min(250, heartbeatIntervalMs)),
+    checkIntervalMs,
     discoveryMs: ms('discoveryMs', o.discoveryMs, 200, 0),
     reconnectTimeWaitMs: ms('reconnectTimeWaitMs', o.reconnectTimeWaitMs, 250),
     connectTimeoutMs: ms('connectTimeoutMs', o.connectTimeoutMs, 5_000),
     registry: o.registry ?? true,
     jetstreamDomain: checkDomain(o.jetstreamDomain),
     transport: resolveTransportOptions(o.transport),
-    clock: o.clock ?? systemClock,
-    logger: o.logger,
+    clock: withMethods<Clock>('clock', o.clock, ['now', 'setTimeout', 'clearTimeout']) ?? systemClock,
+    logger: withMethods<Logger>('logger', o.logger, ['debug', 'info', 'warn', 'error']),
   };
 }

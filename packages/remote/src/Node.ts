@@ -232,17 +232,24 @@ export class Node {
   whenMember(node: string, options: { timeoutMs?: number } = {}): Promise<MemberInfo> {
     const now = this.membership.named(node);
     if (now !== undefined) return Promise.resolve(now);
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    return new Promise((resolve, reject) => {
+    return this.nextMemberUp((m) => m.node === node, options.timeoutMs ?? 10_000).then((m) => {
+      if (m === undefined) throw new UnknownNodeError(node, undefined, 'never-seen', this.cluster);
+      return m;
+    });
+  }
+
+  /** The next member up that `match`es, or undefined after `timeoutMs`. */
+  private nextMemberUp(match: (m: MemberInfo) => boolean, timeoutMs: number): Promise<MemberInfo | undefined> {
+    return new Promise((resolve) => {
       const off = this.on('member-up', (m) => {
-        if (m.node !== node) return;
+        if (!match(m)) return;
         off();
         this.o.clock.clearTimeout(timer);
         resolve(m);
       });
       const timer = this.o.clock.setTimeout(() => {
         off();
-        reject(new UnknownNodeError(node, undefined, 'never-seen', this.cluster));
+        resolve(undefined);
       }, timeoutMs);
     });
   }
@@ -343,8 +350,8 @@ export class Node {
     }
     return new Registry(kv, {
       cluster: this.cluster,
-      liveness: (inc) => this.liveness(inc),
-      settled: () => this.o.clock.now() - this.joinedAt > this.o.deadAfterMs + this.o.discoveryMs,
+      liveness: (inc, node) => this.liveness(inc, node),
+      settled: () => this.settlesInMs() === 0,
       warn: (m, f) => this.o.logger?.warn(m, f),
     });
   }
@@ -354,9 +361,27 @@ export class Node {
    * member), dead (declared dead, left, restarted or quarantined), or unknown.
    * @internal
    */
-  liveness(incarnation: string): Liveness {
+  liveness(incarnation: string, node?: string): Liveness {
     if (incarnation === this.incarnation || this.membership.get(incarnation) !== undefined) return 'alive';
-    return this.membership.tombstone(incarnation) !== undefined ? 'dead' : 'unknown';
+    if (this.membership.tombstone(incarnation) !== undefined) return 'dead';
+    // Another incarnation of this node's own name is an earlier run of it (names are unique in a cluster): it is gone.
+    return node === this.name ? 'dead' : 'unknown';
+  }
+
+  /**
+   * How long until this node has been joined long enough to have heard every
+   * live member (`deadAfterMs + discoveryMs`): after that, an incarnation never
+   * heard of is dead. 0 once it has.
+   * @internal
+   */
+  settlesInMs(): number {
+    return Math.max(0, this.joinedAt + this.o.deadAfterMs + this.o.discoveryMs - this.o.clock.now());
+  }
+
+  /** Resolves true once `incarnation` is a live member (now, or when its first heartbeat comes), false after `timeoutMs`. @internal */
+  whenIncarnation(incarnation: string, timeoutMs: number): Promise<boolean> {
+    if (this.membership.get(incarnation) !== undefined) return Promise.resolve(true);
+    return this.nextMemberUp((m) => m.incarnation === incarnation, timeoutMs).then((m) => m !== undefined);
   }
 
   private every(ms: number, fn: () => void): unknown {

@@ -30,8 +30,8 @@ export type Liveness = 'alive' | 'dead' | 'unknown';
 /** @internal What the registry asks its node. */
 export interface RegistryDeps {
   cluster: string;
-  /** The liveness of an incarnation; 'unknown' means no heartbeat seen (yet). */
-  liveness: (incarnation: string) => Liveness;
+  /** The liveness of an incarnation of `node`; 'unknown' means no heartbeat seen (yet). */
+  liveness: (incarnation: string, node: string) => Liveness;
   /** True once this node has been joined long enough that an unknown owner must be dead. */
   settled: () => boolean;
   warn: (message: string, fields: Record<string, unknown>) => void;
@@ -108,7 +108,7 @@ export class Registry {
         }
       }
       if (held.incarnation === ref.incarnation && held.path === ref.path) return;
-      if (this.ownerGone(held.incarnation)) {
+      if (this.ownerGone(held)) {
         try {
           await this.kv.update(key, value, current.revision);
           return;
@@ -138,7 +138,7 @@ export class Registry {
     const current = await this.kv.get(key);
     const held = parse(current, this.deps.warn);
     if (held === undefined || current === null) return undefined;
-    if (this.ownerGone(held.incarnation)) {
+    if (this.ownerGone(held)) {
       await this.deleteIf(key, current.revision);
       return undefined;
     }
@@ -203,7 +203,7 @@ export class Registry {
     for (const key of await this.keys()) {
       const current = await this.kv.get(key);
       const held = parse(current, this.deps.warn);
-      if (held !== undefined && current !== null && this.ownerGone(held.incarnation))
+      if (held !== undefined && current !== null && this.ownerGone(held))
         if (await this.deleteIf(key, current.revision)) removed++;
     }
     return removed;
@@ -214,8 +214,8 @@ export class Registry {
     for (const w of [...this.watches]) w.stop();
   }
 
-  private ownerGone(incarnation: string): boolean {
-    const l = this.deps.liveness(incarnation);
+  private ownerGone(owner: RemoteAddress): boolean {
+    const l = this.deps.liveness(owner.incarnation, owner.node);
     return l === 'dead' || (l === 'unknown' && this.deps.settled());
   }
 

@@ -3,6 +3,7 @@
  * The same values should be used on every node of a cluster (a receiver
  * enforces its own `maxBatchBytes`, a sender checks its own before sending).
  */
+import { checkKeys, ms } from './checks.js';
 export interface TransportOptions {
   /**
    * Bytes of payload in flight (published, not yet credited) per peer. Keep
@@ -37,15 +38,26 @@ function positiveInt(name: string, value: unknown, min = 1): number {
 }
 
 /** Apply defaults and validate; throws a `TypeError` naming the option. */
+const transportKeys = [
+  'windowBytes',
+  'maxBatchBytes',
+  'maxMessageBytes',
+  'maxQueuedBytes',
+  'reassemblyTimeoutMs',
+  'stallMs',
+];
+
 export function resolveTransportOptions(o: TransportOptions = {}): ResolvedTransportOptions {
+  if (o === null || typeof o !== 'object') throw new TypeError(`transport must be an object, got ${String(o)}`);
+  checkKeys(o, transportKeys, 'join: transport');
   const resolved = {
     windowBytes: positiveInt('windowBytes', o.windowBytes ?? 8 * MiB, 1024),
     maxBatchBytes: positiveInt('maxBatchBytes', o.maxBatchBytes ?? 64 * MiB),
     maxMessageBytes:
       o.maxMessageBytes === undefined ? undefined : positiveInt('maxMessageBytes', o.maxMessageBytes, 256),
     maxQueuedBytes: positiveInt('maxQueuedBytes', o.maxQueuedBytes ?? 256 * MiB),
-    reassemblyTimeoutMs: positiveInt('reassemblyTimeoutMs', o.reassemblyTimeoutMs ?? 10_000),
-    stallMs: positiveInt('stallMs', o.stallMs ?? 1_000),
+    reassemblyTimeoutMs: ms('transport.reassemblyTimeoutMs', o.reassemblyTimeoutMs, 10_000),
+    stallMs: ms('transport.stallMs', o.stallMs, 1_000),
   };
   // A batch the queue can never hold would be refused for good (and the link retry it for good).
   if (resolved.maxQueuedBytes < resolved.maxBatchBytes) {

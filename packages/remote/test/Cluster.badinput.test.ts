@@ -100,6 +100,12 @@ afterAll(async () => {
 });
 
 describe('an actor system receiving bad input from the network', () => {
+  it('refuses a misspelt cluster option, naming it and the option meant (checked before anything else)', async () => {
+    await expect(
+      joinCluster(system, { servers: server.url, cluster: CLUSTER, node: 'x', leaveTimeout: 1 } as never),
+    ).rejects.toThrow(/joinCluster: unknown option 'leaveTimeout' \(did you mean 'leaveTimeoutMs'\?\)/);
+  });
+
   it('drops garbage and another cluster’s frames on its subjects with a counter and an event', async () => {
     const before = cluster.stats().droppedTotal;
     const subject = cluster.node.subjects.node('a');

@@ -186,6 +186,49 @@ async function trafficAfterReconnect(count: () => Promise<number>): Promise<void
   await eventually(async () => ((await count()) > atUp + 500 ? true : undefined), 20_000, 'traffic after');
 }
 
+describe('a node killed with SIGKILL while it holds a registered name, with no other node to clean up after it', () => {
+  const timing = { heartbeatIntervalMs: 250, deadAfterMs: 1_500, checkIntervalMs: 125 };
+  const fresh = () => ({ servers: server.url, cluster: `r${process.pid}x${clusterNo++}`, ...timing });
+  async function killedHolding(name: string, opts: Omit<ClusterOptions, 'node'>): Promise<RemoteAddress> {
+    const b = await PeerProcess.start({ ...opts, node: 'b' }, { fixture: 'node' });
+    peers.push(b);
+    const held = await spawn(b, 'Echo', 'svc', name);
+    b.kill('SIGKILL');
+    await b.exited;
+    return held;
+  }
+
+  it('restarted, registers its name again at once: the entry of its own earlier run is dead, not alive', async () => {
+    const opts = fresh();
+    const before = await killedHolding('svc', opts);
+    const b2 = await PeerProcess.start({ ...opts, node: 'b' }, { fixture: 'node' });
+    peers.push(b2);
+    const registered = await done(b2, { cmd: 'spawn', def: 'Echo', name: 'svc', register: 'svc' });
+    expect(registered.failed).toBeUndefined();
+    const address = registered.address as RemoteAddress;
+    expect(address.incarnation).not.toBe(before.incarnation);
+    // A node that joins now finds the new run, and it answers.
+    system = await ActorSystem.start({ name: 'a', signals: false, logger: silentLogger });
+    cluster = await joinCluster(system, { ...opts, node: 'a' });
+    const found = await cluster.lookup<EchoMsg>('svc');
+    expect(found === undefined ? undefined : cluster.addressOf(found)).toEqual(address);
+    expect(await found?.ask({ type: 'echo', value: 1 }, { timeoutMs: 5_000 })).toBe(1);
+  });
+
+  it('a node that joins after it died finds nothing under its name (not a ref to the dead run), within the detection time', async () => {
+    const opts = fresh();
+    await killedHolding('gone', opts);
+    system = await ActorSystem.start({ name: 'a', signals: false, logger: silentLogger });
+    cluster = await joinCluster(system, { ...opts, node: 'a' });
+    const started = Date.now();
+    expect(await cluster.lookup('gone')).toBeUndefined();
+    // Waited at most until this node could know (deadAfterMs + discoveryMs after joining), not longer.
+    expect(Date.now() - started).toBeLessThan(timing.deadAfterMs + 200 + 2_000);
+    // And the dead run's entry is gone from the bucket itself.
+    expect(await cluster.node.registry?.lookup('gone')).toBeUndefined();
+  });
+});
+
 describe('the NATS server restarting mid-traffic', () => {
   it('settles every ask in flight, counts tells during the outage as dead letters, and keeps order per pair after the reconnect', async () => {
     const [b] = await setup(['b']);

@@ -263,7 +263,7 @@ describe('ActorRefs across three node processes', () => {
     const refused = echo.ask({ type: 'digest', data: huge });
     await expect(refused).rejects.toBeInstanceOf(UnserializableMessageError);
     await expect(refused).rejects.toThrow(
-      /BatchTooLargeError: Cannot send a batch of \d+ bytes .* the limit is 8388608 bytes/,
+      /cannot be sent: BatchTooLargeError: Cannot send a batch of \d+ bytes .* the limit is 8388608 bytes/,
     );
     const before = letters.filter((l) => l.reason === 'unserializable').length;
     echo.tell({ type: 'digest', data: huge });

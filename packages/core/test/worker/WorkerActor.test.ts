@@ -86,6 +86,7 @@ describe('actors on worker threads', () => {
     expect(() => echo.tell({ type: 'echo', value: new Point(1) })).toThrow(/instance of class Point/);
     const err = await failure(echo.ask({ type: 'echo', value: { deep: [{ fn: Math.max }] } }));
     expect(err).toBeInstanceOf(UnserializableMessageError);
+    expect(err.message).toMatch(/cannot be structured-cloned \(functions and class instances do not cross threads\)/);
     expect(err.message).toMatch(/\$\.value\.deep\[0\]\.fn is a function/);
     expect(err.message).toMatch(/\[\/user\/\$\w+\]/);
     expect(await echo.ask({ type: 'count' })).toBe(0);
