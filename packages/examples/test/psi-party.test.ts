@@ -73,6 +73,17 @@ describe('psi party (command)', { timeout: 120_000 }, () => {
     const u = await runToEnd('psi', [...base(f), '--nats', 'nats://127.0.0.1:4222', '--nats-user', 'troupe']);
     expect(u.code).toBe(2);
     expect(u.stderr).toMatch(/--nats-user needs its password in the environment variable PSI_NATS_PASSWORD/);
+    // Two ways to authenticate: refused before anything runs, naming both (the child inherits this environment).
+    process.env.PSI_NATS_PASSWORD = 'secret';
+    process.env.PSI_NATS_TOKEN = 'token';
+    try {
+      const two = await runToEnd('psi', [...base(f), '--nats', 'nats://127.0.0.1:4222', '--nats-user', 'troupe']);
+      expect(two.code).toBe(2);
+      expect(two.stderr).toMatch(/--nats-user cannot be combined with PSI_NATS_TOKEN: give one way to authenticate/);
+    } finally {
+      delete process.env.PSI_NATS_PASSWORD;
+      delete process.env.PSI_NATS_TOKEN;
+    }
   });
 
   const bad: [string, string[], RegExp][] = [

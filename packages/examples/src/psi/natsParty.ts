@@ -123,6 +123,17 @@ export async function natsFlags(
     }
   }
   const token = env.PSI_NATS_TOKEN === '' ? undefined : env.PSI_NATS_TOKEN;
+  const ways = [
+    user === undefined ? undefined : '--nats-user',
+    token === undefined ? undefined : 'PSI_NATS_TOKEN',
+    credentials === undefined ? undefined : '--nats-creds',
+  ].filter((w): w is string => w !== undefined);
+  if (ways.length > 1) {
+    throw new PsiOptionsError(
+      ways[0] as string,
+      `cannot be combined with ${ways.slice(1).join(' and ')}: give one way to authenticate to NATS`,
+    );
+  }
   const jetstreamDomain = values['nats-js-domain'];
   if (jetstreamDomain !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(jetstreamDomain)) {
     throw new PsiOptionsError(
