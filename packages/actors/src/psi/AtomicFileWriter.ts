@@ -94,12 +94,15 @@ export class AtomicFileWriter {
     return this.stateValue;
   }
 
-  /** Appends data (strings as UTF-8). */
+  /**
+   * Appends data (strings as UTF-8), all of it: a write may take only part
+   * (a disk nearly full does that before it refuses with ENOSPC), so the rest
+   * is written again until none is left, and a write that takes nothing fails.
+   */
   async write(data: string | Uint8Array): Promise<void> {
     this.assertOpen('write to');
     try {
-      if (typeof data === 'string') await this.handle.write(data, null, 'utf8');
-      else await this.handle.write(data);
+      await writeAll(this.handle, typeof data === 'string' ? Buffer.from(data, 'utf8') : data, this.tempPath);
     } catch (error) {
       await this.abort();
       throw error;
@@ -148,6 +151,30 @@ export class AtomicFileWriter {
 
   private assertOpen(operation: string): void {
     if (this.stateValue !== 'open') throw new AtomicFileClosedError(this.path, this.stateValue, operation);
+  }
+}
+
+/**
+ * Write every byte of `bytes` at the file's position (or from `position`),
+ * however many calls it takes. A call that writes nothing throws `ENOSPC`
+ * naming `path`, as the next call would on a full disk. @internal
+ */
+export async function writeAll(handle: FileHandle, bytes: Uint8Array, path: string, position?: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(
+      bytes,
+      done,
+      bytes.byteLength - done,
+      position === undefined ? null : position + done,
+    );
+    if (bytesWritten <= 0) {
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write to ${path} took no bytes`), {
+        code: 'ENOSPC',
+        path,
+      });
+    }
+    done += bytesWritten;
   }
 }
 

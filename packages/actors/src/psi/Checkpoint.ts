@@ -28,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './AtomicFileWriter.js';
+import { writeAll, writeFileAtomic } from './AtomicFileWriter.js';
 import { PsiCheckpointError } from './errors.js';
 import type { Reveal } from './PeerProtocol.js';
 import type { Side } from './protocol.js';
@@ -147,7 +147,7 @@ export class Checkpoint {
     };
     const handle = await open(join(dir, 'key'), 'wx', 0o600);
     try {
-      await handle.write(key);
+      await writeAll(handle, key, join(dir, 'key'));
       await handle.sync();
     } finally {
       await handle.close();
@@ -321,7 +321,7 @@ async function shredKey(dir: string): Promise<void> {
   try {
     const handle = await open(file, 'r+');
     try {
-      await handle.write(new Uint8Array(X25519_BYTES), 0, X25519_BYTES, 0);
+      await writeAll(handle, new Uint8Array(X25519_BYTES), file, 0);
       await handle.sync();
     } finally {
       await handle.close();

@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -364,6 +365,77 @@ describe('AtomicFileWriter', () => {
     expect(await listing(d)).toEqual(['out.csv']);
     expect(await readFile(target, 'utf8')).toBe('id\n1\n');
     await expect(out.write('more')).rejects.toThrow(AtomicFileClosedError);
+  });
+
+  /** Make every FileHandle write take at most `take(length)` bytes, for the length of `body`. */
+  async function withShortWrites<T>(take: (length: number) => number, body: () => Promise<T>): Promise<T> {
+    const probe = await open(join(dir, `probe-${seq++}`), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
+    await probe.close();
+    const original = proto.write;
+    proto.write = function (this: unknown, buffer: unknown, offset?: unknown, length?: unknown, position?: unknown) {
+      // A string is written as its UTF-8 bytes, so it can be cut the same way.
+      if (typeof buffer === 'string') buffer = Buffer.from(buffer, 'utf8');
+      if (!(buffer instanceof Uint8Array)) return original.call(this, buffer, offset, length, position);
+      const off = (offset as number | undefined) ?? 0;
+      const len = (length as number | undefined) ?? buffer.byteLength - off;
+      const n = take(len);
+      if (n === 0) return Promise.resolve({ bytesWritten: 0, buffer });
+      return original.call(this, buffer, off, n, position);
+    };
+    try {
+      return await body();
+    } finally {
+      proto.write = original;
+    }
+  }
+
+  it('writes every byte when each write takes only part of it (a disk nearly full does that)', async () => {
+    const d = await mkdtemp(join(dir, 'atomic-'));
+    const target = join(d, 'out.csv');
+    const text = `id,name\n${Array.from({ length: 500 }, (_, i) => `${i},name ${i}`).join('\n')}\n`;
+    await withShortWrites(
+      (len) => Math.min(len, 7),
+      () =>
+        writeFileAtomic(target, async (out) => {
+          await out.write(text);
+          await out.write(new TextEncoder().encode(text));
+        }),
+    );
+    expect(await readFile(target, 'utf8')).toBe(text + text);
+  });
+
+  it('fails with ENOSPC and leaves the target as it was when the disk takes nothing more', async () => {
+    const d = await mkdtemp(join(dir, 'atomic-'));
+    const target = join(d, 'out.csv');
+    await writeFile(target, 'previous\n');
+    let room = 100;
+    const write = withShortWrites(
+      (len) => {
+        const n = Math.min(len, room, 30);
+        room -= n;
+        return n;
+      },
+      () => writeFileAtomic(target, async (out) => out.write('x'.repeat(1000))),
+    );
+    await expect(write).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(await listing(d)).toEqual(['out.csv']);
+    expect(await readFile(target, 'utf8')).toBe('previous\n');
+  });
+
+  it('on a real file system that fills up (a 64 KiB tmpfs, when this process may mount one): ENOSPC, nothing left', async (ctx) => {
+    const d = await mkdtemp(join(dir, 'atomic-full-'));
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d]).status === 0;
+    if (!mounted) ctx.skip('cannot mount a tmpfs here (not root, or no mount permission)');
+    try {
+      const target = join(d, 'out.csv');
+      // One write larger than the room left: the file system takes what fits, and says so only in the count.
+      const write = writeFileAtomic(target, async (out) => out.write('y'.repeat(100_000)));
+      await expect(write).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect(await listing(d)).toEqual([]);
+    } finally {
+      spawnSync('umount', [d]);
+    }
   });
 
   it('leaves nothing behind, and an existing target untouched, when the body fails', async () => {
