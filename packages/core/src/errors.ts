@@ -420,13 +420,25 @@ export function deserializeError(data: SerializedError): Error {
   return err;
 }
 
-/** A short, single-line description of any thrown value. */
+/**
+ * A short, single-line description of any thrown value. Never throws itself:
+ * a value whose getters throw, or that has no way to become a string (an
+ * object without a prototype, say), is described by its kind.
+ */
 export function describe(value: unknown): string {
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
   try {
+    if (value instanceof Error) return `${value.name}: ${value.message}`;
     return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   } catch {
-    return String(value);
+    try {
+      return String(value);
+    } catch {
+      try {
+        return Object.prototype.toString.call(value);
+      } catch {
+        return `a ${typeof value} that cannot be described`;
+      }
+    }
   }
 }
 

@@ -22,18 +22,23 @@ export function containLogger(logger: Logger): Logger {
   let reported = false;
   const contained = {} as Logger;
   for (const level of LEVELS) {
-    contained[level] = (message, fields) => {
+    const failed = (error: unknown, how: string, line: string) => {
+      if (reported) return;
+      reported = true;
+      process.emitWarning(
+        `Troupe: the logger's ${level}() ${how} (${describe(error)}); the runtime ignored it, and ignores its ` +
+          'further failures. The line it was given: ' +
+          line,
+        { code: 'TROUPE_LOGGER_FAILED' },
+      );
+    };
+    contained[level] = (line, fields) => {
       try {
-        logger[level](message, fields);
+        // An async logger's rejection is its failure too (else an unhandled rejection ends the process).
+        const result: unknown = logger[level](line, fields);
+        if (isThenable(result)) result.then(undefined, (error: unknown) => failed(error, 'rejected', line));
       } catch (error) {
-        if (reported) return;
-        reported = true;
-        process.emitWarning(
-          `Troupe: the logger's ${level}() threw (${describe(error)}); the runtime ignored it, and ignores its ` +
-            'further failures. The line it was given: ' +
-            message,
-          { code: 'TROUPE_LOGGER_FAILED' },
-        );
+        failed(error, 'threw', line);
       }
     };
   }
@@ -51,12 +56,28 @@ export function callContained<A extends unknown[]>(
   what: string,
   report: (line: string) => void,
 ): void {
-  try {
-    fn(...args);
-  } catch (error) {
+  const failed = (error: unknown, how: string) => {
     if (reportedOnce.has(fn)) return;
     reportedOnce.add(fn);
-    report(`${what} threw: ${describe(error)}; the runtime ignored it (reported once per listener)`);
+    report(`${what} ${how}: ${describe(error)}; the runtime ignored it (reported once per listener)`);
+  };
+  try {
+    const result = fn(...args);
+    if (isThenable(result)) result.then(undefined, (error: unknown) => failed(error, 'rejected'));
+  } catch (error) {
+    failed(error, 'threw');
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  try {
+    return (
+      value !== null &&
+      (typeof value === 'object' || typeof value === 'function') &&
+      typeof (value as { then?: unknown }).then === 'function'
+    );
+  } catch {
+    return false;
   }
 }
 const reportedOnce = new WeakSet<Function>();

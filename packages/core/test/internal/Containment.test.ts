@@ -57,6 +57,45 @@ describe('a logger that throws', () => {
     expect(letters.of('unknown-actor')).toHaveLength(1);
   });
 
+  for (const [what, fail] of [
+    [
+      'a circular object without a prototype',
+      () => {
+        const v = Object.create(null) as Record<string, unknown>;
+        v.self = v;
+        throw v;
+      },
+    ],
+    [
+      'an Error whose message getter throws',
+      () => {
+        const e = new Error('x');
+        Object.defineProperty(e, 'message', {
+          get() {
+            throw new Error('no message for you');
+          },
+        });
+        throw e;
+      },
+    ],
+    ['a rejected promise (an async logger)', () => Promise.reject(new Error('async logger failed'))],
+  ] as const) {
+    it(`with ${what} changes nothing either: the child restarts, and it is reported once`, async () => {
+      const logger = brokenLogger();
+      logger.warn = fail as unknown as Logger['warn'];
+      logger.error = fail as unknown as Logger['error'];
+      const s = await start({ logger });
+      const f = s.spawn(Flaky, { name: 'flaky', supervision: restart().withLimit(5, 60_000) });
+      f.tell({ type: 'boom' });
+      f.tell({ type: 'boom' });
+      expect(await f.ask({ type: 'get' }, { timeoutMs: 2_000 })).toBe(1);
+      expect(s.metrics(f)?.restarts).toBe(2);
+      expect((await s.shutdown()).exitCode).toBe(0);
+      await waitFor(() => warnings.length > 0, 'the process warning');
+      expect(warnings.filter((w) => /logger's warn\(\) (threw|rejected)/.test(w.message))).toHaveLength(1);
+    });
+  }
+
   it('in info does not make shutdown reject', async () => {
     const s = await start({ logger: brokenLogger('info') });
     s.spawn(Flaky);
