@@ -95,7 +95,7 @@ export {
   type StageTimes,
   sessionTimings,
 } from './psi/PsiSession.js';
-export { type PsiPartyOptions, resolvePartyOptions } from './psi/partyOptions.js';
+export { checkPartyOutput, type PsiPartyOptions, resolvePartyOptions } from './psi/partyOptions.js';
 export type {
   EmptyKeyPolicy,
   ExchangerMsg,

@@ -4,7 +4,7 @@
  * process (the NATS connection that finds the peer by session name comes
  * with @troupe/remote: psi-party-nats.test.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -60,6 +60,33 @@ describe('psi party (command)', { timeout: 120_000 }, () => {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toMatch(/exit codes: 0 done; 2 bad input or usage, or the parties disagree; 4 peer lost/);
+  });
+
+  it('never replaces its input or an existing file with its result: refused before meeting the peer (exit 2)', async () => {
+    const f = files();
+    const nats = ['--nats', 'nats://127.0.0.1:4222'];
+    const run = (file: string, out: string) =>
+      runToEnd('psi', [...base(f).map((a) => (a === f.a ? file : a === join(f.d, 'out') ? out : a)), ...nats]);
+    // The input is <out>/left.csv itself.
+    const input = join(f.d, 'left.csv');
+    writeFileSync(input, 'id,v\n1,x\n2,y\n');
+    const same = await run(input, f.d);
+    expect(same.code).toBe(2);
+    expect(same.stderr).toMatch(/--out would write the result to .*left\.csv, which is the input file/);
+    expect(readFileSync(input, 'utf8')).toBe('id,v\n1,x\n2,y\n');
+    // The same file through a hard link.
+    const linked = join(f.d, 'linked');
+    mkdirSync(linked);
+    linkSync(f.a, join(linked, 'left.csv'));
+    expect((await run(f.a, linked)).stderr).toMatch(/which is the input file/);
+    // An existing file that is not the input.
+    const taken = join(f.d, 'taken');
+    mkdirSync(taken);
+    writeFileSync(join(taken, 'left.csv'), 'precious\n');
+    const existing = await run(f.a, taken);
+    expect(existing.code).toBe(2);
+    expect(existing.stderr).toMatch(/left\.csv already exists: choose another folder/);
+    expect(readFileSync(join(taken, 'left.csv'), 'utf8')).toBe('precious\n');
   });
 
   it('checks its flags and its input, and needs --nats to meet the peer (exit 2)', async () => {

@@ -3,6 +3,7 @@
  * a service running one side of a session), checked at the door and turned
  * into its {@link SessionConfig}.
  */
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { WorkerActorSpec } from '@troupe/core';
 import { PsiOptionsError } from './errors.js';
@@ -78,4 +79,35 @@ export function resolvePartyOptions(options: PsiPartyOptions): SessionConfig {
   };
   sessionTimings(config);
   return config;
+}
+
+/**
+ * What a party checks on disk before it meets its peer: its output
+ * (`<out>/<side>.csv`) must not be its input, by path or as the same file
+ * through a symbolic or hard link, and must not exist yet unless the run
+ * resumes (which may find the output of the run it continues). Throws
+ * {@link PsiOptionsError} (`--out`); touches nothing.
+ */
+export async function checkPartyOutput(config: SessionConfig): Promise<void> {
+  const { file, outFile } = config.party;
+  const existing = await stat(outFile).catch((e: unknown) => {
+    if ((e as { code?: string }).code === 'ENOENT') return undefined;
+    throw new PsiOptionsError('--out', `cannot use ${outFile}: ${(e as Error).message}`, { cause: e });
+  });
+  const input = await stat(file).catch(() => undefined);
+  const same =
+    resolve(outFile) === resolve(file) ||
+    (existing !== undefined && input !== undefined && existing.dev === input.dev && existing.ino === input.ino);
+  if (same) {
+    throw new PsiOptionsError(
+      '--out',
+      `would write the result to ${outFile}, which is the input file ${file}: choose another folder (inputs are never replaced)`,
+    );
+  }
+  if (existing !== undefined && !config.resume) {
+    throw new PsiOptionsError(
+      '--out',
+      `${outFile} already exists: choose another folder, or remove it first (psi party never replaces a file it did not write)`,
+    );
+  }
 }

@@ -123,6 +123,32 @@ function threadsOf(system: ActorSystem, options: CommonOptions): number {
   return threads;
 }
 
+/**
+ * The files a step reads and writes must be different files: by path, or the
+ * same file through a symbolic or hard link (device and inode). Otherwise a
+ * cache would be written over the server's CSV or its own key, a result over
+ * the client's CSV. Throws {@link PsiOptionsError} naming the later flag of
+ * the first clash; touches nothing.
+ */
+async function distinctFiles(files: readonly (readonly [flag: string, path: string | undefined])[]): Promise<void> {
+  const seen: { flag: string; path: string; id: string | undefined }[] = [];
+  for (const [flag, path] of files) {
+    if (path === undefined) continue;
+    const full = resolve(path);
+    const st = await stat(full).catch(() => undefined);
+    const id = st === undefined ? undefined : `${st.dev}:${st.ino}`;
+    const clash = seen.find((f) => f.path === full || (id !== undefined && f.id === id));
+    if (clash !== undefined) {
+      throw new PsiOptionsError(
+        flag,
+        `${path} is the same file as ${clash.flag} ${clash.path}${clash.path === full ? '' : ' (through a link)'}: ` +
+          'name another file (psi never writes over its inputs or its key)',
+      );
+    }
+    seen.push({ flag, path: full, id });
+  }
+}
+
 async function preflight(file: string, options: CommonOptions): Promise<void> {
   const csv = await CsvReader.open(resolve(file), { delimiter: options.delimiter ?? ',' });
   try {
@@ -182,6 +208,11 @@ export async function runUnbalancedCache(
   check(options, 'server', options.server);
   const threads = threadsOf(system, options);
   options.signal?.throwIfAborted();
+  await distinctFiles([
+    ['--server', options.server],
+    ['--key-file', options.keyFile],
+    ['--cache', options.cache],
+  ]);
   await preflight(options.server, options);
   const keyFile = resolve(options.keyFile);
   let key: Uint8Array;
@@ -242,6 +273,13 @@ export async function runUnbalancedQuery(
     throw new PsiOptionsError('--out', 'must name an output folder');
   const threads = threadsOf(system, options);
   options.signal?.throwIfAborted();
+  await distinctFiles([
+    ['--client', options.client],
+    ['--key-file', options.keyFile],
+    ['--cache', options.cache],
+    ['--copy', options.copyFile],
+    ['--out', resolve(options.outDir, 'client.csv')],
+  ]);
   await preflight(options.client, options);
   const key = await readKeyFile(resolve(options.keyFile));
   let scratch: string | undefined;

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorSystem, defineActor, silentLogger } from '@troupe/core';
@@ -103,6 +103,59 @@ describe('unbalanced PSI', () => {
     const again = await cacheFor(d);
     expect(again.keyCreated).toBe(false);
     expect(again.keyId).toBe(first.keyId);
+  });
+
+  it('never writes a cache or a result over its inputs or its key (by path or through a link): refused before any work', async () => {
+    const d = dir();
+    await cacheFor(d);
+    const before = (f: string) => readFileSync(join(d, f));
+    const server = before('server.csv');
+    const key = before('server.key');
+    const cache = (over: Partial<{ keyFile: string; cache: string }>) =>
+      runUnbalancedCache(system, {
+        server: join(d, 'server.csv'),
+        key: ['id'],
+        keyFile: join(d, 'server.key'),
+        cache: join(d, 'server.cache'),
+        threads: 2,
+        ...over,
+      });
+    await expect(cache({ cache: join(d, 'server.csv') })).rejects.toThrow(
+      /--cache .*server\.csv is the same file as --server/,
+    );
+    await expect(cache({ cache: join(d, 'server.key') })).rejects.toThrow(/--cache .* is the same file as --key-file/);
+    linkSync(join(d, 'server.csv'), join(d, 'hard-linked.csv'));
+    await expect(cache({ cache: join(d, 'hard-linked.csv') })).rejects.toThrow(
+      /same file as --server .*through a link/,
+    );
+    await expect(cache({ keyFile: join(d, 'same.bin'), cache: join(d, 'same.bin') })).rejects.toThrow(
+      /--cache .*same\.bin is the same file as --key-file/,
+    );
+    expect(before('server.csv')).toEqual(server);
+    expect(before('server.key')).toEqual(key);
+    // The query: --out holding the client's CSV, or a --copy that is the result.
+    mkdirSync(join(d, 'q'));
+    writeCsv(join(d, 'q', 'client.csv'), clientRows);
+    const client = before('q/client.csv');
+    const query = (over: Partial<{ outDir: string; copyFile: string }>) =>
+      runUnbalancedQuery(system, {
+        client: join(d, 'q', 'client.csv'),
+        key: ['id'],
+        keyFile: join(d, 'server.key'),
+        cache: join(d, 'server.cache'),
+        outDir: join(d, 'q'),
+        threads: 2,
+        ...over,
+      });
+    await expect(query({})).rejects.toThrow(/--out .*client\.csv is the same file as --client/);
+    await expect(query({ outDir: join(d, 'r'), copyFile: join(d, 'r', 'client.csv') })).rejects.toThrow(
+      /--out .* is the same file as --copy/,
+    );
+    await expect(query({ outDir: join(d, 'r'), copyFile: join(d, 'server.key') })).rejects.toThrow(
+      /--copy .* is the same file as --key-file/,
+    );
+    expect(before('q/client.csv')).toEqual(client);
+    expect(before('server.key')).toEqual(key);
   });
 
   it('transfers the entries once: a second query with the client copy sends none and gives the same answer', async () => {

@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import {
   CsvInputError,
   CsvReader,
+  checkPartyOutput,
   type PeerMsg,
   PsiCheckpointError,
   PsiHandshakeError,
@@ -172,6 +173,7 @@ async function party(argv: string[]): Promise<number> {
   } finally {
     await csv.close();
   }
+  await checkPartyOutput(config);
   const nats = await natsFlags(parsed.nats);
   // The system owns the signals from here on: a signal shuts it down, which aborts the session and tells the peer.
   const system = await ActorSystem.start({
