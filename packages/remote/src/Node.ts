@@ -352,6 +352,7 @@ export class Node {
       cluster: this.cluster,
       liveness: (inc, node) => this.liveness(inc, node),
       settled: () => this.settlesInMs() === 0,
+      heard: (inc) => this.whenIncarnation(inc, this.settlesInMs()),
       warn: (m, f) => this.o.logger?.warn(m, f),
     });
   }

@@ -34,6 +34,8 @@ export interface RegistryDeps {
   liveness: (incarnation: string, node: string) => Liveness;
   /** True once this node has been joined long enough that an unknown owner must be dead. */
   settled: () => boolean;
+  /** Resolves when `incarnation` is heard from, or once {@link settled} (whichever comes first). */
+  heard: (incarnation: string) => Promise<unknown>;
   warn: (message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -86,6 +88,8 @@ export class Registry {
   /**
    * Register `name` for `ref`. Fails with {@link NameTakenError} when a live
    * owner holds the name (unless `replace`); a dead owner's entry is replaced.
+   * An owner this node has not heard of yet (it joined a moment ago) is waited
+   * for, at most until this node has been joined long enough to know.
    */
   async register(name: string, ref: RemoteAddress, options: { replace?: boolean } = {}): Promise<void> {
     const key = checkKey(name);
@@ -108,6 +112,13 @@ export class Registry {
         }
       }
       if (held.incarnation === ref.incarnation && held.path === ref.path) return;
+      if (this.deps.liveness(held.incarnation, held.node) === 'unknown' && !this.deps.settled()) {
+        // This node joined too recently to know whether the holder lives: wait until it is heard or must be
+        // dead, then look again (refusing now would refuse a name whose owner crashed a moment ago).
+        await this.deps.heard(held.incarnation);
+        attempt--;
+        continue;
+      }
       if (this.ownerGone(held)) {
         try {
           await this.kv.update(key, value, current.revision);
