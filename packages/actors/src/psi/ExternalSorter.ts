@@ -30,6 +30,7 @@
  */
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeAll } from './AtomicFileWriter.js';
 
 /** Sort weight of each byte: UTF-8 lead bytes 0xEE and 0xEF go after 0xF0..0xF4. */
 const WEIGHT = new Uint16Array(256);
@@ -178,7 +179,7 @@ export class ExternalSorter {
     this.runs.push(path);
     const file = await open(path, 'w', 0o600);
     try {
-      const out = new BufferedOut((b) => writeAll(file, b));
+      const out = new BufferedOut((b) => writeAll(file, b, path));
       const head = new Uint8Array(8);
       const hv = new DataView(head.buffer);
       for (let i = 0; i < this.count; i++) {
@@ -500,13 +501,5 @@ class RunReader {
   }
   async close(): Promise<void> {
     await this.file.close();
-  }
-}
-
-async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    const { bytesWritten } = await file.write(bytes, done, bytes.byteLength - done, null);
-    done += bytesWritten;
   }
 }

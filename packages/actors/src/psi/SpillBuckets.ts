@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeAll } from './AtomicFileWriter.js';
 
 /** Options of {@link SpillBuckets.create}. */
 export interface SpillOptions {
@@ -186,7 +187,7 @@ export class SpillBuckets {
       if (buf === undefined) continue;
       if (words > 0) {
         const bytes = new Uint8Array(buf.buffer, buf.byteOffset, words * 4);
-        await writeAll(this.file, bytes, this.fileEnd);
+        await writeAll(this.file, bytes, this.filePath, this.fileEnd);
         this.segments.push({ bucket: b, position: this.fileEnd, words });
         this.fileEnd += bytes.byteLength;
         this.spilledBytes += bytes.byteLength;
@@ -244,14 +245,6 @@ export class SpillBuckets {
 
   private assertLive(): void {
     if (this.disposed) throw new Error(`spill store ${this.o.name} is already disposed`);
-  }
-}
-
-async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    const { bytesWritten } = await file.write(bytes, done, bytes.byteLength - done, position + done);
-    done += bytesWritten;
   }
 }
 
